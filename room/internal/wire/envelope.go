@@ -1,0 +1,262 @@
+package wire
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// Version is the envelope and frame format version this package speaks.
+const Version = 1
+
+// Sizes and limits of the envelope.
+const (
+	HeaderSize  = 77
+	adSize      = 53 // version through sender tag
+	MaxNick     = 32
+	MaxText     = 16 << 10
+	bodyFixed   = 1 + 32 + 8 + 8 + 1 + 2 + ed25519.SignatureSize
+	overhead    = chacha20poly1305.Overhead
+	MaxEnvelope = HeaderSize + bodyFixed + MaxNick + MaxText + overhead
+	minEnvelope = HeaderSize + bodyFixed + 1 + overhead
+)
+
+// Errors returned by the decoders and [Open]. Callers count drops by them.
+var (
+	ErrVersion   = errors.New("unknown format version")
+	ErrMalformed = errors.New("malformed")
+	ErrRoom      = errors.New("wrong room")
+	ErrEpoch     = errors.New("wrong epoch")
+	ErrAuth      = errors.New("decryption failed")
+	ErrSender    = errors.New("sender tag does not match author")
+	ErrSignature = errors.New("bad signature")
+	ErrTooLong   = fmt.Errorf("text longer than %d bytes", MaxText)
+	ErrNick      = fmt.Errorf("nick must be 1 to %d bytes of printable UTF-8 without spaces or '#'", MaxNick)
+)
+
+// Kind says what an envelope body carries.
+type Kind byte
+
+// Body kinds.
+const (
+	KindText   Kind = 1 // a chat message
+	KindAction Kind = 2 // an action (/me)
+	KindHello  Kind = 3 // a member announces itself after obtaining the key
+	KindHere   Kind = 4 // a member answers a hello or heartbeats
+	KindBye    Kind = 5 // a member leaves
+)
+
+func (k Kind) valid() bool { return k >= KindText && k <= KindBye }
+
+// Header is the cleartext part of an envelope.
+type Header struct {
+	Version byte
+	Room    RoomID
+	Epoch   EpochRef
+	Sender  [16]byte
+	Nonce   [24]byte
+}
+
+func (h *Header) marshal() []byte {
+	b := make([]byte, 0, HeaderSize)
+	b = append(b, h.Version)
+	b = append(b, h.Room[:]...)
+	b = binary.BigEndian.AppendUint32(b, h.Epoch.Number)
+	b = append(b, h.Epoch.KeyID[:]...)
+	b = append(b, h.Sender[:]...)
+	return append(b, h.Nonce[:]...)
+}
+
+// ParseHeader decodes the cleartext header of env. It checks the version and
+// that the length is plausible, nothing else.
+func ParseHeader(env []byte) (Header, error) {
+	var h Header
+	if len(env) < 1 {
+		return h, ErrMalformed
+	}
+	if env[0] != Version {
+		return h, fmt.Errorf("envelope version %d: %w", env[0], ErrVersion)
+	}
+	if len(env) < minEnvelope || len(env) > MaxEnvelope {
+		return h, fmt.Errorf("envelope of %d bytes: %w", len(env), ErrMalformed)
+	}
+	h.Version = env[0]
+	copy(h.Room[:], env[1:17])
+	h.Epoch.Number = binary.BigEndian.Uint32(env[17:21])
+	copy(h.Epoch.KeyID[:], env[21:37])
+	copy(h.Sender[:], env[37:53])
+	copy(h.Nonce[:], env[53:77])
+	return h, nil
+}
+
+// Body is the signed plaintext of an envelope.
+type Body struct {
+	Kind   Kind
+	Author ed25519.PublicKey
+	Seq    uint64
+	Time   int64 // Unix nanoseconds, as claimed by the author
+	Nick   string
+	Text   string
+}
+
+// ValidNick reports whether nick is acceptable: 1 to MaxNick bytes of valid
+// UTF-8 with no control characters, spaces or '#'.
+func ValidNick(nick string) bool {
+	if len(nick) == 0 || len(nick) > MaxNick || !utf8.ValidString(nick) {
+		return false
+	}
+	for _, r := range nick {
+		if r < 0x21 || r == 0x7f || r == '#' || (r >= 0x80 && r <= 0x9f) || r == 0x2028 || r == 0x2029 {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *Body) check() error {
+	if !b.Kind.valid() {
+		return fmt.Errorf("kind %d: %w", b.Kind, ErrMalformed)
+	}
+	if len(b.Author) != ed25519.PublicKeySize {
+		return fmt.Errorf("author key: %w", ErrMalformed)
+	}
+	if !ValidNick(b.Nick) {
+		return ErrNick
+	}
+	if len(b.Text) > MaxText {
+		return ErrTooLong
+	}
+	if !utf8.ValidString(b.Text) {
+		return fmt.Errorf("text is not UTF-8: %w", ErrMalformed)
+	}
+	return nil
+}
+
+func (b *Body) marshal() []byte {
+	out := make([]byte, 0, bodyFixed+len(b.Nick)+len(b.Text))
+	out = append(out, byte(b.Kind))
+	out = append(out, b.Author...)
+	out = binary.BigEndian.AppendUint64(out, b.Seq)
+	out = binary.BigEndian.AppendUint64(out, uint64(b.Time))
+	out = append(out, byte(len(b.Nick)))
+	out = append(out, b.Nick...)
+	out = binary.BigEndian.AppendUint16(out, uint16(len(b.Text)))
+	return append(out, b.Text...)
+}
+
+// parseBody decodes the body and returns it with the signed prefix and the
+// signature.
+func parseBody(p []byte) (b *Body, signed, sig []byte, err error) {
+	if len(p) < bodyFixed+1 {
+		return nil, nil, nil, ErrMalformed
+	}
+	b = &Body{Kind: Kind(p[0])}
+	b.Author = ed25519.PublicKey(append([]byte(nil), p[1:33]...))
+	b.Seq = binary.BigEndian.Uint64(p[33:41])
+	b.Time = int64(binary.BigEndian.Uint64(p[41:49]))
+	n := int(p[49])
+	rest := p[50:]
+	if len(rest) < n+2 {
+		return nil, nil, nil, ErrMalformed
+	}
+	b.Nick = string(rest[:n])
+	m := int(binary.BigEndian.Uint16(rest[n : n+2]))
+	rest = rest[n+2:]
+	if len(rest) != m+ed25519.SignatureSize {
+		return nil, nil, nil, ErrMalformed
+	}
+	b.Text = string(rest[:m])
+	if err := b.check(); err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	cut := len(p) - ed25519.SignatureSize
+	return b, p[:cut], p[cut:], nil
+}
+
+// Signer signs msg with the author's node key. The message handed to it is
+// already domain-separated by [LabelSignature].
+type Signer func(msg []byte) []byte
+
+// Seal builds an envelope carrying b under epoch e. b.Author must be the key
+// that sign signs with. It fails with [ErrTooLong] or [ErrNick] for bodies
+// that no receiver would accept.
+func Seal(e *Epoch, b *Body, sign Signer) ([]byte, error) {
+	if err := b.check(); err != nil {
+		return nil, err
+	}
+	h := Header{Version: Version, Room: e.room, Epoch: e.ref, Sender: e.SenderTag(b.Author)}
+	if _, err := rand.Read(h.Nonce[:]); err != nil {
+		return nil, fmt.Errorf("nonce: %w", err)
+	}
+	return seal(e, &h, b, sign), nil
+}
+
+func seal(e *Epoch, h *Header, b *Body, sign Signer) []byte {
+	hdr := h.marshal()
+	pt := b.marshal()
+	pt = append(pt, sign(signedBytes(hdr, pt))...)
+	aead, err := chacha20poly1305.NewX(e.msgKey[:])
+	if err != nil {
+		panic("wire: " + err.Error()) // key size is fixed
+	}
+	return aead.Seal(hdr, h.Nonce[:], pt, associatedData(hdr))
+}
+
+func signedBytes(hdr, body []byte) []byte {
+	m := make([]byte, 0, len(LabelSignature)+len(hdr)+len(body))
+	m = append(m, LabelSignature...)
+	m = append(m, hdr...)
+	return append(m, body...)
+}
+
+// associatedData binds version, room, epoch and sender tag to the ciphertext.
+func associatedData(hdr []byte) []byte {
+	ad := make([]byte, 0, len(LabelEnvelopeAD)+adSize)
+	ad = append(ad, LabelEnvelopeAD...)
+	return append(ad, hdr[:adSize]...)
+}
+
+// Open authenticates, decrypts and verifies env under epoch e. It checks, in
+// order: version and size, room, epoch, the AEAD tag, the body encoding, that
+// the sender tag belongs to the body's author, and the author's signature over
+// header and body. Any failure returns an error wrapping one of the package's
+// sentinel errors and no body.
+func Open(e *Epoch, env []byte) (Header, *Body, error) {
+	h, err := ParseHeader(env)
+	if err != nil {
+		return h, nil, err
+	}
+	if h.Room != e.room {
+		return h, nil, ErrRoom
+	}
+	if h.Epoch != e.ref {
+		return h, nil, ErrEpoch
+	}
+	aead, err := chacha20poly1305.NewX(e.msgKey[:])
+	if err != nil {
+		panic("wire: " + err.Error())
+	}
+	hdr := env[:HeaderSize]
+	pt, err := aead.Open(nil, h.Nonce[:], env[HeaderSize:], associatedData(hdr))
+	if err != nil {
+		return h, nil, ErrAuth
+	}
+	b, signed, sig, err := parseBody(pt)
+	if err != nil {
+		return h, nil, err
+	}
+	tag := e.SenderTag(b.Author)
+	if subtle.ConstantTimeCompare(tag[:], h.Sender[:]) != 1 {
+		return h, nil, ErrSender
+	}
+	if !ed25519.Verify(b.Author, signedBytes(hdr, signed), sig) {
+		return h, nil, ErrSignature
+	}
+	return h, b, nil
+}

@@ -1,0 +1,24 @@
+package node
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Connect dials p once, bounded by ctx. Unlike Config.Peers it does not keep
+// the peer connected; it is for callers (and tests) that learned an address
+// by other means.
+func (n *Node) Connect(ctx context.Context, p peer.AddrInfo) error {
+	if err := n.host.Connect(ctx, p); err != nil {
+		return fmt.Errorf("node: connect to %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+// Disconnect closes every connection to p. A peer configured in
+// Config.Peers is redialled.
+func (n *Node) Disconnect(p peer.ID) error {
+	return n.host.Network().ClosePeer(p)
+}

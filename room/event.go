@@ -1,0 +1,48 @@
+package room
+
+import (
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// EventType names what an [Event] reports.
+type EventType string
+
+// Event types. The faces (line mode, --json) map them one to one onto the
+// event stream documented in docs/CLI.md.
+const (
+	EventJoined       EventType = "joined"        // this node holds the room key and can send
+	EventLeft         EventType = "left"          // this node left the room
+	EventMemberJoined EventType = "member_joined" // a peer proved it can read the room
+	EventMemberLeft   EventType = "member_left"   // a member said goodbye, disconnected or timed out
+	EventNick         EventType = "nick"          // a member changed its nick
+	EventMessage      EventType = "message"       // a message, own ones included
+	EventError        EventType = "error"         // something the user must know
+)
+
+// Event is one thing that happened in a room.
+type Event struct {
+	Type    EventType
+	Room    string  // normalised room name; empty for node-wide errors
+	Peer    peer.ID // for member events
+	Nick    string  // for member events (new nick for EventNick)
+	OldNick string  // for EventNick
+	Short   string  // short fingerprint of Peer
+	Reason  string  // for EventMemberLeft and EventError: why
+	Message *Message
+	Err     error // for EventError
+}
+
+// Message is a verified chat message.
+type Message struct {
+	ID     string // stable id: hex of wire.MessageID(author, seq)
+	From   peer.ID
+	Short  string // short fingerprint of From
+	Nick   string
+	Text   string
+	Action bool // sent with /me
+	Time   time.Time
+	Seq    uint64
+	Self   bool
+}

@@ -1,0 +1,370 @@
+package room_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"sync"
+	"testing"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/p2pchat/p2pchat/identity"
+	"github.com/p2pchat/p2pchat/node"
+	"github.com/p2pchat/p2pchat/room"
+	"github.com/p2pchat/p2pchat/room/internal/wire"
+)
+
+// outsider is a libp2p peer that connects to members and subscribes to the
+// room's topic (it sees the topic string) but was never admitted: it does
+// not know the room name.
+type outsider struct {
+	id    *identity.Identity
+	n     *node.Node
+	topic *node.Topic
+
+	mu       sync.Mutex
+	captured [][]byte
+}
+
+func newOutsider(t *testing.T, topic string) *outsider {
+	t.Helper()
+	id, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.New(context.Background(), id.PrivKey(), node.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, NoMDNS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	accept := func(context.Context, peer.ID, *pubsub.Message, bool) pubsub.ValidationResult {
+		return pubsub.ValidationAccept
+	}
+	tp, err := n.Join(topic, accept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &outsider{id: id, n: n, topic: tp}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			m, err := tp.Next(ctx)
+			if err != nil {
+				return
+			}
+			o.mu.Lock()
+			o.captured = append(o.captured, bytes.Clone(m.Data))
+			o.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done; n.Close() })
+	return o
+}
+
+func (o *outsider) envelopes() [][]byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([][]byte(nil), o.captured...)
+}
+
+func (o *outsider) publish(t *testing.T, data []byte) {
+	t.Helper()
+	if err := o.topic.Publish(context.Background(), data, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tryAdmission runs the joiner side of the admission protocol knowing only
+// the room id, with a guessed MAC. It returns the member's final frame.
+func (o *outsider) tryAdmission(t *testing.T, member peer.ID, rid wire.RoomID) wire.Frame {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := o.n.Open(ctx, member, room.ProtocolAdmit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := node.WriteFrame(s, wire.EncodeFrame(&wire.Hello{Room: rid})); err != nil {
+		t.Fatal(err)
+	}
+	f := readWireFrame(t, s)
+	if _, ok := f.(*wire.Challenge); !ok {
+		return f
+	}
+	var guess wire.Proof
+	rand.Read(guess.MAC[:])
+	if err := node.WriteFrame(s, wire.EncodeFrame(&guess)); err != nil {
+		t.Fatal(err)
+	}
+	return readWireFrame(t, s)
+}
+
+func readWireFrame(t *testing.T, s network.Stream) wire.Frame {
+	t.Helper()
+	b, err := node.ReadFrame(s, wire.MaxFrame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := wire.DecodeFrame(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestOutsider attacks a room from a peer that sees the topic but does not
+// know the room name: it must read nothing, inject nothing, be handed no key
+// and never be listed as a member.
+func TestOutsider(t *testing.T) {
+	checkGoroutines(t)
+	a, b := newPeer(t, "alice"), newPeer(t, "bob")
+	connect(t, a, b)
+	a.join("lobby")
+	b.join("lobby")
+	a.waitMember("lobby", b)
+	b.waitMember("lobby", a)
+
+	o := newOutsider(t, room.TopicFor("lobby"))
+	connect(t, a, &peerNode{n: o.n})
+	connect(t, b, &peerNode{n: o.n})
+	waitFor(t, "outsider in topic", func() bool { return len(o.topic.Peers()) == 2 })
+	time.Sleep(200 * time.Millisecond) // let the members see its subscription
+
+	const marker = "zq-marker-plaintext-4711"
+	if _, err := a.m.Send(context.Background(), "lobby", marker); err != nil {
+		t.Fatal(err)
+	}
+	b.waitMessage("lobby", marker)
+	waitFor(t, "outsider captures envelopes", func() bool {
+		for _, env := range o.envelopes() {
+			if len(env) > wire.HeaderSize+100 {
+				return true
+			}
+		}
+		return false
+	})
+
+	// Eavesdropping: no plaintext, no nick, no author peer ID in anything the
+	// outsider received.
+	aPub := a.id.PublicKey()
+	for _, env := range o.envelopes() {
+		for _, secret := range [][]byte{[]byte(marker), []byte("alice"), []byte(a.n.ID()), aPub} {
+			if bytes.Contains(env, secret) {
+				t.Fatalf("outsider saw %q in an envelope", secret)
+			}
+		}
+	}
+
+	// Injection.
+	var real []byte
+	for _, env := range o.envelopes() {
+		if len(env) > len(real) {
+			real = env
+		}
+	}
+	rid := wire.DeriveRoomID("lobby")
+	before := a.m.Status().Rooms[0]
+	var attacks [][]byte
+	garbage := make([]byte, 300)
+	rand.Read(garbage)
+	attacks = append(attacks, garbage, []byte{wire.Version}, append([]byte{9}, real[1:]...))
+	for _, i := range []int{0, 5, 20, 40, 60, wire.HeaderSize + 3, len(real) - 1} {
+		alt := bytes.Clone(real)
+		alt[i] ^= 0x40
+		attacks = append(attacks, alt)
+	}
+	// A well-formed envelope under a key the outsider made up, claiming to be
+	// alice and claiming a winning epoch so that members try to fetch it.
+	var fake [32]byte
+	rand.Read(fake[:])
+	_, forger, _ := ed25519.GenerateKey(rand.Reader)
+	for _, number := range []uint32{0, 7} {
+		e := wire.NewEpoch(rid, number, &fake)
+		env, err := wire.Seal(e, &wire.Body{Kind: wire.KindText, Author: aPub, Seq: 1 << 62, Time: time.Now().UnixNano(), Nick: "alice", Text: "forged"}, func(m []byte) []byte { return ed25519.Sign(forger, m) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		attacks = append(attacks, env)
+	}
+	for _, env := range attacks {
+		o.publish(t, env)
+	}
+	o.publish(t, real) // a replay: gossipsub's duplicate filter or ours
+
+	// The outsider tries to get the key without knowing the name.
+	for i := range 6 {
+		f := o.tryAdmission(t, a.n.ID(), rid)
+		r, ok := f.(*wire.Refuse)
+		if !ok {
+			t.Fatalf("attempt %d: got %T, want a refusal", i, f)
+		}
+		want := wire.RefuseBadProof
+		if i >= 5 {
+			want = wire.RefuseRateLimited
+		}
+		if r.Reason != want {
+			t.Fatalf("attempt %d: refused with %v, want %v", i, r.Reason, want)
+		}
+	}
+	a.waitEvent("rate-limit notice", func(ev room.Event) bool {
+		return ev.Type == room.EventError && ev.Peer == o.n.ID()
+	})
+
+	// A final real message proves the room still works and that everything
+	// the outsider sent was processed before it.
+	if _, err := a.m.Send(context.Background(), "lobby", "still fine"); err != nil {
+		t.Fatal(err)
+	}
+	b.waitMessage("lobby", "still fine")
+	time.Sleep(300 * time.Millisecond)
+
+	for _, p := range []*peerNode{a, b} {
+		msgs := p.messages("lobby")
+		for _, m := range msgs {
+			if m == "forged" {
+				t.Errorf("%s shows a forged message", p.nick)
+			}
+		}
+		for _, mb := range mustRoom(t, p, "lobby").Members() {
+			if mb.Peer == o.n.ID() {
+				t.Errorf("%s lists the outsider as a member", p.nick)
+			}
+		}
+	}
+	if got := b.messages("lobby"); len(got) != 2 || got[0] != marker || got[1] != "still fine" {
+		t.Errorf("bob shows %q, want exactly the two real messages", got)
+	}
+	after := a.m.Status().Rooms[0]
+	if after.KeyID != before.KeyID || after.Epoch != before.Epoch {
+		t.Errorf("outsider moved alice's key from %s/%d to %s/%d", before.KeyID, before.Epoch, after.KeyID, after.Epoch)
+	}
+	drops := b.m.Status().Rooms[0].Drops
+	t.Logf("bob's drop counters: %v", drops)
+	if drops[room.DropMalformed] == 0 || drops[room.DropAuth] == 0 || drops[room.DropUnknownEpoch] == 0 {
+		t.Errorf("drops not counted: %v", drops)
+	}
+}
+
+// TestReplayAndCrossRoom hands members byte-identical and re-targeted copies
+// of real envelopes through the full receive path (past gossipsub's own
+// duplicate filter): none may be shown again.
+func TestReplayAndCrossRoom(t *testing.T) {
+	a, b := newPeer(t, "alice"), newPeer(t, "bob")
+	connect(t, a, b)
+	for _, name := range []string{"lobby", "other"} {
+		a.join(name)
+		b.join(name)
+		a.waitMember(name, b)
+		b.waitMember(name, a)
+	}
+	o := newOutsider(t, room.TopicFor("lobby"))
+	connect(t, a, &peerNode{n: o.n})
+	waitFor(t, "outsider in topic", func() bool { return len(o.topic.Peers()) >= 1 })
+	time.Sleep(200 * time.Millisecond)
+	if _, err := a.m.Send(context.Background(), "lobby", "once"); err != nil {
+		t.Fatal(err)
+	}
+	b.waitMessage("lobby", "once")
+	var env []byte
+	waitFor(t, "captured", func() bool {
+		for _, e := range o.envelopes() {
+			if len(e) > len(env) {
+				env = e
+			}
+		}
+		return len(env) > wire.HeaderSize+100
+	})
+	lobby, other := mustRoom(t, b, "lobby"), mustRoom(t, b, "other")
+	for i := range 3 {
+		if res := lobby.DeliverForTest(env, a.n.ID()); res == pubsub.ValidationAccept {
+			t.Fatalf("replay %d accepted", i)
+		}
+	}
+	if res := other.DeliverForTest(env, a.n.ID()); res == pubsub.ValidationAccept {
+		t.Fatal("envelope of lobby accepted in another room")
+	}
+	// Our own envelope coming back from the network is a replay too.
+	if res := mustRoom(t, a, "lobby").DeliverForTest(env, b.n.ID()); res == pubsub.ValidationAccept {
+		t.Fatal("own envelope accepted from the network")
+	}
+	if got := b.messages("lobby"); len(got) != 1 {
+		t.Errorf("bob shows %q, want the message once", got)
+	}
+	if got := b.messages("other"); len(got) != 0 {
+		t.Errorf("bob shows %q in the other room", got)
+	}
+	if d := lobby.Status().Drops[room.DropReplay]; d != 3 {
+		t.Errorf("replay drops %d, want 3", d)
+	}
+	if d := other.Status().Drops[room.DropWrongRoom]; d != 1 {
+		t.Errorf("wrong-room drops %d, want 1", d)
+	}
+}
+
+// TestFakeMember makes a joiner's only topic peer an impostor that knows the
+// topic but not the room name and offers its own key: the joiner must refuse
+// that key and later converge with the real members.
+func TestFakeMember(t *testing.T) {
+	rid := wire.DeriveRoomID("lobby")
+	o := newOutsider(t, room.TopicFor("lobby"))
+	var fake [32]byte
+	rand.Read(fake[:])
+	fakeEpoch := wire.NewEpoch(rid, 9, &fake)
+	served := make(chan struct{}, 16)
+	o.n.Handle(room.ProtocolAdmit, func(s network.Stream) {
+		defer s.Close()
+		if _, err := node.ReadFrame(s, wire.MaxFrame); err != nil {
+			return
+		}
+		node.WriteFrame(s, wire.EncodeFrame(&wire.Challenge{}))
+		if _, err := node.ReadFrame(s, wire.MaxFrame); err != nil {
+			return
+		}
+		w := &wire.Welcome{Epoch: 9, Secret: fake, Nick: "alice"}
+		rand.Read(w.MAC[:])
+		node.WriteFrame(s, wire.EncodeFrame(w))
+		served <- struct{}{}
+	})
+	c := newPeer(t, "carol")
+	connect(t, c, &peerNode{n: o.n})
+	c.join("lobby")
+	<-mustRoom(t, c, "lobby").Ready()
+	select {
+	case <-served:
+	default:
+		t.Fatal("the impostor was never asked for the key")
+	}
+	st := c.m.Status().Rooms[0]
+	if st.Epoch == 9 || st.KeyID == hexKeyID(fakeEpoch) {
+		t.Fatalf("carol adopted the impostor's key: %+v", st)
+	}
+	for _, mb := range mustRoom(t, c, "lobby").Members() {
+		if mb.Peer == o.n.ID() {
+			t.Fatal("impostor listed as a member")
+		}
+	}
+}
+
+func hexKeyID(e *wire.Epoch) string {
+	ref := e.Ref()
+	return hex.EncodeToString(ref.KeyID[:])
+}
+
+func waitFor(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,415 @@
+package room_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/p2pchat/p2pchat/identity"
+	"github.com/p2pchat/p2pchat/node"
+	"github.com/p2pchat/p2pchat/room"
+)
+
+// fastTiming keeps tests quick; the protocol is the same.
+var fastTiming = room.Timing{FoundWait: 300 * time.Millisecond, Heartbeat: time.Second, AdmitTimeout: 3 * time.Second}
+
+// peerNode is one in-process p2pchat node on real loopback TCP.
+type peerNode struct {
+	t    testing.TB
+	id   *identity.Identity
+	n    *node.Node
+	m    *room.Manager
+	nick string
+
+	mu     sync.Mutex
+	events []room.Event
+	wake   chan struct{}
+	done   chan struct{}
+}
+
+func newPeer(t testing.TB, nick string) *peerNode {
+	t.Helper()
+	id, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.New(context.Background(), id.PrivKey(), node.Config{
+		ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
+		NoMDNS:      true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := room.New(room.Config{Identity: id, Node: n, Nick: nick, Timing: fastTiming})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &peerNode{t: t, id: id, n: n, m: m, nick: nick, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for ev := range m.Events() {
+			p.mu.Lock()
+			p.events = append(p.events, ev)
+			p.mu.Unlock()
+			select {
+			case p.wake <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *peerNode) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p.m.Close(ctx)
+	<-p.done
+	p.n.Close()
+}
+
+func (p *peerNode) addr() peer.AddrInfo {
+	return peer.AddrInfo{ID: p.n.ID(), Addrs: p.n.Addrs()}
+}
+
+func connect(t testing.TB, a, b *peerNode) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.n.Connect(ctx, b.addr()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (p *peerNode) join(name string) *room.Room {
+	p.t.Helper()
+	r, err := p.m.Join(context.Background(), name)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return r
+}
+
+// waitEvent waits (bounded) for an event matching f and returns it.
+func (p *peerNode) waitEvent(what string, f func(room.Event) bool) room.Event {
+	p.t.Helper()
+	deadline := time.After(20 * time.Second)
+	seen := 0
+	for {
+		p.mu.Lock()
+		evs := p.events[seen:]
+		p.mu.Unlock()
+		for _, ev := range evs {
+			seen++
+			if f(ev) {
+				return ev
+			}
+		}
+		select {
+		case <-p.wake:
+		case <-deadline:
+			p.t.Fatalf("%s: timed out waiting for %s; events: %v", p.nick, what, p.snapshot())
+		}
+	}
+}
+
+func (p *peerNode) snapshot() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, ev := range p.events {
+		s := string(ev.Type)
+		if ev.Message != nil {
+			s += ":" + ev.Message.Text
+		}
+		if ev.Nick != "" {
+			s += ":" + ev.Nick
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (p *peerNode) waitMember(room string, q *peerNode) {
+	p.t.Helper()
+	p.waitEvent("member_joined "+q.nick, func(ev roomEvent) bool {
+		return ev.Type == "member_joined" && ev.Room == room && ev.Peer == q.n.ID()
+	})
+}
+
+type roomEvent = room.Event
+
+// messages returns the texts of the message events from others in room.
+func (p *peerNode) messages(roomName string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, ev := range p.events {
+		if ev.Type == room.EventMessage && ev.Room == roomName && !ev.Message.Self {
+			out = append(out, ev.Message.Text)
+		}
+	}
+	return out
+}
+
+func (p *peerNode) waitMessage(roomName, text string) *room.Message {
+	p.t.Helper()
+	return p.waitEvent("message "+text, func(ev room.Event) bool {
+		return ev.Type == room.EventMessage && ev.Room == roomName && ev.Message.Text == text
+	}).Message
+}
+
+// checkGoroutines fails if goroutines started during the test outlive it.
+func checkGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		var now int
+		for range 100 {
+			now = runtime.NumGoroutine()
+			if now <= before {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		buf := make([]byte, 1<<20)
+		n := runtime.Stack(buf, true)
+		t.Errorf("goroutines: %d before, %d after shutdown\n%s", before, now, buf[:n])
+	})
+}
+
+func TestThreeNodesChat(t *testing.T) {
+	checkGoroutines(t)
+	a, b, c := newPeer(t, "alice"), newPeer(t, "bob"), newPeer(t, "carol")
+	connect(t, b, a)
+	connect(t, c, a)
+	connect(t, c, b)
+	a.join("lobby")
+	<-mustRoom(t, a, "lobby").Ready()
+	b.join("Lobby") // names are case-folded: same room
+	c.join(" LOBBY ")
+	all := []*peerNode{a, b, c}
+	for _, x := range all {
+		for _, y := range all {
+			if x != y {
+				x.waitMember("lobby", y)
+			}
+		}
+	}
+	for _, x := range all {
+		if _, err := x.m.Send(context.Background(), "lobby", "hi from "+x.nick); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, x := range all {
+		for _, y := range all {
+			if x != y {
+				m := x.waitMessage("lobby", "hi from "+y.nick)
+				if m.From != y.n.ID() || m.Nick != y.nick || m.Self {
+					t.Errorf("%s got %+v from %s", x.nick, m, y.nick)
+				}
+			}
+		}
+	}
+	// Key agreement: one key for all.
+	key := a.m.Status().Rooms[0].KeyID
+	for _, x := range all {
+		st := x.m.Status().Rooms[0]
+		if st.KeyID != key || st.Members != 2 {
+			t.Errorf("%s: key %s members %d; want key %s and 2 members", x.nick, st.KeyID, st.Members, key)
+		}
+	}
+	// Nothing shown twice.
+	time.Sleep(200 * time.Millisecond)
+	for _, x := range all {
+		if got := x.messages("lobby"); len(got) != 2 {
+			t.Errorf("%s shows %d messages from others, want 2: %q", x.nick, len(got), got)
+		}
+	}
+}
+
+func mustRoom(t testing.TB, p *peerNode, name string) *room.Room {
+	t.Helper()
+	r, err := p.m.Room(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestSendOnMemberJoined sends the instant member_joined fires, on both
+// sides, many times over: each message must arrive.
+func TestSendOnMemberJoined(t *testing.T) {
+	checkGoroutines(t)
+	for i := range 6 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			a, b := newPeer(t, "alice"), newPeer(t, "bob")
+			a.join("lobby")
+			<-mustRoom(t, a, "lobby").Ready()
+			connect(t, b, a)
+			b.join("lobby")
+			var wg sync.WaitGroup
+			for _, pair := range [][2]*peerNode{{a, b}, {b, a}} {
+				x, y := pair[0], pair[1]
+				wg.Go(func() {
+					x.waitMember("lobby", y)
+					if _, err := x.m.Send(context.Background(), "lobby", "instant from "+x.nick); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			a.waitMessage("lobby", "instant from bob")
+			b.waitMessage("lobby", "instant from alice")
+		})
+	}
+}
+
+// TestSimultaneousStart starts nodes that each create a key before they
+// meet (a partition heals, or all started at once): they must converge on
+// one key, the one the rule picks, and then talk.
+func TestSimultaneousStart(t *testing.T) {
+	checkGoroutines(t)
+	for _, connectFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("connected-before-join=%v", connectFirst), func(t *testing.T) {
+			ps := []*peerNode{newPeer(t, "n0"), newPeer(t, "n1"), newPeer(t, "n2"), newPeer(t, "n3")}
+			if connectFirst {
+				for i := range ps {
+					for j := range i {
+						connect(t, ps[i], ps[j])
+					}
+				}
+			}
+			var wg sync.WaitGroup
+			for _, p := range ps {
+				wg.Go(func() { p.join("lobby") })
+			}
+			wg.Wait()
+			keys := map[string]bool{}
+			for _, p := range ps {
+				<-mustRoom(t, p, "lobby").Ready()
+				keys[p.m.Status().Rooms[0].KeyID] = true
+			}
+			t.Logf("%d distinct keys created before meeting", len(keys))
+			if !connectFirst {
+				if len(keys) != len(ps) {
+					t.Fatalf("isolated nodes made %d keys, want %d", len(keys), len(ps))
+				}
+				for i := range ps {
+					for j := range i {
+						connect(t, ps[i], ps[j])
+					}
+				}
+			}
+			// The winner is the lowest key id among those created.
+			want := ""
+			for k := range keys {
+				if want == "" || k < want {
+					want = k
+				}
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				same := true
+				for _, p := range ps {
+					if p.m.Status().Rooms[0].KeyID != want {
+						same = false
+					}
+				}
+				if same {
+					break
+				}
+				if time.Now().After(deadline) {
+					for _, p := range ps {
+						t.Logf("%s: %+v", p.nick, p.m.Status().Rooms[0])
+					}
+					t.Fatal("keys did not converge")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			for _, p := range ps {
+				for _, q := range ps {
+					if p != q {
+						p.waitMember("lobby", q)
+					}
+				}
+			}
+			if _, err := ps[3].m.Send(context.Background(), "lobby", "converged"); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range ps[:3] {
+				p.waitMessage("lobby", "converged")
+			}
+		})
+	}
+}
+
+func TestLeave(t *testing.T) {
+	checkGoroutines(t)
+	a, b := newPeer(t, "alice"), newPeer(t, "bob")
+	connect(t, a, b)
+	a.join("lobby")
+	b.join("lobby")
+	a.waitMember("lobby", b)
+	b.waitMember("lobby", a)
+	if err := b.m.Leave(context.Background(), "lobby"); err != nil {
+		t.Fatal(err)
+	}
+	ev := a.waitEvent("member_left", func(ev room.Event) bool {
+		return ev.Type == room.EventMemberLeft && ev.Peer == b.n.ID()
+	})
+	if ev.Reason != "left" {
+		t.Errorf("reason %q, want left", ev.Reason)
+	}
+	if ms := mustRoom(t, a, "lobby").Members(); len(ms) != 0 {
+		t.Errorf("members after leave: %v", ms)
+	}
+	if _, err := b.m.Send(context.Background(), "lobby", "x"); !errors.Is(err, room.ErrNotJoined) {
+		t.Errorf("send after leave: %v", err)
+	}
+}
+
+func TestNickChange(t *testing.T) {
+	a, b := newPeer(t, "alice"), newPeer(t, "bob")
+	connect(t, a, b)
+	a.join("lobby")
+	b.join("lobby")
+	a.waitMember("lobby", b)
+	if err := b.m.SetNick(context.Background(), "robert"); err != nil {
+		t.Fatal(err)
+	}
+	a.waitEvent("nick", func(ev room.Event) bool {
+		return ev.Type == room.EventNick && ev.Nick == "robert" && ev.OldNick == "bob"
+	})
+	if err := b.m.SetNick(context.Background(), "bad nick"); !errors.Is(err, room.ErrNick) {
+		t.Errorf("SetNick with a space: %v", err)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	a := newPeer(t, "alice")
+	a.join("lobby")
+	<-mustRoom(t, a, "lobby").Ready()
+	_, err := a.m.Send(context.Background(), "lobby", strings.Repeat("x", room.MaxText+1))
+	if !errors.Is(err, room.ErrTooLong) {
+		t.Errorf("oversized message: %v", err)
+	}
+	if _, err := a.m.Send(context.Background(), "lobby", strings.Repeat("x", room.MaxText)); err != nil {
+		t.Errorf("largest message: %v", err)
+	}
+	if _, err := a.m.Send(context.Background(), "nowhere", "x"); !errors.Is(err, room.ErrNotJoined) {
+		t.Errorf("unknown room: %v", err)
+	}
+	for _, bad := range []string{"", "   ", "a b", "/x", strings.Repeat("a", room.MaxNameLen+1), "a\x00b"} {
+		if _, err := a.m.Join(context.Background(), bad); !errors.Is(err, room.ErrBadName) {
+			t.Errorf("Join(%q): %v", bad, err)
+		}
+	}
+}

@@ -347,3 +347,23 @@ func TestPublicKeyOf(t *testing.T) {
 		})
 	}
 }
+
+func FuzzParseFingerprint(f *testing.F) {
+	id, err := FromSeed(make([]byte, 32))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(id.Fingerprint().String())
+	f.Add(strings.ToLower(strings.ReplaceAll(id.Fingerprint().String(), "-", "")))
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		fp, err := ParseFingerprint(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseFingerprint(fp.String())
+		if err != nil || again != fp {
+			t.Fatalf("%q parsed to %s, which does not round-trip: %v", s, fp, err)
+		}
+	})
+}

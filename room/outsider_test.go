@@ -125,12 +125,7 @@ func readWireFrame(t *testing.T, s network.Stream) wire.Frame {
 // and never be listed as a member.
 func TestOutsider(t *testing.T) {
 	checkGoroutines(t)
-	a, b := newPeer(t, "alice"), newPeer(t, "bob")
-	connect(t, a, b)
-	a.join("lobby")
-	b.join("lobby")
-	a.waitMember("lobby", b)
-	b.waitMember("lobby", a)
+	a, b := newPair(t, "lobby")
 
 	o := newOutsider(t, room.TopicFor("lobby"))
 	connect(t, a, &peerNode{n: o.n})
@@ -257,14 +252,7 @@ func TestOutsider(t *testing.T) {
 // of real envelopes through the full receive path (past gossipsub's own
 // duplicate filter): none may be shown again.
 func TestReplayAndCrossRoom(t *testing.T) {
-	a, b := newPeer(t, "alice"), newPeer(t, "bob")
-	connect(t, a, b)
-	for _, name := range []string{"lobby", "other"} {
-		a.join(name)
-		b.join(name)
-		a.waitMember(name, b)
-		b.waitMember(name, a)
-	}
+	a, b := newPair(t, "lobby", "other")
 	o := newOutsider(t, room.TopicFor("lobby"))
 	connect(t, a, &peerNode{n: o.n})
 	waitFor(t, "outsider in topic", func() bool { return len(o.topic.Peers()) >= 1 })

@@ -351,14 +351,23 @@ func TestSimultaneousStart(t *testing.T) {
 	}
 }
 
-func TestLeave(t *testing.T) {
-	checkGoroutines(t)
+// newPair returns alice and bob, connected, both members of each room.
+func newPair(t *testing.T, rooms ...string) (*peerNode, *peerNode) {
+	t.Helper()
 	a, b := newPeer(t, "alice"), newPeer(t, "bob")
 	connect(t, a, b)
-	a.join("lobby")
-	b.join("lobby")
-	a.waitMember("lobby", b)
-	b.waitMember("lobby", a)
+	for _, name := range rooms {
+		a.join(name)
+		b.join(name)
+		a.waitMember(name, b)
+		b.waitMember(name, a)
+	}
+	return a, b
+}
+
+func TestLeave(t *testing.T) {
+	checkGoroutines(t)
+	a, b := newPair(t, "lobby")
 	if err := b.m.Leave(context.Background(), "lobby"); err != nil {
 		t.Fatal(err)
 	}
@@ -377,11 +386,7 @@ func TestLeave(t *testing.T) {
 }
 
 func TestNickChange(t *testing.T) {
-	a, b := newPeer(t, "alice"), newPeer(t, "bob")
-	connect(t, a, b)
-	a.join("lobby")
-	b.join("lobby")
-	a.waitMember("lobby", b)
+	a, b := newPair(t, "lobby")
 	if err := b.m.SetNick(context.Background(), "robert"); err != nil {
 		t.Fatal(err)
 	}

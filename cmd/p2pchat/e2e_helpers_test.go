@@ -534,6 +534,7 @@ type e2eEvent struct {
 	Text        string          `json:"text"`
 	Time        string          `json:"time"`
 	Self        *bool           `json:"self"`
+	Reason      string          `json:"reason"`
 	Error       json.RawMessage `json:"error"`
 
 	At  time.Time `json:"-"` // when the test read the line

@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -112,14 +113,23 @@ func TestNetnsLANChat(t *testing.T) {
 		}
 	}
 
-	// EOF on stdin: clean exit.
-	for _, c := range chats {
-		c.closeStdin()
+	// SIGTERM stops bob cleanly: exit 0, and alice sees a goodbye, not a
+	// disconnect. Then EOF on alice's stdin: clean exit too.
+	if err := bob.signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range chats {
-		if code := c.waitExit(10 * time.Second); code != 0 {
-			t.Errorf("%s exited with code %d after stdin closed, want 0", c.Nick, code)
-		}
+	if code := bob.waitExit(10 * time.Second); code != 0 {
+		t.Errorf("bob exited with code %d after SIGTERM, want 0", code)
+	}
+	left := alice.waitEvent(10*time.Second, "member_left(bob)", func(ev e2eEvent) bool {
+		return ev.Type == "member_left" && ev.PeerID == ready[bob].PeerID
+	})
+	if left.Reason != "left" {
+		t.Errorf("alice saw bob leave with reason %q, want \"left\" (the goodbye was lost)", left.Reason)
+	}
+	alice.closeStdin()
+	if code := alice.waitExit(10 * time.Second); code != 0 {
+		t.Errorf("alice exited with code %d after stdin closed, want 0", code)
 	}
 	stopped := time.Now()
 

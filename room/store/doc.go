@@ -1,0 +1,49 @@
+// Package store is the node's embedded SQLite database: what must survive a
+// restart for room security. It will grow into the message history store.
+//
+// A [Store] is one file, [FileName], in the node's data directory, opened
+// with [Open]. It holds three things:
+//
+//   - rooms remembered for rejoining without asking ([Store.SaveRoom]): the
+//     32-byte admission secret derived from a room's passphrase, never the
+//     passphrase itself;
+//   - message ids already seen, per room ([Store.MarkSeen]), so a message
+//     replayed after a restart is still recognised;
+//   - peers: the fingerprints the user verified ([Store.SetVerified]) and
+//     which nicks each peer used ([Store.NoteNick]), so a new key under a
+//     known nick can be flagged.
+//
+// # Schema
+//
+// The schema is versioned with PRAGMA user_version and marked as p2pchat's
+// with PRAGMA application_id 0x70327063 ("p2pc"). Version 1:
+//
+//	rooms  name TEXT PK | kind TEXT ('open','passphrase') | secret BLOB (32 bytes or empty) | joined INT
+//	seen   room TEXT, id BLOB (16 bytes) PK | at INT                      index seen_at(at)
+//	peers  peer_id TEXT PK | fingerprint TEXT | verified INT (0/1) | verified_at INT
+//	       | last_nick TEXT | first_seen INT | last_seen INT
+//	nicks  nick TEXT, peer_id TEXT -> peers PK | first_seen INT | last_seen INT   index nicks_peer(peer_id)
+//
+// Times are Unix nanoseconds (INT); NULL is the zero [time.Time]. Names,
+// nicks and ids compare byte for byte (case-sensitive). [Open] applies the
+// missing migrations in order, one transaction each; a database of a newer
+// version is refused with [ErrNewerSchema] rather than guessed at.
+//
+// # Durability
+//
+// The database runs in WAL mode with synchronous=NORMAL: every committed
+// transaction is atomic and survives a crash of the process, and the file
+// is never corrupted by a crash or power loss, but on power loss or an OS
+// crash the transactions committed since the last checkpoint may be rolled
+// back. For this store that means at worst a few message ids seen just
+// before the power cut are accepted once more, or a room just joined asks
+// for its passphrase again; neither is worth an fsync per message
+// (synchronous=FULL).
+//
+// # Secrets at rest
+//
+// Room secrets are stored unencrypted; the file is created with mode 0600
+// (SQLite gives its -wal and -shm files the same mode) and secure_delete is
+// on, so a forgotten room's secret is overwritten in the main file (it can
+// linger in the -wal file until that is reused). Nothing here logs.
+package store

@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations[i] takes the schema from version i to version i+1 (PRAGMA
+// user_version). Append only: a released migration is never edited.
+var migrations = []string{
+	schemaV1,
+}
+
+// schemaV1 is the first schema; the package doc shows it in short.
+const schemaV1 = `
+PRAGMA application_id = 1882353763; -- appID, "p2pc"
+
+CREATE TABLE rooms (
+	name   TEXT PRIMARY KEY NOT NULL,
+	kind   TEXT NOT NULL CHECK (kind IN ('open', 'passphrase')),
+	secret BLOB NOT NULL CHECK (length(secret) IN (0, 32)),
+	joined INTEGER
+) STRICT;
+
+CREATE TABLE seen (
+	room TEXT NOT NULL,
+	id   BLOB NOT NULL CHECK (length(id) = 16),
+	at   INTEGER NOT NULL,
+	PRIMARY KEY (room, id)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX seen_at ON seen (at);
+
+CREATE TABLE peers (
+	peer_id     TEXT PRIMARY KEY NOT NULL,
+	fingerprint TEXT NOT NULL,
+	verified    INTEGER NOT NULL DEFAULT 0 CHECK (verified IN (0, 1)),
+	verified_at INTEGER,
+	last_nick   TEXT NOT NULL DEFAULT '',
+	first_seen  INTEGER,
+	last_seen   INTEGER
+) STRICT;
+
+CREATE TABLE nicks (
+	nick       TEXT NOT NULL,
+	peer_id    TEXT NOT NULL REFERENCES peers (peer_id) ON DELETE CASCADE,
+	first_seen INTEGER NOT NULL,
+	last_seen  INTEGER NOT NULL,
+	PRIMARY KEY (nick, peer_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX nicks_peer ON nicks (peer_id);
+`
+
+// newerError is migrate's error for a database whose user_version is beyond
+// the list it was given.
+type newerError struct{ version, known int }
+
+func (e *newerError) Error() string {
+	return fmt.Sprintf("schema version %d is newer than the known %d", e.version, e.known)
+}
+
+// migrate applies the migrations in list that db lacks, in order, each in
+// its own transaction together with the user_version it leads to. The
+// version is read again inside each transaction, which holds the write lock
+// from its start (_txlock=immediate), so two processes opening the same new
+// file do not both apply a step.
+func migrate(ctx context.Context, db *sql.DB, list []string) error {
+	for {
+		done, err := migrateStep(ctx, db, list)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// migrateStep applies the next migration, if any, and reports whether the
+// schema was already up to date.
+func migrateStep(ctx context.Context, db *sql.DB, list []string) (done bool, err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+	var v int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return false, fmt.Errorf("migrate: %w", err)
+	}
+	switch {
+	case v > len(list):
+		return false, &newerError{version: v, known: len(list)}
+	case v == len(list):
+		return true, nil
+	}
+	if _, err := tx.ExecContext(ctx, list[v]); err != nil {
+		return false, fmt.Errorf("migrate to version %d: %w", v+1, err)
+	}
+	// PRAGMA takes no parameters; v is an int.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+		return false, fmt.Errorf("migrate to version %d: %w", v+1, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("migrate to version %d: %w", v+1, err)
+	}
+	return false, nil
+}

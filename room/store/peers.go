@@ -1,0 +1,159 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// PeerRecord is what the store knows of a peer.
+type PeerRecord struct {
+	// PeerID is the peer's libp2p ID, as a string.
+	PeerID string
+	// Fingerprint is the fingerprint of the peer's key last given to
+	// [Store.SetVerified] or [Store.NoteNick].
+	Fingerprint string
+	// Verified is whether the user verified Fingerprint as PeerID's. It is
+	// cleared when [Store.NoteNick] records a different fingerprint.
+	Verified bool
+	// VerifiedAt is the time of the last [Store.SetVerified]; zero if none,
+	// or if the verification was cleared by a fingerprint change.
+	VerifiedAt time.Time
+	// LastNick is the nick last given to [Store.NoteNick]; empty if none.
+	LastNick string
+	// FirstSeen and LastSeen are the earliest and latest times given to
+	// [Store.NoteNick]; zero if none.
+	FirstSeen, LastSeen time.Time
+}
+
+const peerColumns = `peers.peer_id, peers.fingerprint, peers.verified, peers.verified_at,
+	peers.last_nick, peers.first_seen, peers.last_seen`
+
+func scanPeer(sc scanner) (PeerRecord, error) {
+	var (
+		p                  PeerRecord
+		verifiedAt, fs, ls sql.NullInt64
+	)
+	if err := sc.Scan(&p.PeerID, &p.Fingerprint, &p.Verified, &verifiedAt, &p.LastNick, &fs, &ls); err != nil {
+		return PeerRecord{}, err
+	}
+	p.VerifiedAt, p.FirstSeen, p.LastSeen = fromNanos(verifiedAt), fromNanos(fs), fromNanos(ls)
+	return p, nil
+}
+
+var errEmptyPeerID = errors.New("empty peer id")
+
+// SetVerified records whether the user verified fingerprint as peerID's key,
+// at the given time, creating the peer if unknown. It replaces the stored
+// fingerprint.
+func (s *Store) SetVerified(ctx context.Context, peerID, fingerprint string, verified bool, at time.Time) error {
+	if peerID == "" {
+		return fmt.Errorf("store: set verified: %w", errEmptyPeerID)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO peers (peer_id, fingerprint, verified, verified_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (peer_id) DO UPDATE SET
+			fingerprint = excluded.fingerprint,
+			verified = excluded.verified,
+			verified_at = excluded.verified_at`,
+		peerID, fingerprint, verified, nanos(at))
+	if err != nil {
+		return fmt.Errorf("store: set verified %q: %w", peerID, err)
+	}
+	return nil
+}
+
+// Peer returns the peer with the given ID and whether it is known.
+func (s *Store) Peer(ctx context.Context, peerID string) (PeerRecord, bool, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT `+peerColumns+` FROM peers WHERE peer_id = ?`, peerID)
+	p, err := scanPeer(row)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return PeerRecord{}, false, nil
+	case err != nil:
+		return PeerRecord{}, false, fmt.Errorf("store: peer %q: %w", peerID, err)
+	}
+	return p, true, nil
+}
+
+// NoteNick records that peerID, with the key whose fingerprint is given,
+// used nick at the given time: it creates the peer if unknown and sets its
+// LastNick, LastSeen and, the first time, FirstSeen.
+//
+// It returns the other peers that have ever been seen with the same nick
+// (byte for byte, so case-sensitive), most recently seen with it first, so
+// the caller can warn that "bob" now has a different key. A nick used by
+// one peer only gives none.
+//
+// If fingerprint differs from the one stored for peerID, the peer's
+// verification is cleared: the user verified a key, not a peer ID.
+func (s *Store) NoteNick(ctx context.Context, peerID, fingerprint, nick string, at time.Time) (others []PeerRecord, err error) {
+	switch {
+	case peerID == "":
+		err = errEmptyPeerID
+	case nick == "":
+		err = errors.New("empty nick")
+	case at.IsZero():
+		err = errZeroTime
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: note nick %q of %q: %w", nick, peerID, err)
+	}
+	others, err = s.noteNick(ctx, peerID, fingerprint, nick, at.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("store: note nick %q of %q: %w", nick, peerID, err)
+	}
+	return others, nil
+}
+
+func (s *Store) noteNick(ctx context.Context, peerID, fingerprint, nick string, at int64) ([]PeerRecord, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	// In SET, column names are the row's values before the update.
+	_, err = tx.ExecContext(ctx, `INSERT INTO peers (peer_id, fingerprint, last_nick, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)
+		ON CONFLICT (peer_id) DO UPDATE SET
+			verified = verified AND fingerprint = excluded.fingerprint,
+			verified_at = CASE WHEN fingerprint = excluded.fingerprint THEN verified_at END,
+			fingerprint = excluded.fingerprint,
+			last_nick = excluded.last_nick,
+			first_seen = min(coalesce(first_seen, excluded.first_seen), excluded.first_seen),
+			last_seen = max(coalesce(last_seen, excluded.last_seen), excluded.last_seen)`,
+		peerID, fingerprint, nick, at)
+	if err != nil {
+		return nil, err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO nicks (nick, peer_id, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
+		ON CONFLICT (nick, peer_id) DO UPDATE SET
+			first_seen = min(first_seen, excluded.first_seen),
+			last_seen = max(last_seen, excluded.last_seen)`,
+		nick, peerID, at)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+peerColumns+` FROM nicks JOIN peers USING (peer_id)
+		WHERE nicks.nick = ? AND nicks.peer_id <> ?
+		ORDER BY nicks.last_seen DESC, nicks.peer_id`, nick, peerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var others []PeerRecord
+	for rows.Next() {
+		p, err := scanPeer(rows)
+		if err != nil {
+			return nil, err
+		}
+		others = append(others, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	return others, tx.Commit()
+}

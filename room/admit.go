@@ -14,13 +14,18 @@ import (
 
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
+	"github.com/p2pchat/p2pchat/room/internal/cpace"
 	"github.com/p2pchat/p2pchat/room/internal/wire"
 )
 
-// ProtocolAdmit is the stream protocol on which a member hands the room key
-// to a joiner that proves it knows the room name. It only runs over Noise
-// (node refuses anything else).
-const ProtocolAdmit protocol.ID = "/p2pchat/admit/1.0.0"
+// Stream protocols. Both run only over Noise (node refuses anything else).
+const (
+	// ProtocolAdmit: a joiner proves with CPace that it holds the room
+	// secret and receives a fresh epoch that includes it.
+	ProtocolAdmit protocol.ID = "/p2pchat/admit/2.0.0"
+	// ProtocolRekey: a member hands a new epoch to another member.
+	ProtocolRekey protocol.ID = "/p2pchat/rekey/2.0.0"
+)
 
 // Admission failure limits: a peer that fails this many proofs within the
 // window is refused without trying.
@@ -45,9 +50,9 @@ func (e *RefusedError) Error() string { return "admission refused: " + e.Reason.
 func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 
 // ErrMemberProof is returned when the peer that answered an admission could
-// not prove it knows the room name: it is not a member, and its key is
-// discarded.
-var ErrMemberProof = errors.New("peer failed to prove it knows the room name")
+// not confirm the PAKE key: it does not hold the room secret, and nothing it
+// sent is used.
+var ErrMemberProof = errors.New("peer failed to prove it holds the room secret")
 
 func readFrame(s network.Stream) (wire.Frame, error) {
 	b, err := node.ReadFrame(s, wire.MaxFrame)
@@ -78,16 +83,14 @@ func (r *Room) admitFrom(ctx context.Context, p peer.ID) (*wire.Epoch, string, e
 	stop := context.AfterFunc(ctx, func() { s.Reset() })
 	defer stop()
 
-	tr := wire.Transcript{Room: r.id, Joiner: []byte(r.m.node.ID()), Member: []byte(p)}
-	if _, err := rand.Read(tr.JoinerNonce[:]); err != nil {
+	hello := &wire.Hello{Room: r.id}
+	if _, err := rand.Read(hello.Nonce[:]); err != nil {
 		return nil, "", err
 	}
-	hello := &wire.Hello{Room: r.id, Nonce: tr.JoinerNonce}
 	r.mu.Lock()
 	if r.cur != nil {
 		ref := r.cur.Ref()
 		hello.Have = &ref
-		tr.JoinerHasKey, tr.JoinerHaveRef = true, ref
 	}
 	r.mu.Unlock()
 	if err := writeFrame(s, hello); err != nil {
@@ -97,31 +100,55 @@ func (r *Room) admitFrom(ctx context.Context, p peer.ID) (*wire.Epoch, string, e
 	if err != nil {
 		return nil, "", err
 	}
+	var ch *wire.Challenge
 	switch f := f.(type) {
 	case *wire.Challenge:
-		tr.MemberNonce = f.Nonce
+		ch = f
 	case *wire.Refuse:
 		return nil, "", &RefusedError{Reason: f.Reason}
 	default:
 		return nil, "", fmt.Errorf("unexpected %T: %w", f, wire.ErrMalformed)
 	}
-	if err := writeFrame(s, &wire.Proof{MAC: wire.JoinerMAC(&r.admKey, &tr)}); err != nil {
+	self := r.m.node.ID()
+	sess, ya, err := cpace.Start(cpace.Initiator, r.secret[:], wire.ChannelID(r.id, []byte(self), []byte(p)), wire.SessionID(hello.Nonce, ch.Nonce), wire.JoinerAD)
+	if err != nil {
 		return nil, "", err
 	}
-	f, err = readFrame(s)
+	isk, err := sess.Finish(ch.Y[:], wire.MemberAD)
 	if err != nil {
+		return nil, "", fmt.Errorf("member's share: %w", err)
+	}
+	keys := wire.DeriveAdmissionKeys(isk)
+	clear(isk)
+	defer keys.Erase()
+	share := &wire.Share{Y: [32]byte(ya)}
+	share.Confirm = keys.JoinerConfirm(share.Y, ch.Y)
+	if err := writeFrame(s, share); err != nil {
+		return nil, "", err
+	}
+	if f, err = readFrame(s); err != nil {
 		return nil, "", err
 	}
 	switch f := f.(type) {
 	case *wire.Welcome:
-		e := wire.NewEpoch(r.id, f.Epoch, &f.Secret)
-		clear(f.Secret[:])
-		want := wire.MemberMAC(&r.admKey, &tr, e.Ref())
-		if !hmac.Equal(want[:], f.MAC[:]) {
-			e.Erase()
+		want := keys.MemberConfirm(share.Y, ch.Y)
+		if !hmac.Equal(want[:], f.Confirm[:]) {
 			return nil, "", ErrMemberProof
 		}
-		return e, f.Nick, nil
+		g, err := keys.OpenWelcome(f.Sealed)
+		if err != nil {
+			return nil, "", fmt.Errorf("welcome: %w", err)
+		}
+		e, err := wire.NewEpoch(r.id, g.Epoch, &g.Secret, g.Roster)
+		clear(g.Secret[:])
+		if err != nil {
+			return nil, "", fmt.Errorf("welcome: %w", err)
+		}
+		if !e.InRoster(r.m.id.PublicKey()) {
+			e.Erase()
+			return nil, "", fmt.Errorf("welcome: epoch does not include us: %w", wire.ErrMalformed)
+		}
+		return e, g.Nick, nil
 	case *wire.Refuse:
 		return nil, "", &RefusedError{Reason: f.Reason}
 	default:
@@ -129,9 +156,9 @@ func (r *Room) admitFrom(ctx context.Context, p peer.ID) (*wire.Epoch, string, e
 	}
 }
 
-// handleAdmit runs the member side of the admission protocol. A joiner gets
-// the key only after its MAC proves it knows the room name; the member's own
-// MAC is only sent after that.
+// handleAdmit runs the member side of the admission protocol. The joiner
+// gets a key only after its CPace key confirmation verifies, and then a new
+// epoch that includes it, sealed under the PAKE-derived key.
 func (m *Manager) handleAdmit(s network.Stream) {
 	defer s.Close()
 	s.SetDeadline(time.Now().Add(m.timing.AdmitTimeout))
@@ -156,51 +183,63 @@ func (m *Manager) handleAdmit(s network.Stream) {
 		writeFrame(s, &wire.Refuse{Reason: reason})
 		return
 	}
-	tr := wire.Transcript{Room: r.id, Joiner: []byte(remote), Member: []byte(m.node.ID()), JoinerNonce: hello.Nonce}
-	if hello.Have != nil {
-		tr.JoinerHasKey, tr.JoinerHaveRef = true, *hello.Have
-	}
-	if _, err := rand.Read(tr.MemberNonce[:]); err != nil {
+	ch := &wire.Challenge{}
+	if _, err := rand.Read(ch.Nonce[:]); err != nil {
 		s.Reset()
 		return
 	}
-	if err := writeFrame(s, &wire.Challenge{Nonce: tr.MemberNonce}); err != nil {
-		return
-	}
-	f, err = readFrame(s)
+	sess, yb, err := cpace.Start(cpace.Responder, r.secret[:], wire.ChannelID(r.id, []byte(remote), []byte(m.node.ID())), wire.SessionID(hello.Nonce, ch.Nonce), wire.MemberAD)
 	if err != nil {
+		s.Reset()
 		return
 	}
-	proof, ok := f.(*wire.Proof)
+	ch.Y = [32]byte(yb)
+	if err := writeFrame(s, ch); err != nil {
+		return
+	}
+	if f, err = readFrame(s); err != nil {
+		return // the joiner vanished mid-handshake: nothing was handed out
+	}
+	share, ok := f.(*wire.Share)
 	if !ok {
 		s.Reset()
 		return
 	}
-	want := wire.JoinerMAC(&r.admKey, &tr)
-	if !hmac.Equal(want[:], proof.MAC[:]) {
-		r.failed(remote)
+	isk, err := sess.Finish(share.Y[:], wire.JoinerAD)
+	if err != nil {
+		r.failed(remote, hello.Have != nil)
 		writeFrame(s, &wire.Refuse{Reason: wire.RefuseBadProof})
 		return
 	}
-	r.mu.Lock()
-	e := r.cur
-	r.mu.Unlock()
-	if e == nil {
-		writeFrame(s, &wire.Refuse{Reason: wire.RefuseNoKey})
+	keys := wire.DeriveAdmissionKeys(isk)
+	clear(isk)
+	defer keys.Erase()
+	want := keys.JoinerConfirm(share.Y, ch.Y)
+	if !hmac.Equal(want[:], share.Confirm[:]) {
+		r.failed(remote, hello.Have != nil)
+		writeFrame(s, &wire.Refuse{Reason: wire.RefuseBadProof})
 		return
 	}
-	w := &wire.Welcome{MAC: wire.MemberMAC(&r.admKey, &tr, e.Ref()), Epoch: e.Ref().Number, Secret: e.Secret(), Nick: m.Nick()}
-	err = writeFrame(s, w)
-	clear(w.Secret[:])
+	// Admitted: a new epoch with the joiner in it, numbered past anything
+	// the joiner holds so that its old group converges on it too.
+	min := uint32(0)
+	if hello.Have != nil {
+		min = hello.Have.Number + 1
+	}
+	g, err := r.rekey(remote, min, "admission")
 	if err != nil {
+		m.log.Debug("admission: rekey failed", "room", r.name, "peer", remote, "err", err)
+		writeFrame(s, &wire.Refuse{Reason: wire.RefuseFull})
 		return
 	}
-	// The joiner may hold a winning epoch (two groups meeting): fetch it.
-	if hello.Have != nil && hello.Have.Better(e.Ref()) {
-		r.mu.Lock()
-		r.convergeLocked(*hello.Have, remote)
-		r.mu.Unlock()
+	g.Nick = m.Nick()
+	sealed, err := keys.SealWelcome(g)
+	clear(g.Secret[:])
+	if err != nil {
+		s.Reset()
+		return
 	}
+	writeFrame(s, &wire.Welcome{Confirm: keys.MemberConfirm(share.Y, ch.Y), Sealed: sealed})
 }
 
 // admissible reports whether remote may attempt an admission now.
@@ -210,7 +249,7 @@ func (r *Room) admissible(remote peer.ID) (wire.RefuseReason, bool) {
 	if r.cur == nil {
 		return wire.RefuseNoKey, false
 	}
-	recent := r.failures[remote][:0]
+	var recent []time.Time
 	for _, t := range r.failures[remote] {
 		if time.Since(t) < failureWindow {
 			recent = append(recent, t)
@@ -227,25 +266,98 @@ func (r *Room) admissible(remote peer.ID) (wire.RefuseReason, bool) {
 	return 0, true
 }
 
-// failed records a failed proof by remote and tells the user once the peer
-// hits the limit.
-func (r *Room) failed(remote peer.ID) {
+// failed records a failed proof by remote and tells the user once, when the
+// peer reaches the limit. hasKey says the peer holds an epoch of its own: a
+// group using the same room name with another secret, rather than a guesser.
+func (r *Room) failed(remote peer.ID, hasKey bool) {
 	r.mu.Lock()
 	r.failures[remote] = append(r.failures[remote], time.Now())
 	n := len(r.failures[remote])
 	r.mu.Unlock()
-	r.m.log.Debug("admission: bad proof", "room", r.name, "peer", remote)
-	if n == maxFailures {
-		fp, _ := identity.PeerFingerprint(remote)
-		r.m.emit(Event{Type: EventError, Room: r.name, Peer: remote, Short: fp.Short(),
-			Err: fmt.Errorf("room %q: peer %s failed to prove it knows the room name %d times; refusing it for %v", r.name, remote, n, failureWindow)})
+	r.m.log.Debug("admission: key confirmation failed", "room", r.name, "peer", remote)
+	if n != maxFailures {
+		return
+	}
+	fp, _ := identity.PeerFingerprint(remote)
+	what := "failed to prove it knows the room's passphrase"
+	if r.kind == KindOpen {
+		what = "failed to prove it knows the room name"
+	}
+	if hasKey {
+		what += " (it is in a room of this name with a different passphrase, or is guessing)"
+	}
+	r.m.emit(Event{Type: EventError, Room: r.name, Peer: remote, Short: fp.Short(),
+		Err: fmt.Errorf("room %q: peer %s#%s %s %d times; refusing it for %v", r.name, remote, fp.Short(), what, n, failureWindow)})
+}
+
+// handleRekey accepts a new epoch from a current member: the stream's Noise
+// peer must be in the roster of the epoch the MAC is made with and must not
+// have left, this node must be in the new roster, and the new epoch must win.
+func (m *Manager) handleRekey(s network.Stream) {
+	defer s.Close()
+	s.SetDeadline(time.Now().Add(m.timing.AdmitTimeout))
+	remote := s.Conn().RemotePeer()
+	f, err := readFrame(s)
+	if err != nil {
+		s.Reset()
+		return
+	}
+	k, ok := f.(*wire.Rekey)
+	if !ok {
+		s.Reset()
+		return
+	}
+	defer clear(k.Secret[:])
+	r := m.roomByID(k.Room)
+	if r == nil {
+		return
+	}
+	if err := r.acceptRekey(remote, k); err != nil {
+		r.m.log.Debug("rekey refused", "room", r.name, "peer", remote, "err", err)
+		r.count(DropRekey)
 	}
 }
 
-// convergeLocked fetches the epoch ref, which wins over ours, from the peer
-// that sent it (or any topic peer). One fetch runs at a time and each epoch
-// is tried at most once a second, so forged headers cannot make us spin.
-// r.mu must be held.
+func (r *Room) acceptRekey(remote peer.ID, k *wire.Rekey) error {
+	pub, err := identity.PublicKeyOf(remote)
+	if err != nil {
+		return err
+	}
+	e, err := wire.NewEpoch(r.id, k.Epoch, &k.Secret, k.Roster)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	from := r.epochLocked(k.From)
+	var bad error
+	switch {
+	case from == nil:
+		bad = errors.New("MAC epoch not held")
+	case !from.InRoster(pub):
+		bad = errors.New("sender is not in the MAC epoch")
+	case r.departed[remote]:
+		bad = errors.New("sender has left")
+	case !e.InRoster(r.m.id.PublicKey()):
+		bad = errors.New("new roster does not include us")
+	default:
+		mac := from.RekeyMAC([]byte(remote), []byte(r.m.node.ID()), e.Ref(), k.Roster)
+		if !hmac.Equal(mac[:], k.MAC[:]) {
+			bad = errors.New("bad MAC")
+		}
+	}
+	r.mu.Unlock()
+	if bad != nil {
+		e.Erase()
+		return bad
+	}
+	r.adopt(e)
+	return nil
+}
+
+// convergeLocked fetches the epoch ref, which wins over ours, by asking the
+// peer that sent it (or any topic peer) to admit us. One fetch runs at a
+// time and each epoch is tried at most once a second, so forged headers
+// cannot make us spin. r.mu must be held.
 func (r *Room) convergeLocked(ref wire.EpochRef, hint peer.ID) {
 	if r.converging || r.ctx.Err() != nil || time.Since(r.tried[ref]) < time.Second {
 		return
@@ -264,16 +376,27 @@ func (r *Room) convergeLocked(ref wire.EpochRef, hint peer.ID) {
 	}
 	r.converging = true
 	r.tried[ref] = time.Now()
-	r.wg.Go(func() {
+	r.spawn(func() {
 		defer func() {
 			r.mu.Lock()
 			r.converging = false
 			r.mu.Unlock()
 		}()
+		// Ask the peer that sent the envelope (with flood publishing, its
+		// author), then topic peers outside our epoch (a relay from the
+		// other group). Members of our own epoch would push a newer epoch
+		// to us themselves; asking them would let anyone who forges a
+		// header make members rekey.
+		r.mu.Lock()
+		ours := r.cur
+		r.mu.Unlock()
 		peers := append([]peer.ID{hint}, r.topic.Peers()...)
 		done := map[peer.ID]bool{}
-		for _, p := range peers {
+		for i, p := range peers {
 			if done[p] || p == "" || p == r.m.node.ID() {
+				continue
+			}
+			if pub, err := identity.PublicKeyOf(p); i > 0 && (err != nil || ours.InRoster(pub)) {
 				continue
 			}
 			done[p] = true
@@ -286,6 +409,9 @@ func (r *Room) convergeLocked(ref wire.EpochRef, hint peer.ID) {
 			if r.adopt(e) {
 				fp, _ := identity.PeerFingerprint(p)
 				r.seen(p, nick, fp.Short())
+				// Our epoch lost: what we sent under it recently never
+				// reached the other side.
+				r.resend()
 			}
 			if got == ref || got.Better(ref) {
 				return

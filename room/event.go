@@ -19,19 +19,22 @@ const (
 	EventNick         EventType = "nick"          // a member changed its nick
 	EventMessage      EventType = "message"       // a message, own ones included
 	EventError        EventType = "error"         // something the user must know
+	EventKeyChanged   EventType = "key_changed"   // a nick seen before now comes with another key
 )
 
 // Event is one thing that happened in a room.
 type Event struct {
-	Type    EventType
-	Room    string  // normalised room name; empty for node-wide errors
-	Peer    peer.ID // for member events
-	Nick    string  // for member events (new nick for EventNick)
-	OldNick string  // for EventNick
-	Short   string  // short fingerprint of Peer
-	Reason  string  // for EventMemberLeft and EventError: why
-	Message *Message
-	Err     error // for EventError
+	Type        EventType
+	Room        string  // normalised room name; empty for node-wide errors
+	Peer        peer.ID // for member events
+	Nick        string  // for member events (new nick for EventNick)
+	OldNick     string  // for EventNick
+	Short       string  // short fingerprint of Peer
+	Reason      string  // for EventMemberLeft and EventError: why
+	OldPeer     string  // for EventKeyChanged: the peer ID that used the nick before
+	OldVerified bool    // for EventKeyChanged: that peer had been verified
+	Message     *Message
+	Err         error // for EventError
 }
 
 // Message is a verified chat message.

@@ -2,10 +2,13 @@ package room
 
 import (
 	"context"
+	"crypto/ed25519"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/p2pchat/p2pchat/room/internal/wire"
 )
 
 // DeliverForTest runs env through the same validator and handler as an
@@ -18,4 +21,29 @@ func (r *Room) DeliverForTest(env []byte, via peer.ID) pubsub.ValidationResult {
 		r.handle(msg.ValidatorData.(*received))
 	}
 	return res
+}
+
+// AdoptForTest makes this node adopt an epoch built from secret and roster,
+// as if a member had handed it over.
+func (r *Room) AdoptForTest(number uint32, secret [32]byte, roster []ed25519.PublicKey) bool {
+	e, err := wire.NewEpoch(r.id, number, &secret, roster)
+	if err != nil {
+		panic(err)
+	}
+	return r.adopt(e)
+}
+
+// SealForTest seals b under the current epoch, as a member that holds it
+// can (a member can derive every other member's chain).
+func (r *Room) SealForTest(b *wire.Body, sign wire.Signer) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return wire.Seal(r.cur, b, sign)
+}
+
+// SayByeForTest publishes a goodbye but keeps every key: a departed member
+// that does not erase what it had.
+func (r *Room) SayByeForTest(ctx context.Context) error {
+	_, err := r.publish(ctx, wire.KindBye, "")
+	return err
 }

@@ -10,9 +10,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room/internal/wire"
+	"github.com/p2pchat/p2pchat/room/store"
 )
 
 // Errors callers branch on.
@@ -31,9 +34,12 @@ const MaxText = wire.MaxText
 type Timing struct {
 	FoundWait     time.Duration // how long a joiner looks for a member before creating the room key itself; default 1.5s
 	Heartbeat     time.Duration // how often a member announces itself; default 15s
-	MemberTimeout time.Duration // a member not heard from for this long is dropped; default 3×Heartbeat
+	MemberTimeout time.Duration // a member not heard from for this long is dropped and the room rekeyed; default 3×Heartbeat
 	OldEpochTTL   time.Duration // how long a replaced epoch key is kept to read late messages; default 2m
-	AdmitTimeout  time.Duration // deadline of one admission exchange; default 10s
+	AdmitTimeout  time.Duration // deadline of one admission or rekey exchange; default 10s
+	BufferTTL     time.Duration // how long an envelope waits for its epoch's key; default 10s
+	RekeyWait     time.Duration // how long Send waits for another member's rekey after a departure before rekeying itself; default 2s
+	Tick          time.Duration // housekeeping period; default 1s
 }
 
 func (t Timing) withDefaults() Timing {
@@ -52,6 +58,15 @@ func (t Timing) withDefaults() Timing {
 	if t.AdmitTimeout == 0 {
 		t.AdmitTimeout = 10 * time.Second
 	}
+	if t.BufferTTL == 0 {
+		t.BufferTTL = 10 * time.Second
+	}
+	if t.RekeyWait == 0 {
+		t.RekeyWait = 2 * time.Second
+	}
+	if t.Tick == 0 {
+		t.Tick = time.Second
+	}
 	return t
 }
 
@@ -60,6 +75,7 @@ type Config struct {
 	Identity *identity.Identity // required
 	Node     *node.Node         // required
 	Nick     string             // required; see wire.ValidNick
+	Store    *store.Store       // nil: nothing persists (secrets, seen ids, verified peers)
 	Logger   *slog.Logger       // nil: discard
 	Timing   Timing
 }
@@ -69,6 +85,7 @@ type Config struct {
 type Manager struct {
 	id     *identity.Identity
 	node   *node.Node
+	store  *store.Store
 	log    *slog.Logger
 	timing Timing
 	nick   atomic.Value // string
@@ -98,6 +115,7 @@ func New(cfg Config) (*Manager, error) {
 	m := &Manager{
 		id:     cfg.Identity,
 		node:   cfg.Node,
+		store:  cfg.Store,
 		log:    log,
 		timing: cfg.Timing.withDefaults(),
 		rooms:  map[string]*Room{},
@@ -109,6 +127,7 @@ func New(cfg Config) (*Manager, error) {
 	// keep rising across restarts (receivers drop numbers they have seen).
 	m.seq.Store(uint64(time.Now().UnixMicro()))
 	m.node.Handle(ProtocolAdmit, m.handleAdmit)
+	m.node.Handle(ProtocolRekey, m.handleRekey)
 	return m, nil
 }
 
@@ -137,12 +156,39 @@ func (m *Manager) SetNick(ctx context.Context, nick string) error {
 func (m *Manager) nextSeq() uint64 { return m.seq.Add(1) }
 
 // Join joins the room called name and returns once it is subscribed; the
-// room key is obtained in the background ([EventJoined] reports it). Joining
-// a room twice is not an error.
-func (m *Manager) Join(ctx context.Context, name string) (*Room, error) {
+// room key is obtained in the background ([EventJoined] reports it). With
+// no passphrase in opts, a secret stored for the room by an earlier
+// passphrase join is used; a passphrase is stored (as its Argon2id hash) for
+// later. Joining a room twice is not an error.
+func (m *Manager) Join(ctx context.Context, name string, opts JoinOptions) (*Room, error) {
 	norm, err := Normalize(name)
 	if err != nil {
 		return nil, err
+	}
+	m.mu.Lock()
+	r, closed := m.rooms[norm], m.closed
+	m.mu.Unlock()
+	switch {
+	case closed:
+		return nil, ErrClosed
+	case r != nil:
+		return r, nil
+	}
+	kind, secret, err := secretFor(norm, opts)
+	if err != nil {
+		return nil, err
+	}
+	if m.store != nil {
+		if opts.Passphrase == nil {
+			if rec, ok, err := m.store.Room(ctx, norm); err != nil {
+				return nil, fmt.Errorf("room %q: %w", norm, err)
+			} else if ok && rec.Kind == KindPassphrase && len(rec.Secret) == 32 {
+				kind, secret = rec.Kind, [32]byte(rec.Secret)
+			}
+		}
+		if err := m.store.SaveRoom(ctx, store.RoomRecord{Name: norm, Kind: kind, Secret: secret[:], Joined: time.Now()}); err != nil {
+			return nil, fmt.Errorf("room %q: %w", norm, err)
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -152,7 +198,7 @@ func (m *Manager) Join(ctx context.Context, name string) (*Room, error) {
 	if r := m.rooms[norm]; r != nil {
 		return r, nil
 	}
-	r, err := newRoom(m, norm)
+	r, err = newRoom(m, norm, kind, secret)
 	if err != nil {
 		return nil, fmt.Errorf("room %q: %w", norm, err)
 	}
@@ -214,6 +260,12 @@ func (m *Manager) Leave(ctx context.Context, name string) error {
 	delete(m.byID, r.id)
 	m.mu.Unlock()
 	r.leave(ctx)
+	if m.store != nil {
+		// Leaving on purpose forgets the room's secret; quitting keeps it.
+		if err := m.store.ForgetRoom(ctx, r.name); err != nil {
+			m.log.Warn("forgetting room", "room", r.name, "err", err)
+		}
+	}
 	m.emit(Event{Type: EventLeft, Room: r.name})
 	return nil
 }
@@ -258,6 +310,7 @@ func (m *Manager) Close(ctx context.Context) error {
 	m.rooms, m.byID = map[string]*Room{}, map[wire.RoomID]*Room{}
 	m.mu.Unlock()
 	m.node.RemoveHandler(ProtocolAdmit)
+	m.node.RemoveHandler(ProtocolRekey)
 	var wg sync.WaitGroup
 	for _, r := range rooms {
 		wg.Go(func() {
@@ -339,6 +392,69 @@ func (e *eventQueue) pump() {
 		}
 	}
 }
+
+// markSeen records a message id persistently and reports whether it is new;
+// without a store every id is new (the ratchet still refuses replays within
+// an epoch).
+func (m *Manager) markSeen(room string, id [16]byte) (bool, error) {
+	if m.store == nil {
+		return true, nil
+	}
+	return m.store.MarkSeen(context.Background(), room, id, time.Now())
+}
+
+// noteNick remembers which peer uses nick and warns loudly when another
+// peer used it before: a changed key under a known nick.
+func (m *Manager) noteNick(room string, p peer.ID, nick string) {
+	if m.store == nil {
+		return
+	}
+	fp, _ := identity.PeerFingerprint(p)
+	others, err := m.store.NoteNick(context.Background(), p.String(), fp.String(), nick, time.Now())
+	if err != nil {
+		m.log.Warn("recording nick", "err", err)
+		return
+	}
+	for _, o := range others {
+		m.emit(Event{Type: EventKeyChanged, Room: room, Peer: p, Nick: nick, Short: fp.Short(), OldPeer: o.PeerID, OldVerified: o.Verified})
+	}
+}
+
+// verified reports whether the user verified p's fingerprint.
+func (m *Manager) verified(p peer.ID) bool {
+	if m.store == nil {
+		return false
+	}
+	rec, ok, err := m.store.Peer(context.Background(), p.String())
+	return err == nil && ok && rec.Verified
+}
+
+// ErrFingerprint is returned by Verify when the fingerprint given does not
+// match the peer's key.
+var ErrFingerprint = errors.New("fingerprint does not match")
+
+// Verify marks p's fingerprint as verified by the user, after checking that
+// fingerprint (as read out by the peer's owner) is p's. It needs a store.
+func (m *Manager) Verify(ctx context.Context, p peer.ID, fingerprint string) error {
+	want, err := identity.PeerFingerprint(p)
+	if err != nil {
+		return err
+	}
+	got, err := identity.ParseFingerprint(fingerprint)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", p, err)
+	}
+	if got != want {
+		return fmt.Errorf("verify %s: %w", p, ErrFingerprint)
+	}
+	if m.store == nil {
+		return errors.New("verify: no store to remember it in")
+	}
+	return m.store.SetVerified(ctx, p.String(), want.String(), true, time.Now())
+}
+
+// Verified reports whether the user verified p's fingerprint.
+func (m *Manager) Verified(p peer.ID) bool { return m.verified(p) }
 
 // ValidNick reports whether nick is acceptable: 1 to 32 bytes of printable
 // UTF-8 without spaces or '#'.

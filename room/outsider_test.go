@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/hex"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room"
+	"github.com/p2pchat/p2pchat/room/internal/cpace"
 	"github.com/p2pchat/p2pchat/room/internal/wire"
 )
 
@@ -82,8 +82,16 @@ func (o *outsider) publish(t *testing.T, data []byte) {
 }
 
 // tryAdmission runs the joiner side of the admission protocol knowing only
-// the room id, with a guessed MAC. It returns the member's final frame.
+// the room id (from the topic), with a guessed room secret. It returns the
+// member's final frame.
 func (o *outsider) tryAdmission(t *testing.T, member peer.ID, rid wire.RoomID) wire.Frame {
+	_, f := o.tryAdmissionFrames(t, member, rid)
+	return f
+}
+
+// tryAdmissionFrames is tryAdmission that also returns the member's
+// challenge (nil if it refused at once).
+func (o *outsider) tryAdmissionFrames(t *testing.T, member peer.ID, rid wire.RoomID) (*wire.Challenge, wire.Frame) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -92,19 +100,32 @@ func (o *outsider) tryAdmission(t *testing.T, member peer.ID, rid wire.RoomID) w
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := node.WriteFrame(s, wire.EncodeFrame(&wire.Hello{Room: rid})); err != nil {
+	hello := &wire.Hello{Room: rid}
+	rand.Read(hello.Nonce[:])
+	if err := node.WriteFrame(s, wire.EncodeFrame(hello)); err != nil {
 		t.Fatal(err)
 	}
 	f := readWireFrame(t, s)
-	if _, ok := f.(*wire.Challenge); !ok {
-		return f
+	ch, ok := f.(*wire.Challenge)
+	if !ok {
+		return nil, f
 	}
-	var guess wire.Proof
-	rand.Read(guess.MAC[:])
-	if err := node.WriteFrame(s, wire.EncodeFrame(&guess)); err != nil {
+	guess := wire.OpenRoomSecret("lobby-guess")
+	sess, ya, err := cpace.Start(cpace.Initiator, guess[:], wire.ChannelID(rid, []byte(o.n.ID()), []byte(member)), wire.SessionID(hello.Nonce, ch.Nonce), wire.JoinerAD)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return readWireFrame(t, s)
+	isk, err := sess.Finish(ch.Y[:], wire.MemberAD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := wire.DeriveAdmissionKeys(isk)
+	share := &wire.Share{Y: [32]byte(ya)}
+	share.Confirm = keys.JoinerConfirm(share.Y, ch.Y)
+	if err := node.WriteFrame(s, wire.EncodeFrame(share)); err != nil {
+		t.Fatal(err)
+	}
+	return ch, readWireFrame(t, s)
 }
 
 func readWireFrame(t *testing.T, s network.Stream) wire.Frame {
@@ -171,7 +192,7 @@ func TestOutsider(t *testing.T) {
 	garbage := make([]byte, 300)
 	rand.Read(garbage)
 	attacks = append(attacks, garbage, []byte{wire.Version}, append([]byte{9}, real[1:]...))
-	for _, i := range []int{0, 5, 20, 40, 60, wire.HeaderSize + 3, len(real) - 1} {
+	for _, i := range []int{0, 5, 20, 40, 56, 60, wire.HeaderSize + 3, len(real) - 1} {
 		alt := bytes.Clone(real)
 		alt[i] ^= 0x40
 		attacks = append(attacks, alt)
@@ -182,7 +203,10 @@ func TestOutsider(t *testing.T) {
 	rand.Read(fake[:])
 	_, forger, _ := ed25519.GenerateKey(rand.Reader)
 	for _, number := range []uint32{0, 7} {
-		e := wire.NewEpoch(rid, number, &fake)
+		e, err := wire.NewEpoch(rid, number, &fake, []ed25519.PublicKey{aPub})
+		if err != nil {
+			t.Fatal(err)
+		}
 		env, err := wire.Seal(e, &wire.Body{Kind: wire.KindText, Author: aPub, Seq: 1 << 62, Time: time.Now().UnixNano(), Nick: "alice", Text: "forged"}, func(m []byte) []byte { return ed25519.Sign(forger, m) })
 		if err != nil {
 			t.Fatal(err)
@@ -243,7 +267,7 @@ func TestOutsider(t *testing.T) {
 	}
 	drops := b.m.Status().Rooms[0].Drops
 	t.Logf("bob's drop counters: %v", drops)
-	if drops[room.DropMalformed] == 0 || drops[room.DropAuth] == 0 || drops[room.DropUnknownEpoch] == 0 {
+	if drops[room.DropMalformed] == 0 || drops[room.DropAuth] == 0 || drops[room.DropUnknownEpoch] == 0 || drops[room.DropReplay] == 0 {
 		t.Errorf("drops not counted: %v", drops)
 	}
 }
@@ -303,21 +327,30 @@ func TestReplayAndCrossRoom(t *testing.T) {
 func TestFakeMember(t *testing.T) {
 	rid := wire.DeriveRoomID("lobby")
 	o := newOutsider(t, room.TopicFor("lobby"))
-	var fake [32]byte
-	rand.Read(fake[:])
-	fakeEpoch := wire.NewEpoch(rid, 9, &fake)
 	served := make(chan struct{}, 16)
 	o.n.Handle(room.ProtocolAdmit, func(s network.Stream) {
 		defer s.Close()
+		b, err := node.ReadFrame(s, wire.MaxFrame)
+		if err != nil {
+			return
+		}
+		f, err := wire.DecodeFrame(b)
+		if err != nil {
+			return
+		}
+		hello := f.(*wire.Hello)
+		ch := &wire.Challenge{}
+		rand.Read(ch.Nonce[:])
+		guess := wire.OpenRoomSecret("not the name")
+		_, yb, _ := cpace.Start(cpace.Responder, guess[:], wire.ChannelID(rid, []byte(s.Conn().RemotePeer()), []byte(o.n.ID())), wire.SessionID(hello.Nonce, ch.Nonce), wire.MemberAD)
+		ch.Y = [32]byte(yb)
+		node.WriteFrame(s, wire.EncodeFrame(ch))
 		if _, err := node.ReadFrame(s, wire.MaxFrame); err != nil {
 			return
 		}
-		node.WriteFrame(s, wire.EncodeFrame(&wire.Challenge{}))
-		if _, err := node.ReadFrame(s, wire.MaxFrame); err != nil {
-			return
-		}
-		w := &wire.Welcome{Epoch: 9, Secret: fake, Nick: "alice"}
-		rand.Read(w.MAC[:])
+		w := &wire.Welcome{Sealed: make([]byte, 100)}
+		rand.Read(w.Confirm[:])
+		rand.Read(w.Sealed)
 		node.WriteFrame(s, wire.EncodeFrame(w))
 		served <- struct{}{}
 	})
@@ -330,20 +363,14 @@ func TestFakeMember(t *testing.T) {
 	default:
 		t.Fatal("the impostor was never asked for the key")
 	}
-	st := c.m.Status().Rooms[0]
-	if st.Epoch == 9 || st.KeyID == hexKeyID(fakeEpoch) {
-		t.Fatalf("carol adopted the impostor's key: %+v", st)
+	if st := c.m.Status().Rooms[0]; st.Epoch != 0 || st.Roster != 1 {
+		t.Fatalf("carol did not create the room alone after refusing the impostor: %+v", st)
 	}
 	for _, mb := range mustRoom(t, c, "lobby").Members() {
 		if mb.Peer == o.n.ID() {
 			t.Fatal("impostor listed as a member")
 		}
 	}
-}
-
-func hexKeyID(e *wire.Epoch) string {
-	ref := e.Ref()
-	return hex.EncodeToString(ref.KeyID[:])
 }
 
 func waitFor(t *testing.T, what string, f func() bool) {

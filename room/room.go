@@ -2,7 +2,6 @@ package room
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
-	"github.com/p2pchat/p2pchat/room/internal/replay"
 	"github.com/p2pchat/p2pchat/room/internal/wire"
 )
 
@@ -30,6 +28,10 @@ const (
 	DropSender       = "bad_sender"
 	DropSignature    = "bad_signature"
 	DropReplay       = "replay"
+	DropTooFar       = "index_too_far"
+	DropUnreadable   = "unreadable" // buffered for a key that never came
+	DropSuperseded   = "superseded" // buffered under an epoch that lost; its author re-sends
+	DropRekey        = "rekey_refused"
 )
 
 // leaveGrace is how long a topic peer must stay gone before a member that
@@ -41,40 +43,69 @@ type Room struct {
 	m      *Manager
 	name   string
 	id     wire.RoomID
+	kind   string
+	secret [32]byte // the admission secret CPace runs on
 	topic  *node.Topic
-	admKey [32]byte
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	ready  chan struct{} // closed once a key is held
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	spawnMu sync.Mutex
+	stopped bool          // no more goroutines may start (under spawnMu)
+	ready   chan struct{} // closed once a key is held
+
+	rekeyMu sync.Mutex // one rekey at a time
 
 	mu         sync.Mutex
 	cur        *wire.Epoch
+	since      time.Time     // when cur was adopted
+	changed    chan struct{} // closed and replaced whenever cur changes
 	old        map[wire.EpochRef]oldEpoch
 	members    map[peer.ID]*member
-	windows    map[windowKey]*replay.Window
+	departed   map[peer.ID]bool // members of cur that left; a rekey drops them
+	rekeyAt    *time.Timer
 	drops      map[string]uint64
+	buffered   []buffered
 	converging bool
 	tried      map[wire.EpochRef]time.Time
 	announce   bool // a presence announcement is scheduled
 	failures   map[peer.ID][]time.Time
+	refusedBy  map[peer.ID]bool // members that refused our passphrase (told once)
+	sent       []sentBody       // our recent messages, re-sent if their epoch loses
+	seenIDs    map[[16]byte]time.Time
 }
+
+// sentBody is one of our recent messages and the epoch it went out under.
+type sentBody struct {
+	body *wire.Body
+	ref  wire.EpochRef
+	at   time.Time
+}
+
+// Bounds of the re-send log and the in-memory seen-id set.
+const (
+	resendWindow = 10 * time.Second
+	maxSent      = 64
+	seenTTL      = 10 * time.Minute
+	maxSeenIDs   = 8192
+)
 
 type oldEpoch struct {
 	e       *wire.Epoch
 	expires time.Time
 }
 
-type windowKey struct {
-	epoch  wire.EpochRef
-	author [32]byte
-}
-
 type member struct {
 	nick     string
 	short    string
 	lastSeen time.Time
+}
+
+// buffered is an envelope under an epoch we do not hold yet.
+type buffered struct {
+	env []byte
+	ref wire.EpochRef
+	at  time.Time
 }
 
 // received is a verified envelope, handed from the validator to the
@@ -84,19 +115,23 @@ type received struct {
 	body *wire.Body
 }
 
-func newRoom(m *Manager, name string) (*Room, error) {
+func newRoom(m *Manager, name, kind string, secret [32]byte) (*Room, error) {
 	r := &Room{
-		m:        m,
-		name:     name,
-		id:       wire.DeriveRoomID(name),
-		admKey:   wire.DeriveAdmissionKey(name),
-		ready:    make(chan struct{}),
-		old:      map[wire.EpochRef]oldEpoch{},
-		members:  map[peer.ID]*member{},
-		windows:  map[windowKey]*replay.Window{},
-		drops:    map[string]uint64{},
-		tried:    map[wire.EpochRef]time.Time{},
-		failures: map[peer.ID][]time.Time{},
+		m:         m,
+		name:      name,
+		id:        wire.DeriveRoomID(name),
+		kind:      kind,
+		secret:    secret,
+		ready:     make(chan struct{}),
+		changed:   make(chan struct{}),
+		old:       map[wire.EpochRef]oldEpoch{},
+		members:   map[peer.ID]*member{},
+		departed:  map[peer.ID]bool{},
+		drops:     map[string]uint64{},
+		tried:     map[wire.EpochRef]time.Time{},
+		failures:  map[peer.ID][]time.Time{},
+		refusedBy: map[peer.ID]bool{},
+		seenIDs:   map[[16]byte]time.Time{},
 	}
 	t, err := m.node.Join(TopicFor(name), r.validate)
 	if err != nil {
@@ -108,14 +143,27 @@ func newRoom(m *Manager, name string) (*Room, error) {
 }
 
 func (r *Room) start() {
-	r.wg.Go(r.receiveLoop)
-	r.wg.Go(r.peerLoop)
-	r.wg.Go(r.acquire)
-	r.wg.Go(r.tickLoop)
+	r.spawn(r.receiveLoop)
+	r.spawn(r.peerLoop)
+	r.spawn(r.acquire)
+	r.spawn(r.tickLoop)
+}
+
+// spawn runs f in a goroutine that leave waits for, unless the room is
+// already leaving.
+func (r *Room) spawn(f func()) {
+	r.spawnMu.Lock()
+	defer r.spawnMu.Unlock()
+	if !r.stopped {
+		r.wg.Go(f)
+	}
 }
 
 // Name returns the room's normalised name.
 func (r *Room) Name() string { return r.name }
+
+// Kind returns KindOpen or KindPassphrase.
+func (r *Room) Kind() string { return r.kind }
 
 // Ready is closed once this node holds the room key.
 func (r *Room) Ready() <-chan struct{} { return r.ready }
@@ -125,17 +173,21 @@ type Member struct {
 	Peer        peer.ID
 	Nick        string
 	Fingerprint identity.Fingerprint
+	Verified    bool // the user confirmed this fingerprint (see Manager.Verify)
 }
 
 // Members returns the peers that proved they can read the room, sorted by
 // nick then peer ID. This node is not included.
 func (r *Room) Members() []Member {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	out := make([]Member, 0, len(r.members))
 	for p, mb := range r.members {
 		fp, _ := identity.PeerFingerprint(p)
 		out = append(out, Member{Peer: p, Nick: mb.nick, Fingerprint: fp})
+	}
+	r.mu.Unlock()
+	for i := range out {
+		out[i].Verified = r.m.verified(out[i].Peer)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Nick != out[j].Nick {
@@ -148,33 +200,43 @@ func (r *Room) Members() []Member {
 
 // RoomStatus is a snapshot of one room.
 type RoomStatus struct {
-	Name    string
-	Topic   string
-	Open    bool   // admission needs only the room name
-	Ready   bool   // this node holds the key
-	Epoch   uint32 // current epoch number
-	KeyID   string // hex key id of the current epoch
-	Members int    // other members
-	Drops   map[string]uint64
+	Name     string
+	Topic    string
+	Kind     string // KindOpen or KindPassphrase
+	Ready    bool   // this node holds the key
+	Epoch    uint32 // current epoch number
+	KeyID    string // hex key id of the current epoch
+	Roster   int    // members of the current epoch, this node included
+	Members  int    // other members heard from
+	Buffered int    // envelopes waiting for a key
+	Drops    map[string]uint64
 }
 
 // Status returns a snapshot of the room.
 func (r *Room) Status() RoomStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := RoomStatus{Name: r.name, Topic: TopicFor(r.name), Open: true, Members: len(r.members), Drops: map[string]uint64{}}
+	s := RoomStatus{Name: r.name, Topic: TopicFor(r.name), Kind: r.kind, Members: len(r.members), Buffered: len(r.buffered), Drops: map[string]uint64{}}
 	for k, v := range r.drops {
 		s.Drops[k] = v
 	}
 	if r.cur != nil {
 		ref := r.cur.Ref()
-		s.Ready, s.Epoch, s.KeyID = true, ref.Number, hex.EncodeToString(ref.KeyID[:])
+		s.Ready, s.Epoch, s.KeyID, s.Roster = true, ref.Number, hex.EncodeToString(ref.KeyID[:]), len(r.cur.Roster())
 	}
 	return s
 }
 
-// Send signs, encrypts and publishes text, waiting (bounded by ctx) for the
-// room key if it is not held yet. action marks a /me message.
+func (r *Room) count(reason string) {
+	r.mu.Lock()
+	r.drops[reason]++
+	r.mu.Unlock()
+}
+
+// Send signs, encrypts and publishes text. It waits (bounded by ctx) until
+// the room key is held and, after a member has left, until an epoch without
+// that member is in place, so that nothing is sent the departed can read.
+// action marks a /me message.
 func (r *Room) Send(ctx context.Context, text string, action bool) (*Message, error) {
 	if len(text) > wire.MaxText {
 		return nil, fmt.Errorf("room %q: message of %d bytes: %w", r.name, len(text), ErrTooLong)
@@ -190,24 +252,27 @@ func (r *Room) Send(ctx context.Context, text string, action bool) (*Message, er
 	case <-r.ctx.Done():
 		return nil, fmt.Errorf("room %q: %w", r.name, ErrClosed)
 	}
-	b, err := r.publish(ctx, kind, text)
+	if err := r.waitRekeyed(ctx); err != nil {
+		return nil, err
+	}
+	b := r.body(kind, text)
+	ref, err := r.publishBody(ctx, b)
 	if err != nil {
 		return nil, err
 	}
+	r.mu.Lock()
+	r.sent = append(r.sent, sentBody{body: b, ref: ref, at: time.Now()})
+	if len(r.sent) > maxSent {
+		r.sent = r.sent[len(r.sent)-maxSent:]
+	}
+	r.mu.Unlock()
 	msg := r.message(r.m.node.ID(), b, true)
 	r.m.emit(Event{Type: EventMessage, Room: r.name, Message: msg})
 	return msg, nil
 }
 
-// publish seals and publishes one body under the current epoch.
-func (r *Room) publish(ctx context.Context, kind wire.Kind, text string) (*wire.Body, error) {
-	r.mu.Lock()
-	e := r.cur
-	r.mu.Unlock()
-	if e == nil {
-		return nil, fmt.Errorf("room %q: no room key yet", r.name)
-	}
-	b := &wire.Body{
+func (r *Room) body(kind wire.Kind, text string) *wire.Body {
+	return &wire.Body{
 		Kind:   kind,
 		Author: r.m.id.PublicKey(),
 		Seq:    r.m.nextSeq(),
@@ -215,14 +280,82 @@ func (r *Room) publish(ctx context.Context, kind wire.Kind, text string) (*wire.
 		Nick:   r.m.Nick(),
 		Text:   text,
 	}
-	env, err := wire.Seal(e, b, r.m.id.Sign)
+}
+
+// publish seals and publishes a new body under the current epoch.
+func (r *Room) publish(ctx context.Context, kind wire.Kind, text string) (*wire.Body, error) {
+	b := r.body(kind, text)
+	_, err := r.publishBody(ctx, b)
+	return b, err
+}
+
+// publishBody seals b under the current epoch and publishes it, returning
+// the epoch used.
+func (r *Room) publishBody(ctx context.Context, b *wire.Body) (wire.EpochRef, error) {
+	r.mu.Lock()
+	if r.cur == nil {
+		r.mu.Unlock()
+		return wire.EpochRef{}, fmt.Errorf("room %q: no room key yet", r.name)
+	}
+	ref := r.cur.Ref()
+	env, err := wire.Seal(r.cur, b, r.m.id.Sign)
+	r.mu.Unlock()
 	if err != nil {
-		return nil, fmt.Errorf("room %q: %w", r.name, err)
+		return ref, fmt.Errorf("room %q: %w", r.name, err)
 	}
 	if err := r.topic.Publish(ctx, env, &received{from: r.m.node.ID(), body: b}); err != nil {
-		return nil, fmt.Errorf("room %q: publish: %w", r.name, err)
+		return ref, fmt.Errorf("room %q: publish: %w", r.name, err)
 	}
-	return b, nil
+	return ref, nil
+}
+
+// resend publishes again, under the current epoch, our recent messages that
+// went out under another epoch: members that never held that epoch (the
+// other side of a healed partition, a rekey we had not seen) read them now;
+// members that did read them drop the copy by its message id.
+func (r *Room) resend() {
+	r.mu.Lock()
+	if r.cur == nil {
+		r.mu.Unlock()
+		return
+	}
+	cur := r.cur.Ref()
+	var again []*wire.Body
+	for i := range r.sent {
+		if r.sent[i].ref != cur && time.Since(r.sent[i].at) < resendWindow {
+			again = append(again, r.sent[i].body)
+			r.sent[i].ref = cur
+		}
+	}
+	r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
+	defer cancel()
+	for _, b := range again {
+		if _, err := r.publishBody(ctx, b); err != nil {
+			r.m.log.Debug("re-send failed", "room", r.name, "err", err)
+		}
+	}
+}
+
+// seenID records a message id in memory (and in the store, if any) and
+// reports whether it is new.
+func (r *Room) seenID(id [16]byte) (bool, error) {
+	now := time.Now()
+	r.mu.Lock()
+	if _, dup := r.seenIDs[id]; dup {
+		r.mu.Unlock()
+		return false, nil
+	}
+	if len(r.seenIDs) >= maxSeenIDs {
+		for k, t := range r.seenIDs {
+			if now.Sub(t) > seenTTL || len(r.seenIDs) >= maxSeenIDs {
+				delete(r.seenIDs, k)
+			}
+		}
+	}
+	r.seenIDs[id] = now
+	r.mu.Unlock()
+	return r.m.markSeen(r.name, id)
 }
 
 func (r *Room) message(from peer.ID, b *wire.Body, self bool) *Message {
@@ -244,7 +377,7 @@ func (r *Room) message(from peer.ID, b *wire.Body, self bool) *Message {
 // validate runs inline in gossipsub for every message on the topic, before
 // it is delivered or forwarded: the one place where envelopes are opened and
 // verified. Forgeries are rejected (the forwarding peer is penalised);
-// messages we cannot judge (unknown epoch) and replays are ignored.
+// messages we cannot judge yet (unknown epoch) and replays are ignored.
 func (r *Room) validate(_ context.Context, from peer.ID, msg *pubsub.Message, local bool) pubsub.ValidationResult {
 	if local {
 		if _, ok := msg.ValidatorData.(*received); ok {
@@ -252,14 +385,14 @@ func (r *Room) validate(_ context.Context, from peer.ID, msg *pubsub.Message, lo
 		}
 		return pubsub.ValidationReject
 	}
-	rcv, reason, err := r.open(msg.Data, msg.ReceivedFrom)
+	rcv, reason, err := r.open(msg.Data, msg.ReceivedFrom, true)
 	if err != nil {
-		r.m.log.Debug("dropped envelope", "room", r.name, "from", from, "reason", reason, "err", err)
-		r.mu.Lock()
-		r.drops[reason]++
-		r.mu.Unlock()
+		if reason != "" {
+			r.m.log.Debug("dropped envelope", "room", r.name, "from", from, "reason", reason, "err", err)
+			r.count(reason)
+		}
 		switch reason {
-		case DropUnknownEpoch, DropReplay:
+		case DropUnknownEpoch, DropReplay, "":
 			return pubsub.ValidationIgnore
 		}
 		return pubsub.ValidationReject
@@ -268,7 +401,12 @@ func (r *Room) validate(_ context.Context, from peer.ID, msg *pubsub.Message, lo
 	return pubsub.ValidationAccept
 }
 
-func (r *Room) open(env []byte, via peer.ID) (*received, string, error) {
+// errBuffered reports that an envelope was kept until its epoch's key comes.
+var errBuffered = errors.New("buffered until its epoch key arrives")
+
+// open parses, decrypts and verifies env. It returns the drop reason on
+// failure ("" when the envelope was buffered rather than dropped).
+func (r *Room) open(env []byte, via peer.ID, mayBuffer bool) (*received, string, error) {
 	h, err := wire.ParseHeader(env)
 	if err != nil {
 		return nil, DropMalformed, err
@@ -276,11 +414,28 @@ func (r *Room) open(env []byte, via peer.ID) (*received, string, error) {
 	if h.Room != r.id {
 		return nil, DropWrongRoom, wire.ErrRoom
 	}
-	e, err := r.epochFor(h.Epoch, via)
-	if err != nil {
-		return nil, DropUnknownEpoch, err
+	r.mu.Lock()
+	e := r.epochLocked(h.Epoch)
+	if e == nil {
+		wins := r.cur == nil || h.Epoch.Better(r.cur.Ref())
+		if wins && mayBuffer && r.bufferLocked(env, h.Epoch) {
+			if r.cur != nil {
+				r.convergeLocked(h.Epoch, via)
+			}
+			r.mu.Unlock()
+			return nil, "", errBuffered
+		}
+		if !wins {
+			r.announceLocked() // the sender is behind: show it the current epoch
+		}
+		r.mu.Unlock()
+		return nil, DropUnknownEpoch, fmt.Errorf("epoch %d/%x: %w", h.Epoch.Number, h.Epoch.KeyID[:4], wire.ErrEpoch)
+	}
+	if e != r.cur {
+		r.announceLocked() // a late message: the sender may be behind
 	}
 	_, b, err := wire.Open(e, env)
+	r.mu.Unlock()
 	switch {
 	case errors.Is(err, wire.ErrAuth):
 		return nil, DropAuth, err
@@ -288,6 +443,10 @@ func (r *Room) open(env []byte, via peer.ID) (*received, string, error) {
 		return nil, DropSender, err
 	case errors.Is(err, wire.ErrSignature):
 		return nil, DropSignature, err
+	case errors.Is(err, wire.ErrOldIndex):
+		return nil, DropReplay, err
+	case errors.Is(err, wire.ErrFarIndex):
+		return nil, DropTooFar, err
 	case err != nil:
 		return nil, DropMalformed, err
 	}
@@ -304,42 +463,18 @@ func (r *Room) open(env []byte, via peer.ID) (*received, string, error) {
 		// never delivers our publications to us that way.
 		return nil, DropReplay, errors.New("own envelope from the network")
 	}
-	wk := windowKey{epoch: h.Epoch, author: [32]byte(b.Author)}
-	r.mu.Lock()
-	w := r.windows[wk]
-	if w == nil {
-		w = new(replay.Window)
-		r.windows[wk] = w
-	}
-	fresh := w.Accept(b.Seq)
-	r.mu.Unlock()
-	if !fresh {
-		return nil, DropReplay, fmt.Errorf("sequence number %d seen before", b.Seq)
-	}
 	return &received{from: author, body: b}, "", nil
 }
 
-// epochFor returns the key of ref if this node holds it. Otherwise it starts
-// converging on ref when ref wins over the current epoch, or announces the
-// current epoch when it is the sender that should move.
-func (r *Room) epochFor(ref wire.EpochRef, via peer.ID) (*wire.Epoch, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// epochLocked returns the held epoch named ref, or nil. r.mu must be held.
+func (r *Room) epochLocked(ref wire.EpochRef) *wire.Epoch {
 	if r.cur != nil && r.cur.Ref() == ref {
-		return r.cur, nil
+		return r.cur
 	}
 	if o, ok := r.old[ref]; ok {
-		r.announceLocked() // the sender is behind: show it the current epoch
-		return o.e, nil
+		return o.e
 	}
-	if r.cur != nil {
-		if ref.Better(r.cur.Ref()) {
-			r.convergeLocked(ref, via)
-		} else {
-			r.announceLocked()
-		}
-	}
-	return nil, fmt.Errorf("epoch %d/%x: %w", ref.Number, ref.KeyID[:4], wire.ErrEpoch)
+	return nil
 }
 
 func (r *Room) receiveLoop() {
@@ -366,6 +501,15 @@ func (r *Room) handle(rcv *received) {
 		r.removeMember(rcv.from, "left")
 		return
 	}
+	if b.Kind == wire.KindText || b.Kind == wire.KindAction {
+		id := wire.MessageID(b.Author, b.Seq)
+		if fresh, err := r.seenID(id); err != nil {
+			r.m.emit(Event{Type: EventError, Room: r.name, Err: fmt.Errorf("room %q: recording message: %w", r.name, err)})
+		} else if !fresh {
+			r.count(DropReplay)
+			return
+		}
+	}
 	r.seen(rcv.from, b.Nick, fp.Short())
 	switch b.Kind {
 	case wire.KindHello:
@@ -375,31 +519,49 @@ func (r *Room) handle(rcv *received) {
 	}
 }
 
-// seen records that p, calling itself nick, holds the room key.
+// seen records that p, calling itself nick, sent a verified envelope. It
+// becomes a member if it is in the current epoch's roster (a late message
+// from an earlier epoch does not make its sender a member again).
 func (r *Room) seen(p peer.ID, nick, short string) {
+	pub, err := identity.PublicKeyOf(p)
+	if err != nil {
+		return
+	}
 	r.mu.Lock()
 	mb := r.members[p]
 	var ev *Event
 	switch {
-	case mb == nil:
+	case mb == nil && r.cur != nil && r.cur.InRoster(pub) && !r.departed[p]:
 		mb = &member{nick: nick, short: short}
 		r.members[p] = mb
 		ev = &Event{Type: EventMemberJoined, Room: r.name, Peer: p, Nick: nick, Short: short}
-	case mb.nick != nick:
+	case mb != nil && mb.nick != nick:
 		ev = &Event{Type: EventNick, Room: r.name, Peer: p, Nick: nick, OldNick: mb.nick, Short: short}
 		mb.nick = nick
 	}
-	mb.lastSeen = time.Now()
+	if mb != nil {
+		mb.lastSeen = time.Now()
+	}
 	r.mu.Unlock()
 	if ev != nil {
 		r.m.emit(*ev)
+		if ev.Type == EventMemberJoined {
+			r.m.noteNick(r.name, p, nick)
+		}
 	}
 }
 
+// removeMember handles a member leaving: it is reported, and if it holds
+// the current epoch a rekey is scheduled.
 func (r *Room) removeMember(p peer.ID, reason string) {
+	pub, _ := identity.PublicKeyOf(p)
 	r.mu.Lock()
 	mb := r.members[p]
 	delete(r.members, p)
+	if r.cur != nil && pub != nil && r.cur.InRoster(pub) && p != r.m.node.ID() {
+		r.departed[p] = true
+		r.scheduleRekeyLocked()
+	}
 	r.mu.Unlock()
 	if mb != nil {
 		r.m.emit(Event{Type: EventMemberLeft, Room: r.name, Peer: p, Nick: mb.nick, Short: mb.short, Reason: reason})
@@ -421,7 +583,7 @@ func (r *Room) peerLoop() {
 		// A goodbye published just before unsubscribing may still be in
 		// flight on the other path; give it a moment to win, so the member
 		// is reported as having left rather than disconnected.
-		r.wg.Go(func() {
+		r.spawn(func() {
 			select {
 			case <-time.After(leaveGrace):
 			case <-r.ctx.Done():
@@ -434,39 +596,72 @@ func (r *Room) peerLoop() {
 	}
 }
 
-// tickLoop heartbeats, drops silent members and erases expired epoch keys.
+// tickLoop heartbeats, drops silent members (roster members never heard
+// from count from the epoch's start), erases expired epoch keys and gives
+// up on buffered envelopes whose key never came.
 func (r *Room) tickLoop() {
-	t := time.NewTicker(r.m.timing.Heartbeat)
+	t := time.NewTicker(r.m.timing.Tick)
 	defer t.Stop()
+	lastBeat := time.Now()
 	for {
 		select {
 		case <-r.ctx.Done():
 			return
 		case <-t.C:
 		}
-		r.announceSoon()
 		now := time.Now()
+		if now.Sub(lastBeat) >= r.m.timing.Heartbeat {
+			lastBeat = now
+			r.announceSoon()
+		}
 		var gone []peer.ID
+		var expired []buffered
 		r.mu.Lock()
-		for p, mb := range r.members {
-			if now.Sub(mb.lastSeen) > r.m.timing.MemberTimeout {
-				gone = append(gone, p)
+		if r.cur != nil {
+			for _, pub := range r.cur.Roster() {
+				p, err := peerOf(pub)
+				if err != nil || p == r.m.node.ID() || r.departed[p] {
+					continue
+				}
+				last := r.since
+				if mb := r.members[p]; mb != nil && mb.lastSeen.After(last) {
+					last = mb.lastSeen
+				}
+				if now.Sub(last) > r.m.timing.MemberTimeout {
+					gone = append(gone, p)
+				}
 			}
 		}
 		for ref, o := range r.old {
 			if now.After(o.expires) {
 				o.e.Erase()
 				delete(r.old, ref)
-				for k := range r.windows {
-					if k.epoch == ref {
-						delete(r.windows, k)
-					}
-				}
 			}
+		}
+		keep := r.buffered[:0]
+		for _, b := range r.buffered {
+			switch {
+			case now.Sub(b.at) <= r.m.timing.BufferTTL:
+				keep = append(keep, b)
+			case r.cur != nil && !b.ref.Better(r.cur.Ref()):
+				// Its epoch lost to ours: the author re-sends it under
+				// the winner (see resend), so nothing is lost.
+				r.drops[DropSuperseded]++
+			default:
+				expired = append(expired, b)
+			}
+		}
+		r.buffered = keep
+		if len(expired) > 0 {
+			r.drops[DropUnreadable] += uint64(len(expired))
 		}
 		r.mu.Unlock()
 		for _, p := range gone {
 			r.removeMember(p, "timed out")
+		}
+		if len(expired) > 0 {
+			r.m.emit(Event{Type: EventError, Room: r.name, Reason: "unreadable",
+				Err: fmt.Errorf("room %q: %d message(s) could not be read: they were sent under epoch %d, whose key no member handed us within %v", r.name, len(expired), expired[0].ref.Number, r.m.timing.BufferTTL)})
 		}
 	}
 }
@@ -484,7 +679,7 @@ func (r *Room) announceLocked() {
 		return
 	}
 	r.announce = true
-	r.wg.Go(func() {
+	r.spawn(func() {
 		select {
 		case <-time.After(50 * time.Millisecond):
 		case <-r.ctx.Done():
@@ -505,103 +700,6 @@ func (r *Room) present(kind wire.Kind) {
 	}
 }
 
-// adopt makes e the current epoch if it wins over the current one, keeping
-// the replaced key for OldEpochTTL to read late messages.
-func (r *Room) adopt(e *wire.Epoch) bool {
-	r.mu.Lock()
-	if r.cur != nil && !e.Ref().Better(r.cur.Ref()) {
-		r.mu.Unlock()
-		e.Erase()
-		return false
-	}
-	first := r.cur == nil
-	if !first {
-		r.old[r.cur.Ref()] = oldEpoch{e: r.cur, expires: time.Now().Add(r.m.timing.OldEpochTTL)}
-	}
-	r.cur = e
-	r.mu.Unlock()
-	ref := e.Ref()
-	r.m.log.Debug("room key", "room", r.name, "epoch", ref.Number, "key_id", hex.EncodeToString(ref.KeyID[:4]))
-	if first {
-		close(r.ready)
-		r.m.emit(Event{Type: EventJoined, Room: r.name})
-	}
-	r.present(wire.KindHello)
-	return true
-}
-
-// acquire obtains the room key: from any topic peer that admits us, or, if
-// none does within FoundWait, by creating it. When every peer we asked is
-// itself still waiting for a key (nodes started together), the one with the
-// lowest peer ID creates the key at once and the others get it from it;
-// creators that never met converge later (see epochFor).
-func (r *Room) acquire() {
-	deadline := time.Now().Add(r.m.timing.FoundWait)
-	lastTry := map[peer.ID]time.Time{}
-	waiting := map[peer.ID]bool{} // peers that answered "no key yet"
-	for {
-		for _, p := range r.topic.Peers() {
-			if time.Since(lastTry[p]) < retryAdmit {
-				continue
-			}
-			lastTry[p] = time.Now()
-			e, nick, err := r.admitFrom(r.ctx, p)
-			var refused *RefusedError
-			switch {
-			case err == nil:
-				r.adopt(e)
-				fp, _ := identity.PeerFingerprint(p)
-				r.seen(p, nick, fp.Short())
-				return
-			case errors.As(err, &refused) && refused.Reason == wire.RefuseNoKey:
-				waiting[p] = true
-			default:
-				delete(waiting, p)
-				r.m.log.Debug("admission failed", "room", r.name, "peer", p, "err", err)
-			}
-		}
-		if time.Now().After(deadline) || r.lowestWaiting(waiting) {
-			r.create()
-			return
-		}
-		select {
-		case <-r.ctx.Done():
-			return
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// retryAdmit is how often acquire asks the same peer again.
-const retryAdmit = 100 * time.Millisecond
-
-// lowestWaiting reports whether some peers are waiting for a key like us and
-// our peer ID sorts below all of theirs.
-func (r *Room) lowestWaiting(waiting map[peer.ID]bool) bool {
-	if len(waiting) == 0 {
-		return false
-	}
-	self := r.m.node.ID()
-	for p := range waiting {
-		if p < self {
-			return false
-		}
-	}
-	return true
-}
-
-// create makes this node the room's first member with a fresh epoch 0.
-func (r *Room) create() {
-	var secret [32]byte
-	if _, err := rand.Read(secret[:]); err != nil {
-		r.m.emit(Event{Type: EventError, Room: r.name, Err: fmt.Errorf("room %q: creating key: %w", r.name, err)})
-		return
-	}
-	r.m.log.Debug("creating the room key", "room", r.name)
-	r.adopt(wire.NewEpoch(r.id, 0, &secret))
-	clear(secret[:])
-}
-
 // leave says goodbye, stops the room's goroutines and erases its keys.
 func (r *Room) leave(ctx context.Context) {
 	select {
@@ -614,6 +712,14 @@ func (r *Room) leave(ctx context.Context) {
 	default:
 	}
 	r.cancel()
+	r.mu.Lock()
+	if r.rekeyAt != nil {
+		r.rekeyAt.Stop()
+	}
+	r.mu.Unlock()
+	r.spawnMu.Lock()
+	r.stopped = true
+	r.spawnMu.Unlock()
 	r.wg.Wait()
 	if err := r.topic.Close(); err != nil {
 		r.m.log.Debug("closing topic", "room", r.name, "err", err)
@@ -626,5 +732,14 @@ func (r *Room) leave(ctx context.Context) {
 		o.e.Erase()
 	}
 	clear(r.old)
+	r.buffered = nil
 	r.mu.Unlock()
+}
+
+func peerOf(pub []byte) (peer.ID, error) {
+	k, err := crypto.UnmarshalEd25519PublicKey(pub)
+	if err != nil {
+		return "", err
+	}
+	return peer.IDFromPublicKey(k)
 }

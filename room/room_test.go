@@ -18,7 +18,14 @@ import (
 )
 
 // fastTiming keeps tests quick; the protocol is the same.
-var fastTiming = room.Timing{FoundWait: 300 * time.Millisecond, Heartbeat: time.Second, AdmitTimeout: 3 * time.Second}
+var fastTiming = room.Timing{
+	FoundWait:    300 * time.Millisecond,
+	Heartbeat:    time.Second,
+	AdmitTimeout: 3 * time.Second,
+	BufferTTL:    time.Second,
+	RekeyWait:    time.Second,
+	Tick:         100 * time.Millisecond,
+}
 
 // peerNode is one in-process p2pchat node on real loopback TCP.
 type peerNode struct {
@@ -91,7 +98,12 @@ func connect(t testing.TB, a, b *peerNode) {
 
 func (p *peerNode) join(name string) *room.Room {
 	p.t.Helper()
-	r, err := p.m.Join(context.Background(), name)
+	return p.joinWith(name, room.JoinOptions{})
+}
+
+func (p *peerNode) joinWith(name string, opts room.JoinOptions) *room.Room {
+	p.t.Helper()
+	r, err := p.m.Join(context.Background(), name, opts)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -308,18 +320,12 @@ func TestSimultaneousStart(t *testing.T) {
 					}
 				}
 			}
-			// The winner is the lowest key id among those created.
-			want := ""
-			for k := range keys {
-				if want == "" || k < want {
-					want = k
-				}
-			}
+			// Every node ends in one epoch whose roster is all of them.
 			deadline := time.Now().Add(20 * time.Second)
 			for {
-				same := true
+				key, same := ps[0].m.Status().Rooms[0].KeyID, true
 				for _, p := range ps {
-					if p.m.Status().Rooms[0].KeyID != want {
+					if st := p.m.Status().Rooms[0]; st.KeyID != key || st.Roster != len(ps) {
 						same = false
 					}
 				}
@@ -413,7 +419,7 @@ func TestLimits(t *testing.T) {
 		t.Errorf("unknown room: %v", err)
 	}
 	for _, bad := range []string{"", "   ", "a b", "/x", strings.Repeat("a", room.MaxNameLen+1), "a\x00b"} {
-		if _, err := a.m.Join(context.Background(), bad); !errors.Is(err, room.ErrBadName) {
+		if _, err := a.m.Join(context.Background(), bad, room.JoinOptions{}); !errors.Is(err, room.ErrBadName) {
 			t.Errorf("Join(%q): %v", bad, err)
 		}
 	}

@@ -156,7 +156,7 @@ func (s *session) handle(ctx context.Context, line string) bool {
 }
 
 func (s *session) join(ctx context.Context, name string) {
-	r, err := s.m.Join(ctx, name)
+	r, err := s.m.Join(ctx, name, room.JoinOptions{})
 	if err != nil {
 		s.out.errorf("%v", err)
 		return

@@ -1,53 +1,73 @@
 package wire
 
 import (
+	"crypto/ed25519"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// MaxFrame bounds every admission frame; readers refuse longer ones before
-// allocating.
-const MaxFrame = 256
+// MaxFrame bounds every admission and rekey frame; readers refuse longer
+// ones before allocating.
+const MaxFrame = 12 << 10
 
-// Admission frame types. Each frame is: version (1) | type (1) | fields.
+// Frame types. Each frame is: version (1) | type (1) | fields.
 const (
 	frameHello     = 1
 	frameChallenge = 2
-	frameProof     = 3
+	frameShare     = 3
 	frameWelcome   = 4
 	frameRefuse    = 5
+	frameRekey     = 6
 )
 
-// Frame is one message of the admission protocol.
+// Frame is one message of the admission or rekey protocol.
 type Frame interface{ frameType() byte }
 
 // Hello opens an admission: the joiner names the room and sends its nonce,
-// and the epoch it already holds, if any (used to converge on one epoch).
+// and the epoch it already holds, if any (two groups meeting).
 type Hello struct {
 	Room  RoomID
 	Nonce [32]byte
 	Have  *EpochRef
 }
 
-// Challenge is the member's answer to Hello: its own nonce.
-type Challenge struct{ Nonce [32]byte }
+// Challenge is the member's answer to Hello: its nonce and CPace share.
+type Challenge struct {
+	Nonce [32]byte
+	Y     [32]byte
+}
 
-// Proof carries the joiner's MAC over the transcript, see [JoinerMAC].
-type Proof struct{ MAC [32]byte }
+// Share carries the joiner's CPace share and key confirmation.
+type Share struct {
+	Y       [32]byte
+	Confirm [32]byte
+}
 
-// Welcome admits the joiner: the member's MAC (see [MemberMAC]), the current
-// epoch and its secret, and the member's nick.
+// Welcome admits the joiner: the member's key confirmation and the new
+// epoch sealed under the PAKE-derived wrap key (see [SealWelcome]).
 type Welcome struct {
-	MAC    [32]byte
-	Epoch  uint32
-	Secret [32]byte
-	Nick   string
+	Confirm [32]byte
+	Sealed  []byte
 }
 
 // Refuse ends an admission without a key.
 type Refuse struct{ Reason RefuseReason }
+
+// Rekey hands a new epoch to a member of the current one, over a Noise
+// stream. MAC is [Epoch.RekeyMAC] under the epoch From, which both hold.
+type Rekey struct {
+	Room   RoomID
+	From   EpochRef
+	Epoch  uint32
+	Secret [32]byte
+	Roster []ed25519.PublicKey
+	MAC    [32]byte
+}
 
 // RefuseReason says why an admission was refused.
 type RefuseReason byte
@@ -56,8 +76,9 @@ type RefuseReason byte
 const (
 	RefuseUnknownRoom RefuseReason = 1 // the member is not in that room
 	RefuseNoKey       RefuseReason = 2 // the member has not obtained a key yet
-	RefuseBadProof    RefuseReason = 3 // the joiner's MAC did not verify
+	RefuseBadProof    RefuseReason = 3 // key confirmation failed: wrong room secret
 	RefuseRateLimited RefuseReason = 4 // too many failed attempts from this peer
+	RefuseFull        RefuseReason = 5 // the room has MaxRoster members
 )
 
 func (r RefuseReason) String() string {
@@ -67,18 +88,34 @@ func (r RefuseReason) String() string {
 	case RefuseNoKey:
 		return "no room key yet"
 	case RefuseBadProof:
-		return "proof of the room name did not verify"
+		return "wrong passphrase (key confirmation failed)"
 	case RefuseRateLimited:
 		return "too many failed attempts"
+	case RefuseFull:
+		return "room is full"
 	}
 	return fmt.Sprintf("reason %d", byte(r))
 }
 
 func (*Hello) frameType() byte     { return frameHello }
 func (*Challenge) frameType() byte { return frameChallenge }
-func (*Proof) frameType() byte     { return frameProof }
+func (*Share) frameType() byte     { return frameShare }
 func (*Welcome) frameType() byte   { return frameWelcome }
 func (*Refuse) frameType() byte    { return frameRefuse }
+func (*Rekey) frameType() byte     { return frameRekey }
+
+func appendRef(b []byte, r EpochRef) []byte {
+	b = binary.BigEndian.AppendUint32(b, r.Number)
+	return append(b, r.KeyID[:]...)
+}
+
+func appendRoster(b []byte, roster []ed25519.PublicKey) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(len(roster)))
+	for _, p := range roster {
+		b = append(b, p...)
+	}
+	return b
+}
 
 // EncodeFrame returns the bytes of f.
 func EncodeFrame(f Frame) []byte {
@@ -90,28 +127,74 @@ func EncodeFrame(f Frame) []byte {
 		if f.Have == nil {
 			b = append(b, 0)
 		} else {
-			b = append(b, 1)
-			b = binary.BigEndian.AppendUint32(b, f.Have.Number)
-			b = append(b, f.Have.KeyID[:]...)
+			b = appendRef(append(b, 1), *f.Have)
 		}
 	case *Challenge:
 		b = append(b, f.Nonce[:]...)
-	case *Proof:
-		b = append(b, f.MAC[:]...)
+		b = append(b, f.Y[:]...)
+	case *Share:
+		b = append(b, f.Y[:]...)
+		b = append(b, f.Confirm[:]...)
 	case *Welcome:
-		b = append(b, f.MAC[:]...)
-		b = binary.BigEndian.AppendUint32(b, f.Epoch)
-		b = append(b, f.Secret[:]...)
-		b = append(b, byte(len(f.Nick)))
-		b = append(b, f.Nick...)
+		b = append(b, f.Confirm[:]...)
+		b = append(b, f.Sealed...)
 	case *Refuse:
 		b = append(b, byte(f.Reason))
+	case *Rekey:
+		b = append(b, f.Room[:]...)
+		b = appendRef(b, f.From)
+		b = binary.BigEndian.AppendUint32(b, f.Epoch)
+		b = append(b, f.Secret[:]...)
+		b = appendRoster(b, f.Roster)
+		b = append(b, f.MAC[:]...)
 	}
 	return b
 }
 
-// DecodeFrame parses one admission frame. It refuses unknown versions and
-// types, and any length that does not match the type exactly.
+// reader consumes a frame's fields; the first short read sets bad.
+type reader struct {
+	p   []byte
+	bad bool
+}
+
+func (r *reader) take(n int) []byte {
+	if r.bad || len(r.p) < n {
+		r.bad = true
+		return make([]byte, n)
+	}
+	b := r.p[:n]
+	r.p = r.p[n:]
+	return b
+}
+
+func (r *reader) u16() uint16 { return binary.BigEndian.Uint16(r.take(2)) }
+func (r *reader) u32() uint32 { return binary.BigEndian.Uint32(r.take(4)) }
+
+func (r *reader) ref() EpochRef {
+	var e EpochRef
+	e.Number = r.u32()
+	copy(e.KeyID[:], r.take(16))
+	return e
+}
+
+func (r *reader) roster() []ed25519.PublicKey {
+	n := int(r.u16())
+	if n == 0 || n > MaxRoster {
+		r.bad = true
+		return nil
+	}
+	out := make([]ed25519.PublicKey, 0, n)
+	for range n {
+		out = append(out, ed25519.PublicKey(append([]byte(nil), r.take(ed25519.PublicKeySize)...)))
+	}
+	return out
+}
+
+// done reports whether every byte was consumed and none was missing.
+func (r *reader) done() bool { return !r.bad && len(r.p) == 0 }
+
+// DecodeFrame parses one admission or rekey frame. It refuses unknown
+// versions and types, and any length that does not match the type exactly.
 func DecodeFrame(b []byte) (Frame, error) {
 	if len(b) < 2 {
 		return nil, fmt.Errorf("frame of %d bytes: %w", len(b), ErrMalformed)
@@ -119,114 +202,173 @@ func DecodeFrame(b []byte) (Frame, error) {
 	if b[0] != Version {
 		return nil, fmt.Errorf("frame version %d: %w", b[0], ErrVersion)
 	}
-	t, p := b[1], b[2:]
-	bad := fmt.Errorf("frame type %d of %d bytes: %w", t, len(b), ErrMalformed)
+	t := b[1]
+	r := &reader{p: b[2:]}
+	var f Frame
 	switch t {
 	case frameHello:
-		f := &Hello{}
-		if len(p) != 16+32+1 && len(p) != 16+32+1+4+16 {
-			return nil, bad
-		}
-		copy(f.Room[:], p[:16])
-		copy(f.Nonce[:], p[16:48])
-		switch {
-		case p[48] == 0 && len(p) == 49:
-		case p[48] == 1 && len(p) == 69:
-			f.Have = &EpochRef{Number: binary.BigEndian.Uint32(p[49:53])}
-			copy(f.Have.KeyID[:], p[53:69])
+		h := &Hello{}
+		copy(h.Room[:], r.take(16))
+		copy(h.Nonce[:], r.take(32))
+		switch r.take(1)[0] {
+		case 0:
+		case 1:
+			ref := r.ref()
+			h.Have = &ref
 		default:
-			return nil, bad
+			r.bad = true
 		}
-		return f, nil
+		f = h
 	case frameChallenge:
-		f := &Challenge{}
-		if len(p) != 32 {
-			return nil, bad
-		}
-		copy(f.Nonce[:], p)
-		return f, nil
-	case frameProof:
-		f := &Proof{}
-		if len(p) != 32 {
-			return nil, bad
-		}
-		copy(f.MAC[:], p)
-		return f, nil
+		c := &Challenge{}
+		copy(c.Nonce[:], r.take(32))
+		copy(c.Y[:], r.take(32))
+		f = c
+	case frameShare:
+		s := &Share{}
+		copy(s.Y[:], r.take(32))
+		copy(s.Confirm[:], r.take(32))
+		f = s
 	case frameWelcome:
-		f := &Welcome{}
-		if len(p) < 32+4+32+1 {
-			return nil, bad
+		w := &Welcome{}
+		copy(w.Confirm[:], r.take(32))
+		if len(r.p) < 24+chacha20poly1305.Overhead {
+			r.bad = true
 		}
-		copy(f.MAC[:], p[:32])
-		f.Epoch = binary.BigEndian.Uint32(p[32:36])
-		copy(f.Secret[:], p[36:68])
-		n := int(p[68])
-		if len(p) != 69+n {
-			return nil, bad
-		}
-		f.Nick = string(p[69:])
-		if !ValidNick(f.Nick) {
-			return nil, bad
-		}
-		return f, nil
+		w.Sealed = append([]byte(nil), r.p...)
+		r.p = nil
+		f = w
 	case frameRefuse:
-		if len(p) != 1 {
-			return nil, bad
-		}
-		return &Refuse{Reason: RefuseReason(p[0])}, nil
+		f = &Refuse{Reason: RefuseReason(r.take(1)[0])}
+	case frameRekey:
+		k := &Rekey{}
+		copy(k.Room[:], r.take(16))
+		k.From = r.ref()
+		k.Epoch = r.u32()
+		copy(k.Secret[:], r.take(32))
+		k.Roster = r.roster()
+		copy(k.MAC[:], r.take(32))
+		f = k
+	default:
+		return nil, fmt.Errorf("frame type %d: %w", t, ErrMalformed)
 	}
-	return nil, fmt.Errorf("frame type %d: %w", t, ErrMalformed)
+	if !r.done() {
+		return nil, fmt.Errorf("frame type %d of %d bytes: %w", t, len(b), ErrMalformed)
+	}
+	return f, nil
 }
 
-// Transcript is what both sides of an admission MAC: the room, both peer IDs
-// (as authenticated by Noise, never as sent by the peer) and both nonces.
-type Transcript struct {
-	Room          RoomID
-	Joiner        []byte // raw peer ID bytes
-	Member        []byte
-	JoinerNonce   [32]byte
-	MemberNonce   [32]byte
-	JoinerHasKey  bool
-	JoinerHaveRef EpochRef
+// Admission CPace parameters. The channel identifier binds the room and both
+// Noise-authenticated peer IDs; the session id is both fresh nonces.
+var (
+	JoinerAD = []byte("p2pchat/v2/joiner")
+	MemberAD = []byte("p2pchat/v2/member")
+)
+
+// ChannelID is CPace's CI for an admission: LabelAdmitCI || room id ||
+// len || joiner || len || member, lengths as 2 bytes.
+func ChannelID(room RoomID, joiner, member []byte) []byte {
+	b := append([]byte(LabelAdmitCI), room[:]...)
+	for _, id := range [][]byte{joiner, member} {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(id)))
+		b = append(b, id...)
+	}
+	return b
 }
 
-func (t *Transcript) write(m interface{ Write([]byte) (int, error) }) {
-	m.Write(t.Room[:])
-	for _, id := range [][]byte{t.Joiner, t.Member} {
-		m.Write(binary.BigEndian.AppendUint16(nil, uint16(len(id))))
-		m.Write(id)
-	}
-	m.Write(t.JoinerNonce[:])
-	m.Write(t.MemberNonce[:])
-	if t.JoinerHasKey {
-		m.Write([]byte{1})
-		m.Write(binary.BigEndian.AppendUint32(nil, t.JoinerHaveRef.Number))
-		m.Write(t.JoinerHaveRef.KeyID[:])
-	} else {
-		m.Write([]byte{0})
+// SessionID is CPace's sid for an admission: joiner nonce || member nonce.
+func SessionID(joinerNonce, memberNonce [32]byte) []byte {
+	return append(append([]byte(nil), joinerNonce[:]...), memberNonce[:]...)
+}
+
+// AdmissionKeys are derived from CPace's ISK: two key-confirmation keys and
+// the key that wraps the epoch handed to the joiner.
+type AdmissionKeys struct {
+	joinerConf, memberConf, wrap [32]byte
+}
+
+// DeriveAdmissionKeys derives the keys of one admission from the ISK, each
+// HKDF(ISK, salt = empty, info = label).
+func DeriveAdmissionKeys(isk []byte) *AdmissionKeys {
+	return &AdmissionKeys{
+		joinerConf: hkdf32(isk, nil, LabelAdmitJoinerConf),
+		memberConf: hkdf32(isk, nil, LabelAdmitMemberConf),
+		wrap:       hkdf32(isk, nil, LabelAdmitWrap),
 	}
 }
 
-// JoinerMAC is HMAC-SHA256(admission key, LabelAdmitJoiner || transcript).
-func JoinerMAC(key *[32]byte, t *Transcript) [32]byte {
+// Erase clears the keys.
+func (k *AdmissionKeys) Erase() {
+	clear(k.joinerConf[:])
+	clear(k.memberConf[:])
+	clear(k.wrap[:])
+}
+
+func confirm(key *[32]byte, label string, ya, yb [32]byte) [32]byte {
 	m := hmac.New(sha256.New, key[:])
-	m.Write([]byte(LabelAdmitJoiner))
-	t.write(m)
+	m.Write([]byte(label))
+	m.Write(ya[:])
+	m.Write(yb[:])
 	var out [32]byte
 	copy(out[:], m.Sum(nil))
 	return out
 }
 
-// MemberMAC is HMAC-SHA256(admission key, LabelAdmitMember || transcript ||
-// epoch number || key id of the epoch handed over). It proves to the joiner
-// that the member knows the room name and binds the epoch it is given.
-func MemberMAC(key *[32]byte, t *Transcript, ref EpochRef) [32]byte {
-	m := hmac.New(sha256.New, key[:])
-	m.Write([]byte(LabelAdmitMember))
-	t.write(m)
-	m.Write(binary.BigEndian.AppendUint32(nil, ref.Number))
-	m.Write(ref.KeyID[:])
-	var out [32]byte
-	copy(out[:], m.Sum(nil))
-	return out
+// JoinerConfirm is HMAC(joiner confirmation key, LabelAdmitJoinerConf || Ya || Yb).
+func (k *AdmissionKeys) JoinerConfirm(ya, yb [32]byte) [32]byte {
+	return confirm(&k.joinerConf, LabelAdmitJoinerConf, ya, yb)
+}
+
+// MemberConfirm is HMAC(member confirmation key, LabelAdmitMemberConf || Ya || Yb).
+func (k *AdmissionKeys) MemberConfirm(ya, yb [32]byte) [32]byte {
+	return confirm(&k.memberConf, LabelAdmitMemberConf, ya, yb)
+}
+
+// Grant is what a Welcome hands the joiner.
+type Grant struct {
+	Epoch  uint32
+	Secret [32]byte
+	Roster []ed25519.PublicKey
+	Nick   string // the admitting member's nick
+}
+
+// SealWelcome encrypts g under the wrap key: nonce (24) || XChaCha20-Poly1305
+// of epoch (4) || secret (32) || nick length (1) || nick || roster, with
+// associated data LabelAdmitWrap.
+func (k *AdmissionKeys) SealWelcome(g *Grant) ([]byte, error) {
+	pt := binary.BigEndian.AppendUint32(nil, g.Epoch)
+	pt = append(pt, g.Secret[:]...)
+	pt = append(pt, byte(len(g.Nick)))
+	pt = append(pt, g.Nick...)
+	pt = appendRoster(pt, g.Roster)
+	defer clear(pt)
+	nonce := make([]byte, 24)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	aead, _ := chacha20poly1305.NewX(k.wrap[:])
+	return aead.Seal(nonce, nonce, pt, []byte(LabelAdmitWrap)), nil
+}
+
+// OpenWelcome decrypts and decodes a sealed grant.
+func (k *AdmissionKeys) OpenWelcome(sealed []byte) (*Grant, error) {
+	if len(sealed) < 24+chacha20poly1305.Overhead {
+		return nil, ErrMalformed
+	}
+	aead, _ := chacha20poly1305.NewX(k.wrap[:])
+	pt, err := aead.Open(nil, sealed[:24], sealed[24:], []byte(LabelAdmitWrap))
+	if err != nil {
+		return nil, ErrAuth
+	}
+	defer clear(pt)
+	r := &reader{p: pt}
+	g := &Grant{Epoch: r.u32()}
+	copy(g.Secret[:], r.take(32))
+	g.Nick = string(r.take(int(r.take(1)[0])))
+	g.Roster = r.roster()
+	if !r.done() || !ValidNick(g.Nick) {
+		clear(g.Secret[:])
+		return nil, ErrMalformed
+	}
+	return g, nil
 }

@@ -3,7 +3,6 @@ package wire
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,12 +12,13 @@ import (
 )
 
 // Version is the envelope and frame format version this package speaks.
-const Version = 1
+// Version 1 (one key per epoch, HMAC name proofs) is refused.
+const Version = 2
 
 // Sizes and limits of the envelope.
 const (
-	HeaderSize  = 77
-	adSize      = 53 // version through sender tag
+	HeaderSize  = 81
+	adSize      = 57 // version through chain index
 	MaxNick     = 32
 	MaxText     = 16 << 10
 	bodyFixed   = 1 + 32 + 8 + 8 + 1 + 2 + ed25519.SignatureSize
@@ -60,6 +60,7 @@ type Header struct {
 	Room    RoomID
 	Epoch   EpochRef
 	Sender  [16]byte
+	Index   uint32 // position in the sender's chain
 	Nonce   [24]byte
 }
 
@@ -70,6 +71,7 @@ func (h *Header) marshal() []byte {
 	b = binary.BigEndian.AppendUint32(b, h.Epoch.Number)
 	b = append(b, h.Epoch.KeyID[:]...)
 	b = append(b, h.Sender[:]...)
+	b = binary.BigEndian.AppendUint32(b, h.Index)
 	return append(b, h.Nonce[:]...)
 }
 
@@ -91,7 +93,8 @@ func ParseHeader(env []byte) (Header, error) {
 	h.Epoch.Number = binary.BigEndian.Uint32(env[17:21])
 	copy(h.Epoch.KeyID[:], env[21:37])
 	copy(h.Sender[:], env[37:53])
-	copy(h.Nonce[:], env[53:77])
+	h.Index = binary.BigEndian.Uint32(env[53:57])
+	copy(h.Nonce[:], env[57:81])
 	return h, nil
 }
 
@@ -183,9 +186,10 @@ func parseBody(p []byte) (b *Body, signed, sig []byte, err error) {
 // already domain-separated by [LabelSignature].
 type Signer func(msg []byte) []byte
 
-// Seal builds an envelope carrying b under epoch e. b.Author must be the key
-// that sign signs with. It fails with [ErrTooLong] or [ErrNick] for bodies
-// that no receiver would accept.
+// Seal builds an envelope carrying b under epoch e with the next key of the
+// author's chain, which it then erases. b.Author must be in the epoch's
+// roster and be the key that sign signs with. It fails with [ErrTooLong] or
+// [ErrNick] for bodies that no receiver would accept.
 func Seal(e *Epoch, b *Body, sign Signer) ([]byte, error) {
 	if err := b.check(); err != nil {
 		return nil, err
@@ -194,14 +198,21 @@ func Seal(e *Epoch, b *Body, sign Signer) ([]byte, error) {
 	if _, err := rand.Read(h.Nonce[:]); err != nil {
 		return nil, fmt.Errorf("nonce: %w", err)
 	}
-	return seal(e, &h, b, sign), nil
+	idx, mk, err := e.nextSendKey(b.Author)
+	if err != nil {
+		return nil, err
+	}
+	h.Index = idx
+	env := seal(&mk, &h, b, sign)
+	clear(mk[:])
+	return env, nil
 }
 
-func seal(e *Epoch, h *Header, b *Body, sign Signer) []byte {
+func seal(mk *[32]byte, h *Header, b *Body, sign Signer) []byte {
 	hdr := h.marshal()
 	pt := b.marshal()
 	pt = append(pt, sign(signedBytes(hdr, pt))...)
-	aead, err := chacha20poly1305.NewX(e.msgKey[:])
+	aead, err := chacha20poly1305.NewX(mk[:])
 	if err != nil {
 		panic("wire: " + err.Error()) // key size is fixed
 	}
@@ -215,7 +226,8 @@ func signedBytes(hdr, body []byte) []byte {
 	return append(m, body...)
 }
 
-// associatedData binds version, room, epoch and sender tag to the ciphertext.
+// associatedData binds version, room, epoch, sender tag and chain index to
+// the ciphertext.
 func associatedData(hdr []byte) []byte {
 	ad := make([]byte, 0, len(LabelEnvelopeAD)+adSize)
 	ad = append(ad, LabelEnvelopeAD...)
@@ -223,10 +235,13 @@ func associatedData(hdr []byte) []byte {
 }
 
 // Open authenticates, decrypts and verifies env under epoch e. It checks, in
-// order: version and size, room, epoch, the AEAD tag, the body encoding, that
-// the sender tag belongs to the body's author, and the author's signature over
-// header and body. Any failure returns an error wrapping one of the package's
-// sentinel errors and no body.
+// order: version and size, room, epoch, that the sender tag names a member,
+// that the chain index is neither used nor too far ahead, the AEAD tag, the
+// body encoding, that the body's author is the member the tag names, and the
+// author's signature over header and body. Only then does it consume the
+// message key (so a forged copy cannot burn the key of a real message).
+// Any failure returns an error wrapping one of the package's errors and no
+// body.
 func Open(e *Epoch, env []byte) (Header, *Body, error) {
 	h, err := ParseHeader(env)
 	if err != nil {
@@ -238,7 +253,16 @@ func Open(e *Epoch, env []byte) (Header, *Body, error) {
 	if h.Epoch != e.ref {
 		return h, nil, ErrEpoch
 	}
-	aead, err := chacha20poly1305.NewX(e.msgKey[:])
+	i, ok := e.tags[h.Sender]
+	if !ok {
+		return h, nil, ErrSender
+	}
+	mk, commit, err := e.receiveKey(i, h.Index)
+	if err != nil {
+		return h, nil, err
+	}
+	defer clear(mk[:])
+	aead, err := chacha20poly1305.NewX(mk[:])
 	if err != nil {
 		panic("wire: " + err.Error())
 	}
@@ -251,12 +275,12 @@ func Open(e *Epoch, env []byte) (Header, *Body, error) {
 	if err != nil {
 		return h, nil, err
 	}
-	tag := e.SenderTag(b.Author)
-	if subtle.ConstantTimeCompare(tag[:], h.Sender[:]) != 1 {
+	if !b.Author.Equal(e.roster[i]) {
 		return h, nil, ErrSender
 	}
 	if !ed25519.Verify(b.Author, signedBytes(hdr, signed), sig) {
 		return h, nil, ErrSignature
 	}
+	commit()
 	return h, b, nil
 }

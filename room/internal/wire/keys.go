@@ -1,27 +1,55 @@
 package wire
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"golang.org/x/crypto/argon2"
 )
 
 // Domain-separation labels. Each derivation, MAC and signature uses its own
 // label so that no value computed for one purpose is valid for another.
 const (
-	LabelRoomID       = "p2pchat/v1/room-id"
-	LabelAdmissionKey = "p2pchat/v1/admission-key"
-	LabelKeyID        = "p2pchat/v1/key-id"
-	LabelMessageKey   = "p2pchat/v1/message-key"
-	LabelSenderTagKey = "p2pchat/v1/sender-tag-key"
-	LabelSenderTag    = "p2pchat/v1/sender-tag"
-	LabelEnvelopeAD   = "p2pchat/v1/envelope-ad"
-	LabelSignature    = "p2pchat/v1/envelope-signature"
-	LabelMessageID    = "p2pchat/v1/message-id"
-	LabelAdmitJoiner  = "p2pchat/v1/admit/joiner"
-	LabelAdmitMember  = "p2pchat/v1/admit/member"
+	LabelRoomID          = "p2pchat/v1/room-id"
+	LabelOpenSecret      = "p2pchat/v2/open-room-secret"
+	LabelPassphraseSalt  = "p2pchat/v2/passphrase-salt"
+	LabelKeyID           = "p2pchat/v2/key-id"
+	LabelChain           = "p2pchat/v2/chain"
+	LabelSenderTagKey    = "p2pchat/v2/sender-tag-key"
+	LabelRekeyKey        = "p2pchat/v2/rekey-auth-key"
+	LabelSenderTag       = "p2pchat/v2/sender-tag"
+	LabelEnvelopeAD      = "p2pchat/v2/envelope-ad"
+	LabelSignature       = "p2pchat/v2/envelope-signature"
+	LabelMessageID       = "p2pchat/v1/message-id"
+	LabelAdmitCI         = "p2pchat/v2/admit/channel"
+	LabelAdmitJoinerConf = "p2pchat/v2/admit/joiner-confirm"
+	LabelAdmitMemberConf = "p2pchat/v2/admit/member-confirm"
+	LabelAdmitWrap       = "p2pchat/v2/admit/wrap"
+	LabelRekeyMAC        = "p2pchat/v2/rekey"
+)
+
+// Ratchet limits: how far ahead of the next expected index a message may
+// be, and how many skipped message keys one sender's chain keeps.
+const (
+	MaxSkip    = 1000
+	MaxSkipped = 256
+)
+
+// MaxRoster bounds the members of one epoch.
+const MaxRoster = 256
+
+// Errors of the key schedule.
+var (
+	ErrNotInRoster = errors.New("author is not a member of the epoch")
+	ErrOldIndex    = errors.New("message key already used or erased")
+	ErrFarIndex    = fmt.Errorf("message index more than %d ahead", MaxSkip)
 )
 
 // RoomID is the public identifier of a room, derived from its normalised
@@ -40,11 +68,34 @@ func DeriveRoomID(name string) RoomID {
 	return id
 }
 
-// DeriveAdmissionKey returns HKDF-SHA256(ikm=name, salt=empty,
-// info=LabelAdmissionKey), the key under which joiners and members prove to
-// each other that they know the room's name. It is never sent anywhere.
-func DeriveAdmissionKey(name string) [32]byte {
-	return hkdf32([]byte(name), nil, LabelAdmissionKey)
+// OpenRoomSecret is the admission secret of an open room: HKDF(ikm = name,
+// info = LabelOpenSecret). Anyone who knows the name can compute it.
+func OpenRoomSecret(name string) [32]byte {
+	return hkdf32([]byte(name), nil, LabelOpenSecret)
+}
+
+// Passphrase hashing parameters (Argon2id): the RFC 9106 second
+// recommended profile's shape at 19 MiB, about 50 ms here. Brute force
+// against a stored secret pays this per guess; online guesses are already
+// limited by the PAKE and the rate limit.
+const (
+	argonTime    = 2
+	argonMemory  = 19 << 10 // KiB
+	argonThreads = 1
+)
+
+// PassphraseRoomSecret is the admission secret of a passphrase room:
+// Argon2id(passphrase, salt = SHA-256(LabelPassphraseSalt || 0x00 || name)).
+// It is what CPace runs on and what p2pchat stores to rejoin; the
+// passphrase itself is not kept.
+func PassphraseRoomSecret(name string, passphrase []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(LabelPassphraseSalt))
+	h.Write([]byte{0})
+	h.Write([]byte(name))
+	var out [32]byte
+	copy(out[:], argon2.IDKey(passphrase, h.Sum(nil), argonTime, argonMemory, argonThreads, 32))
+	return out
 }
 
 // EpochRef names an epoch: its number and the key id of its secret.
@@ -59,38 +110,70 @@ func (r EpochRef) Better(o EpochRef) bool {
 	if r.Number != o.Number {
 		return r.Number > o.Number
 	}
-	for i := range r.KeyID {
-		if r.KeyID[i] != o.KeyID[i] {
-			return r.KeyID[i] < o.KeyID[i]
-		}
-	}
-	return false
+	return bytes.Compare(r.KeyID[:], o.KeyID[:]) < 0
 }
 
-// Epoch holds the keys of one room epoch. Create it with [NewEpoch]; the zero
-// value is not usable. An Epoch is immutable until [Epoch.Erase] and safe for
-// concurrent use before then.
+// Epoch holds the keys of one room epoch: a sender tag key, the key that
+// authenticates rekeys from its members, and one hash-ratchet chain per
+// member of its roster. It does not keep the epoch secret. Create it with
+// [NewEpoch]. An Epoch is not safe for concurrent use.
 type Epoch struct {
 	room   RoomID
 	ref    EpochRef
-	secret [32]byte
-	msgKey [32]byte
 	tagKey [32]byte
+	rekey  [32]byte
+	roster []ed25519.PublicKey // sorted
+	tags   map[[16]byte]int    // sender tag -> roster index
+	chains []chain             // by roster index
 }
 
-// NewEpoch derives the keys of epoch number of room from a 32-byte secret.
-// Every key is HKDF-SHA256(secret, salt = room id || number, info = label).
-func NewEpoch(room RoomID, number uint32, secret *[32]byte) *Epoch {
-	salt := make([]byte, 0, 20)
-	salt = append(salt, room[:]...)
-	salt = binary.BigEndian.AppendUint32(salt, number)
-	e := &Epoch{room: room, secret: *secret}
+// chain is one sender's symmetric ratchet: message key i is
+// HMAC(ck_i, 0x01) and ck_{i+1} = HMAC(ck_i, 0x02).
+type chain struct {
+	ck      [32]byte
+	next    uint32
+	skipped map[uint32][32]byte
+}
+
+// NewEpoch derives the keys of epoch number of room from secret for the
+// members in roster (which must include every sender of the epoch). Every
+// key is HKDF-SHA256(secret, salt = room id || number, info = label), the
+// chain of member A with info LabelChain || A. The caller erases secret.
+func NewEpoch(room RoomID, number uint32, secret *[32]byte, roster []ed25519.PublicKey) (*Epoch, error) {
+	if len(roster) == 0 || len(roster) > MaxRoster {
+		return nil, fmt.Errorf("roster of %d members: %w", len(roster), ErrMalformed)
+	}
+	salt := binary.BigEndian.AppendUint32(append([]byte(nil), room[:]...), number)
+	e := &Epoch{room: room, tags: map[[16]byte]int{}}
 	e.ref.Number = number
 	id := hkdf32(secret[:], salt, LabelKeyID)
 	copy(e.ref.KeyID[:], id[:16])
-	e.msgKey = hkdf32(secret[:], salt, LabelMessageKey)
 	e.tagKey = hkdf32(secret[:], salt, LabelSenderTagKey)
-	return e
+	e.rekey = hkdf32(secret[:], salt, LabelRekeyKey)
+	e.roster = sortedRoster(roster)
+	for i := 1; i < len(e.roster); i++ {
+		if e.roster[i].Equal(e.roster[i-1]) {
+			return nil, fmt.Errorf("roster lists a member twice: %w", ErrMalformed)
+		}
+	}
+	e.chains = make([]chain, len(e.roster))
+	for i, pub := range e.roster {
+		if len(pub) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("roster key of %d bytes: %w", len(pub), ErrMalformed)
+		}
+		e.chains[i].ck = hkdf32(secret[:], salt, LabelChain+string(pub))
+		e.tags[e.SenderTag(pub)] = i
+	}
+	return e, nil
+}
+
+func sortedRoster(r []ed25519.PublicKey) []ed25519.PublicKey {
+	out := make([]ed25519.PublicKey, len(r))
+	for i, p := range r {
+		out[i] = bytes.Clone(p)
+	}
+	slices.SortFunc(out, func(a, b ed25519.PublicKey) int { return bytes.Compare(a, b) })
+	return out
 }
 
 // Ref returns the epoch's number and key id.
@@ -99,8 +182,19 @@ func (e *Epoch) Ref() EpochRef { return e.ref }
 // Room returns the room the epoch belongs to.
 func (e *Epoch) Room() RoomID { return e.room }
 
-// Secret returns a copy of the epoch secret, for handing to an admitted member.
-func (e *Epoch) Secret() [32]byte { return e.secret }
+// Roster returns the epoch's members, sorted.
+func (e *Epoch) Roster() []ed25519.PublicKey { return sortedRoster(e.roster) }
+
+// InRoster reports whether pub is a member of the epoch.
+func (e *Epoch) InRoster(pub ed25519.PublicKey) bool { return e.member(pub) >= 0 }
+
+func (e *Epoch) member(pub ed25519.PublicKey) int {
+	i, ok := slices.BinarySearchFunc(e.roster, pub, func(a, b ed25519.PublicKey) int { return bytes.Compare(a, b) })
+	if !ok {
+		return -1
+	}
+	return i
+}
 
 // SenderTag returns the 16-byte pseudonym that stands for author in envelope
 // headers of this epoch: HMAC-SHA256(sender-tag key, LabelSenderTag || author)
@@ -114,12 +208,123 @@ func (e *Epoch) SenderTag(author ed25519.PublicKey) [16]byte {
 	return t
 }
 
+// RekeyMAC authenticates a rekey from sender to receiver with the rekey key
+// of this epoch (which both hold): HMAC(rekey key, LabelRekeyMAC || room id
+// || len || sender || len || receiver || new epoch number || new key id ||
+// roster).
+func (e *Epoch) RekeyMAC(sender, receiver []byte, next EpochRef, roster []ed25519.PublicKey) [32]byte {
+	m := hmac.New(sha256.New, e.rekey[:])
+	m.Write([]byte(LabelRekeyMAC))
+	m.Write(e.room[:])
+	for _, id := range [][]byte{sender, receiver} {
+		m.Write(binary.BigEndian.AppendUint16(nil, uint16(len(id))))
+		m.Write(id)
+	}
+	m.Write(binary.BigEndian.AppendUint32(nil, next.Number))
+	m.Write(next.KeyID[:])
+	for _, p := range sortedRoster(roster) {
+		m.Write(p)
+	}
+	var out [32]byte
+	copy(out[:], m.Sum(nil))
+	return out
+}
+
+// nextSendKey returns author's next message index and key and advances the
+// chain, erasing the used chain key.
+func (e *Epoch) nextSendKey(author ed25519.PublicKey) (uint32, [32]byte, error) {
+	i := e.member(author)
+	if i < 0 {
+		return 0, [32]byte{}, ErrNotInRoster
+	}
+	c := &e.chains[i]
+	idx := c.next
+	mk := c.advance()
+	return idx, mk, nil
+}
+
+func (c *chain) advance() [32]byte {
+	mk := hmac32(c.ck[:], 0x01)
+	next := hmac32(c.ck[:], 0x02)
+	clear(c.ck[:])
+	c.ck = next
+	c.next++
+	return mk
+}
+
+// receiveKey returns the message key of the author at roster position i for
+// index idx without consuming it; commit consumes it (and the keys skipped
+// on the way) once the message has been authenticated.
+func (e *Epoch) receiveKey(i int, idx uint32) (mk [32]byte, commit func(), err error) {
+	c := &e.chains[i]
+	if idx < c.next {
+		k, ok := c.skipped[idx]
+		if !ok {
+			return mk, nil, ErrOldIndex
+		}
+		return k, func() { delete(c.skipped, idx) }, nil
+	}
+	if idx-c.next > MaxSkip {
+		return mk, nil, ErrFarIndex
+	}
+	// Walk a copy forward; commit replaces the chain with it.
+	walk := chain{ck: c.ck, next: c.next}
+	var skipped [][32]byte
+	for walk.next < idx {
+		skipped = append(skipped, walk.advance())
+	}
+	mk = walk.advance()
+	return mk, func() {
+		first := c.next
+		for j, k := range skipped {
+			if c.skipped == nil {
+				c.skipped = map[uint32][32]byte{}
+			}
+			c.skipped[first+uint32(j)] = k
+		}
+		// Keep the newest MaxSkipped skipped keys.
+		for len(c.skipped) > MaxSkipped {
+			oldest := uint32(0)
+			found := false
+			for k := range c.skipped {
+				if !found || k < oldest {
+					oldest, found = k, true
+				}
+			}
+			sk := c.skipped[oldest]
+			clear(sk[:])
+			delete(c.skipped, oldest)
+		}
+		clear(c.ck[:])
+		c.ck, c.next = walk.ck, walk.next
+	}, nil
+}
+
 // Erase overwrites the epoch's key material (best effort: Go may have copied
 // it). The Epoch must not be used afterwards.
 func (e *Epoch) Erase() {
-	clear(e.secret[:])
-	clear(e.msgKey[:])
 	clear(e.tagKey[:])
+	clear(e.rekey[:])
+	for i := range e.chains {
+		clear(e.chains[i].ck[:])
+		for k, v := range e.chains[i].skipped {
+			clear(v[:])
+			delete(e.chains[i].skipped, k)
+		}
+	}
+}
+
+// KeysForTest returns every secret the epoch still holds (tag, rekey and
+// chain keys, skipped message keys), for tests that play a compromised node.
+func (e *Epoch) KeysForTest() [][32]byte {
+	out := [][32]byte{e.tagKey, e.rekey}
+	for _, c := range e.chains {
+		out = append(out, c.ck)
+		for _, k := range c.skipped {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // MessageID returns the stable identifier of author's message number seq:
@@ -141,5 +346,13 @@ func hkdf32(secret, salt []byte, label string) [32]byte {
 	}
 	var out [32]byte
 	copy(out[:], k)
+	return out
+}
+
+func hmac32(key []byte, b byte) [32]byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte{b})
+	var out [32]byte
+	copy(out[:], m.Sum(nil))
 	return out
 }

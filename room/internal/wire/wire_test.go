@@ -7,10 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata vectors")
@@ -25,6 +28,8 @@ type vector struct {
 	Secret     string `json:"secret"`
 	KeyID      string `json:"key_id"`
 	AuthorSeed string `json:"author_seed"`
+	OtherSeed  string `json:"other_seed"` // a second roster member
+	Index      uint32 `json:"index"`      // messages the author sends before this one
 	Kind       Kind   `json:"kind"`
 	Seq        uint64 `json:"seq"`
 	Time       int64  `json:"time"`
@@ -43,18 +48,40 @@ func unhex(t testing.TB, s string) []byte {
 	return b
 }
 
-func (v *vector) build(t testing.TB) (*Epoch, ed25519.PrivateKey, []byte) {
+// build seals the vector with a fixed nonce and returns the receiving
+// side's epoch (fresh, as a member that has read nothing yet) too.
+func (v *vector) build(t testing.TB) (send, recv *Epoch, env []byte) {
 	var secret [32]byte
 	copy(secret[:], unhex(t, v.Secret))
-	e := NewEpoch(DeriveRoomID(v.RoomName), v.Epoch, &secret)
 	priv := ed25519.NewKeyFromSeed(unhex(t, v.AuthorSeed))
+	other := ed25519.NewKeyFromSeed(unhex(t, v.OtherSeed))
+	roster := []ed25519.PublicKey{priv.Public().(ed25519.PublicKey), other.Public().(ed25519.PublicKey)}
+	send = mustEpoch(t, DeriveRoomID(v.RoomName), v.Epoch, &secret, roster)
+	recv = mustEpoch(t, DeriveRoomID(v.RoomName), v.Epoch, &secret, roster)
 	b := &Body{Kind: v.Kind, Author: priv.Public().(ed25519.PublicKey), Seq: v.Seq, Time: v.Time, Nick: v.Nick, Text: v.Text}
 	if err := b.check(); err != nil {
 		t.Fatal(err)
 	}
-	h := Header{Version: Version, Room: e.room, Epoch: e.ref, Sender: e.SenderTag(b.Author)}
+	var idx uint32
+	var mk [32]byte
+	for range v.Index + 1 {
+		var err error
+		if idx, mk, err = send.nextSendKey(b.Author); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := Header{Version: Version, Room: send.room, Epoch: send.ref, Sender: send.SenderTag(b.Author), Index: idx}
 	copy(h.Nonce[:], unhex(t, v.Nonce))
-	return e, priv, seal(e, &h, b, func(m []byte) []byte { return ed25519.Sign(priv, m) })
+	return send, recv, seal(&mk, &h, b, func(m []byte) []byte { return ed25519.Sign(priv, m) })
+}
+
+func mustEpoch(t testing.TB, room RoomID, n uint32, secret *[32]byte, roster []ed25519.PublicKey) *Epoch {
+	t.Helper()
+	e, err := NewEpoch(room, n, secret, roster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 func loadVectors(t *testing.T) []vector {
@@ -77,7 +104,7 @@ func TestVectors(t *testing.T) {
 	for i := range vs {
 		v := &vs[i]
 		t.Run(v.Name, func(t *testing.T) {
-			e, _, env := v.build(t)
+			e, recv, env := v.build(t)
 			rid := DeriveRoomID(v.RoomName)
 			if *update {
 				v.RoomID = hex.EncodeToString(rid[:])
@@ -94,7 +121,7 @@ func TestVectors(t *testing.T) {
 			if got := hex.EncodeToString(env); got != v.Envelope {
 				t.Fatalf("envelope\n got %s\nwant %s", got, v.Envelope)
 			}
-			_, b, err := Open(e, unhex(t, v.Envelope))
+			_, b, err := Open(recv, unhex(t, v.Envelope))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,12 +138,20 @@ func TestVectors(t *testing.T) {
 	}
 }
 
-func testEpoch(room string, n uint32, fill byte) *Epoch {
+var (
+	alicePriv  = testAuthor(2)
+	bobPriv    = testAuthor(3)
+	testRoster = []ed25519.PublicKey{alicePriv.Public().(ed25519.PublicKey), bobPriv.Public().(ed25519.PublicKey)}
+)
+
+// testEpochs returns a sender's and a receiver's copy of one epoch whose
+// roster is alice and bob.
+func testEpochs(t testing.TB, room string, n uint32, fill byte) (send, recv *Epoch) {
 	var s [32]byte
 	for i := range s {
 		s[i] = fill + byte(i)
 	}
-	return NewEpoch(DeriveRoomID(room), n, &s)
+	return mustEpoch(t, DeriveRoomID(room), n, &s, testRoster), mustEpoch(t, DeriveRoomID(room), n, &s, testRoster)
 }
 
 func testAuthor(fill byte) ed25519.PrivateKey {
@@ -134,54 +169,61 @@ func sealText(t testing.TB, e *Epoch, priv ed25519.PrivateKey, text string) []by
 }
 
 // TestTamperEveryByte flips each bit position of every byte of an envelope in
-// turn: no modified envelope may open.
+// turn: no modified envelope may open, and none may burn the message key, so
+// the genuine envelope still opens afterwards.
 func TestTamperEveryByte(t *testing.T) {
-	e := testEpoch("lobby", 0, 1)
-	env := sealText(t, e, testAuthor(2), "hello")
-	if _, _, err := Open(e, env); err != nil {
-		t.Fatal(err)
-	}
+	send, recv := testEpochs(t, "lobby", 0, 1)
+	env := sealText(t, send, alicePriv, "hello")
 	for i := range env {
 		for _, mask := range []byte{0x01, 0x80, 0xff} {
 			m := bytes.Clone(env)
 			m[i] ^= mask
-			if _, b, err := Open(e, m); err == nil || b != nil {
+			if _, b, err := Open(recv, m); err == nil || b != nil {
 				t.Fatalf("byte %d ^ %#x: opened (err %v)", i, mask, err)
 			}
 		}
 	}
 	for n := range env {
-		if _, _, err := Open(e, env[:n]); err == nil {
+		if _, _, err := Open(recv, env[:n]); err == nil {
 			t.Fatalf("truncated to %d bytes: opened", n)
 		}
 	}
-	if _, _, err := Open(e, append(bytes.Clone(env), 0)); err == nil {
+	if _, _, err := Open(recv, append(bytes.Clone(env), 0)); err == nil {
 		t.Fatal("extended envelope opened")
+	}
+	if _, _, err := Open(recv, env); err != nil {
+		t.Fatalf("genuine envelope after the forgeries: %v", err)
+	}
+	if _, _, err := Open(recv, env); !errors.Is(err, ErrOldIndex) {
+		t.Fatalf("second opening: %v, want ErrOldIndex", err)
 	}
 }
 
 func TestOpenRejects(t *testing.T) {
-	alice, mallory := testAuthor(2), testAuthor(3)
-	e := testEpoch("lobby", 0, 1)
-	env := sealText(t, e, alice, "hi")
+	mallory := testAuthor(4)
+	send, _ := testEpochs(t, "lobby", 0, 1)
+	env := sealText(t, send, alicePriv, "hi")
+	fresh := func() *Epoch { _, r := testEpochs(t, "lobby", 0, 1); return r }
 
-	// A body signed by mallory but claiming to be alice.
-	forged := func() []byte {
-		b := &Body{Kind: KindText, Author: alice.Public().(ed25519.PublicKey), Seq: 8, Time: 1, Nick: "alice", Text: "forged"}
-		env, err := Seal(e, b, func(m []byte) []byte { return ed25519.Sign(mallory, m) })
+	// Bob's chain, alice's name on the body, bob's signature: bob
+	// impersonating alice.
+	impersonation := func() []byte {
+		b := &Body{Kind: KindText, Author: alicePriv.Public().(ed25519.PublicKey), Seq: 8, Time: 1, Nick: "alice", Text: "forged"}
+		h := Header{Version: Version, Room: send.room, Epoch: send.ref, Sender: send.SenderTag(bobPriv.Public().(ed25519.PublicKey))}
+		_, mk, _ := send.nextSendKey(bobPriv.Public().(ed25519.PublicKey))
+		return seal(&mk, &h, b, func(m []byte) []byte { return ed25519.Sign(bobPriv, m) })
+	}()
+	// Alice's chain and name, signed by mallory.
+	badSig := func() []byte {
+		b := &Body{Kind: KindText, Author: alicePriv.Public().(ed25519.PublicKey), Seq: 9, Time: 1, Nick: "alice", Text: "forged"}
+		env, err := Seal(send, b, func(m []byte) []byte { return ed25519.Sign(mallory, m) })
 		if err != nil {
 			t.Fatal(err)
 		}
 		return env
 	}()
-	// A header whose sender tag names mallory while the body is alice's.
-	wrongTag := func() []byte {
-		b := &Body{Kind: KindText, Author: alice.Public().(ed25519.PublicKey), Seq: 9, Time: 1, Nick: "alice", Text: "x"}
-		h := Header{Version: Version, Room: e.room, Epoch: e.ref, Sender: e.SenderTag(mallory.Public().(ed25519.PublicKey))}
-		return seal(e, &h, b, func(m []byte) []byte { return ed25519.Sign(alice, m) })
-	}()
-	version2 := bytes.Clone(env)
-	version2[0] = 2
+	version1 := bytes.Clone(env)
+	version1[0] = 1
 
 	tests := []struct {
 		name  string
@@ -189,13 +231,13 @@ func TestOpenRejects(t *testing.T) {
 		env   []byte
 		want  error
 	}{
-		{"wrong room", testEpoch("other", 0, 1), env, ErrRoom},
-		{"wrong epoch number", testEpoch("lobby", 1, 1), env, ErrEpoch},
-		{"wrong key same number", testEpoch("lobby", 0, 9), env, ErrEpoch},
-		{"forged signature", e, forged, ErrSignature},
-		{"sender tag of another member", e, wrongTag, ErrSender},
-		{"unknown version", e, version2, ErrVersion},
-		{"empty", e, nil, ErrMalformed},
+		{"wrong room", func() *Epoch { _, r := testEpochs(t, "other", 0, 1); return r }(), env, ErrRoom},
+		{"wrong epoch number", func() *Epoch { _, r := testEpochs(t, "lobby", 1, 1); return r }(), env, ErrEpoch},
+		{"wrong key same number", func() *Epoch { _, r := testEpochs(t, "lobby", 0, 9); return r }(), env, ErrEpoch},
+		{"member impersonating another", fresh(), impersonation, ErrSender},
+		{"forged signature", fresh(), badSig, ErrSignature},
+		{"version 1", fresh(), version1, ErrVersion},
+		{"empty", fresh(), nil, ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -205,11 +247,110 @@ func TestOpenRejects(t *testing.T) {
 			}
 		})
 	}
+	// A sender outside the roster cannot even seal.
+	if _, err := Seal(send, &Body{Kind: KindText, Author: mallory.Public().(ed25519.PublicKey), Seq: 1, Nick: "m"}, func(m []byte) []byte { return ed25519.Sign(mallory, m) }); !errors.Is(err, ErrNotInRoster) {
+		t.Errorf("seal by a non-member: %v", err)
+	}
+}
+
+// TestRatchet covers out-of-order delivery, the bounds on skipping, and
+// forward secrecy: once read, a message cannot be opened again with
+// anything the receiver still holds.
+func TestRatchet(t *testing.T) {
+	send, recv := testEpochs(t, "lobby", 0, 1)
+	var envs [][]byte
+	for i := range 5 {
+		envs = append(envs, sealText(t, send, alicePriv, fmt.Sprint(i)))
+	}
+	for _, i := range []int{2, 0, 4, 1, 3} {
+		_, b, err := Open(recv, envs[i])
+		if err != nil || b.Text != fmt.Sprint(i) {
+			t.Fatalf("message %d out of order: %v", i, err)
+		}
+	}
+	for i := range envs {
+		if _, _, err := Open(recv, envs[i]); !errors.Is(err, ErrOldIndex) {
+			t.Fatalf("replay of %d: %v", i, err)
+		}
+	}
+	// Skip more than MaxSkip ahead: refused, and nothing consumed.
+	for range MaxSkip + 1 {
+		send.nextSendKey(alicePriv.Public().(ed25519.PublicKey))
+	}
+	far := sealText(t, send, alicePriv, "far")
+	if _, _, err := Open(recv, far); !errors.Is(err, ErrFarIndex) {
+		t.Fatalf("far message: %v", err)
+	}
+	// Skipped keys are bounded.
+	send2, recv2 := testEpochs(t, "lobby", 0, 7)
+	var skippedEnvs [][]byte
+	for range MaxSkipped + 10 {
+		skippedEnvs = append(skippedEnvs, sealText(t, send2, alicePriv, "s"))
+	}
+	last := sealText(t, send2, alicePriv, "last")
+	if _, _, err := Open(recv2, last); err != nil {
+		t.Fatal(err)
+	}
+	opened := 0
+	for _, env := range skippedEnvs {
+		if _, _, err := Open(recv2, env); err == nil {
+			opened++
+		}
+	}
+	if opened != MaxSkipped {
+		t.Errorf("%d skipped messages readable, want the newest %d", opened, MaxSkipped)
+	}
+
+	// Forward secrecy: a compromised receiver's keys open nothing it read.
+	send3, recv3 := testEpochs(t, "lobby", 0, 11)
+	read := sealText(t, send3, alicePriv, "read and erased")
+	if _, _, err := Open(recv3, read); err != nil {
+		t.Fatal(err)
+	}
+	_ = sealText(t, send3, alicePriv, "skipped") // leaves index 1 pending
+	if _, _, err := Open(recv3, sealText(t, send3, alicePriv, "later")); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := ParseHeader(read)
+	for _, k := range recv3.KeysForTest() {
+		// Try the key as a message key, and ratcheted forward as a chain key.
+		for range 5 {
+			aead, _ := chacha20poly1305.NewX(k[:])
+			if _, err := aead.Open(nil, h.Nonce[:], read[HeaderSize:], associatedData(read[:HeaderSize])); err == nil {
+				t.Fatal("a key the receiver still holds opens a message it already read")
+			}
+			c := chain{ck: k}
+			mk := c.advance()
+			aead, _ = chacha20poly1305.NewX(mk[:])
+			if _, err := aead.Open(nil, h.Nonce[:], read[HeaderSize:], associatedData(read[:HeaderSize])); err == nil {
+				t.Fatal("a chain key the receiver still holds derives the key of a message it already read")
+			}
+			k = c.ck
+		}
+	}
+}
+
+func TestNewEpochRoster(t *testing.T) {
+	var s [32]byte
+	a, b := testRoster[0], testRoster[1]
+	e1 := mustEpoch(t, RoomID{}, 0, &s, []ed25519.PublicKey{a, b})
+	e2 := mustEpoch(t, RoomID{}, 0, &s, []ed25519.PublicKey{b, a})
+	if e1.Ref() != e2.Ref() || e1.SenderTag(a) != e2.SenderTag(a) {
+		t.Error("roster order changes the epoch")
+	}
+	if !e1.InRoster(a) || e1.InRoster(testAuthor(9).Public().(ed25519.PublicKey)) {
+		t.Error("InRoster")
+	}
+	for _, bad := range [][]ed25519.PublicKey{nil, {a, a}, {a[:31]}} {
+		if _, err := NewEpoch(RoomID{}, 0, &s, bad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("roster %v: %v", bad, err)
+		}
+	}
 }
 
 func TestSealLimits(t *testing.T) {
-	e := testEpoch("lobby", 0, 1)
-	priv := testAuthor(2)
+	e, recv := testEpochs(t, "lobby", 0, 1)
+	priv := alicePriv
 	sign := func(m []byte) []byte { return ed25519.Sign(priv, m) }
 	pub := priv.Public().(ed25519.PublicKey)
 	max := &Body{Kind: KindText, Author: pub, Seq: 1, Nick: strings.Repeat("n", MaxNick), Text: strings.Repeat("x", MaxText)}
@@ -220,7 +361,7 @@ func TestSealLimits(t *testing.T) {
 	if len(env) != MaxEnvelope {
 		t.Errorf("largest envelope %d bytes, MaxEnvelope %d", len(env), MaxEnvelope)
 	}
-	if _, _, err := Open(e, env); err != nil {
+	if _, _, err := Open(recv, env); err != nil {
 		t.Fatal(err)
 	}
 	tooLong := *max
@@ -252,10 +393,11 @@ func TestFrames(t *testing.T) {
 	frames := []Frame{
 		&Hello{Room: RoomID{1}, Nonce: [32]byte{2}},
 		&Hello{Room: RoomID{1}, Nonce: [32]byte{2}, Have: &EpochRef{Number: 3, KeyID: [16]byte{4}}},
-		&Challenge{Nonce: [32]byte{5}},
-		&Proof{MAC: [32]byte{6}},
-		&Welcome{MAC: [32]byte{7}, Epoch: 8, Secret: [32]byte{9}, Nick: "bob"},
+		&Challenge{Nonce: [32]byte{5}, Y: [32]byte{6}},
+		&Share{Y: [32]byte{7}, Confirm: [32]byte{8}},
+		&Welcome{Confirm: [32]byte{9}, Sealed: bytes.Repeat([]byte{1}, 60)},
 		&Refuse{Reason: RefuseBadProof},
+		&Rekey{Room: RoomID{1}, From: EpochRef{Number: 1}, Epoch: 2, Secret: [32]byte{3}, Roster: testRoster, MAC: [32]byte{4}},
 	}
 	for _, f := range frames {
 		b := EncodeFrame(f)
@@ -271,51 +413,76 @@ func TestFrames(t *testing.T) {
 		}
 		for n := range b {
 			if _, err := DecodeFrame(b[:n]); err == nil {
+				if _, ok := f.(*Welcome); ok && n >= 2+32+24+16 {
+					continue // a shorter sealed blob still parses; opening it fails
+				}
 				t.Errorf("%T truncated to %d decoded", f, n)
 			}
 		}
 		v := bytes.Clone(b)
-		v[0] = 9
+		v[0] = 1
 		if _, err := DecodeFrame(v); !errors.Is(err, ErrVersion) {
-			t.Errorf("%T version 9: %v", f, err)
+			t.Errorf("%T version 1: %v", f, err)
 		}
+	}
+	full := &Rekey{Roster: make([]ed25519.PublicKey, MaxRoster)}
+	for i := range full.Roster {
+		full.Roster[i] = make(ed25519.PublicKey, 32)
+	}
+	if n := len(EncodeFrame(full)); n > MaxFrame {
+		t.Errorf("largest rekey frame %d bytes > MaxFrame", n)
 	}
 }
 
-func TestAdmissionMACs(t *testing.T) {
-	k := DeriveAdmissionKey("lobby")
-	tr := Transcript{Room: DeriveRoomID("lobby"), Joiner: []byte("joiner"), Member: []byte("member"), JoinerNonce: [32]byte{1}, MemberNonce: [32]byte{2}}
-	j, m := JoinerMAC(&k, &tr), MemberMAC(&k, &tr, EpochRef{})
-	if j == m {
-		t.Fatal("joiner and member MACs must differ (labels)")
+func TestWelcomeSealing(t *testing.T) {
+	k := DeriveAdmissionKeys(bytes.Repeat([]byte{1}, 64))
+	g := &Grant{Epoch: 3, Secret: [32]byte{9}, Roster: testRoster, Nick: "bob"}
+	sealed, err := k.SealWelcome(g)
+	if err != nil {
+		t.Fatal(err)
 	}
-	swapped := tr
-	swapped.Joiner, swapped.Member = tr.Member, tr.Joiner
-	if JoinerMAC(&k, &swapped) == j {
-		t.Error("MAC does not bind peer roles")
+	got, err := k.OpenWelcome(sealed)
+	if err != nil || got.Epoch != 3 || got.Secret != g.Secret || got.Nick != "bob" || len(got.Roster) != 2 {
+		t.Fatalf("OpenWelcome = %+v, %v", got, err)
 	}
-	other := DeriveAdmissionKey("lobby2")
-	if JoinerMAC(&other, &tr) == j {
-		t.Error("MAC does not depend on the room name")
+	other := DeriveAdmissionKeys(bytes.Repeat([]byte{2}, 64))
+	if _, err := other.OpenWelcome(sealed); !errors.Is(err, ErrAuth) {
+		t.Errorf("welcome opened under another ISK: %v", err)
 	}
-	if MemberMAC(&k, &tr, EpochRef{Number: 1}) == m {
-		t.Error("member MAC does not bind the epoch")
+	if k.JoinerConfirm([32]byte{1}, [32]byte{2}) == k.MemberConfirm([32]byte{1}, [32]byte{2}) {
+		t.Error("joiner and member confirmations must differ")
+	}
+	if k.JoinerConfirm([32]byte{1}, [32]byte{2}) == other.JoinerConfirm([32]byte{1}, [32]byte{2}) {
+		t.Error("confirmation does not depend on the ISK")
+	}
+}
+
+func TestPassphraseSecret(t *testing.T) {
+	a := PassphraseRoomSecret("lobby", []byte("correct horse"))
+	if a != PassphraseRoomSecret("lobby", []byte("correct horse")) {
+		t.Fatal("not deterministic")
+	}
+	if a == PassphraseRoomSecret("lobby", []byte("correct horsf")) || a == PassphraseRoomSecret("lobby2", []byte("correct horse")) || a == OpenRoomSecret("lobby") {
+		t.Fatal("secret does not depend on both name and passphrase")
 	}
 }
 
 func FuzzOpen(f *testing.F) {
-	e := testEpoch("lobby", 0, 1)
 	// Fixed nonce: fuzz workers run this setup in other processes and must
 	// agree on the one valid envelope.
-	priv := testAuthor(2)
-	b := &Body{Kind: KindText, Author: priv.Public().(ed25519.PublicKey), Seq: 1, Nick: "a", Text: "hello"}
-	h := Header{Version: Version, Room: e.room, Epoch: e.ref, Sender: e.SenderTag(b.Author)}
-	valid := seal(e, &h, b, func(m []byte) []byte { return ed25519.Sign(priv, m) })
+	var secret [32]byte
+	roster := testRoster
+	send := mustEpoch(f, DeriveRoomID("lobby"), 0, &secret, roster)
+	b := &Body{Kind: KindText, Author: alicePriv.Public().(ed25519.PublicKey), Seq: 1, Nick: "a", Text: "hello"}
+	idx, mk, _ := send.nextSendKey(b.Author)
+	h := Header{Version: Version, Room: send.room, Epoch: send.ref, Sender: send.SenderTag(b.Author), Index: idx}
+	valid := seal(&mk, &h, b, func(m []byte) []byte { return ed25519.Sign(alicePriv, m) })
 	f.Add(valid)
-	f.Add([]byte{1})
+	f.Add([]byte{Version})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, env []byte) {
-		h, b, err := Open(e, env)
+		recv := mustEpoch(t, DeriveRoomID("lobby"), 0, &secret, roster)
+		_, b, err := Open(recv, env)
 		if err != nil {
 			if b != nil {
 				t.Fatal("body returned with error")
@@ -324,17 +491,17 @@ func FuzzOpen(f *testing.F) {
 		}
 		// Only the one envelope sealed with the key opens: anything else the
 		// fuzzer builds is a forgery.
-		if bytes.Equal(env, valid) && h.Version == Version {
-			return
+		if !bytes.Equal(env, valid) {
+			t.Fatalf("fuzzer forged an envelope: %x", env)
 		}
-		t.Fatalf("fuzzer forged an envelope: %x", env)
 	})
 }
 
 func FuzzDecodeFrame(f *testing.F) {
 	f.Add(EncodeFrame(&Hello{Have: &EpochRef{}}))
-	f.Add(EncodeFrame(&Welcome{Nick: "a"}))
+	f.Add(EncodeFrame(&Welcome{Sealed: make([]byte, 40)}))
 	f.Add(EncodeFrame(&Refuse{}))
+	f.Add(EncodeFrame(&Rekey{Roster: testRoster}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fr, err := DecodeFrame(b)
 		if err != nil {
@@ -342,6 +509,18 @@ func FuzzDecodeFrame(f *testing.F) {
 		}
 		if !bytes.Equal(EncodeFrame(fr), b) {
 			t.Fatalf("decode/encode round trip differs for %x", b)
+		}
+	})
+}
+
+func FuzzOpenWelcome(f *testing.F) {
+	k := DeriveAdmissionKeys(make([]byte, 64))
+	sealed, _ := k.SealWelcome(&Grant{Roster: testRoster, Nick: "a"})
+	f.Add(sealed)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g, err := k.OpenWelcome(b)
+		if err == nil && (len(g.Roster) == 0 || !ValidNick(g.Nick)) {
+			t.Fatalf("accepted an invalid grant %+v", g)
 		}
 	})
 }

@@ -1,0 +1,437 @@
+package room_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/p2pchat/p2pchat/room"
+	"github.com/p2pchat/p2pchat/room/internal/wire"
+)
+
+func connectAll(t *testing.T, ps ...*peerNode) {
+	t.Helper()
+	for i := range ps {
+		for j := range i {
+			connect(t, ps[i], ps[j])
+		}
+	}
+}
+
+func pass(s string) room.JoinOptions { return room.JoinOptions{Passphrase: []byte(s)} }
+
+func hasText(p *peerNode, roomName, text string) bool {
+	for _, m := range p.messages(roomName) {
+		if m == text {
+			return true
+		}
+	}
+	return false
+}
+
+func isMember(p *peerNode, roomName string, q *peerNode) bool {
+	r, err := p.m.Room(roomName)
+	if err != nil {
+		return false
+	}
+	for _, mb := range r.Members() {
+		if mb.Peer == q.n.ID() {
+			return true
+		}
+	}
+	return false
+}
+
+// TestPassphraseRoom: a joiner with the right passphrase is admitted; one
+// that knows the room name but not the passphrase is never admitted, reads
+// nothing, is told why, and is rate-limited, which members are told once.
+func TestPassphraseRoom(t *testing.T) {
+	checkGoroutines(t)
+	a, b, c, d := newPeer(t, "alice"), newPeer(t, "bob"), newPeer(t, "carol"), newPeer(t, "dave")
+	connectAll(t, a, b, c, d)
+	right := pass("correct horse battery staple")
+	a.joinWith("vault", right)
+	<-mustRoom(t, a, "vault").Ready()
+	b.joinWith("vault", right)
+	a.waitMember("vault", b)
+	b.waitMember("vault", a)
+
+	c.joinWith("vault", pass("correct horse battery stapler"))
+	c.waitEvent("wrong passphrase", func(ev room.Event) bool {
+		return ev.Type == room.EventError && ev.Reason == "wrong_passphrase"
+	})
+	if _, err := a.m.Send(context.Background(), "vault", "for members only"); err != nil {
+		t.Fatal(err)
+	}
+	b.waitMessage("vault", "for members only")
+	// carol keeps trying (her convergence) until a member rate-limits her.
+	a.waitEvent("rate limit notice", func(ev room.Event) bool {
+		return ev.Type == room.EventError && ev.Peer == c.n.ID() && strings.Contains(ev.Err.Error(), "passphrase")
+	})
+
+	d.joinWith("VAULT", right)
+	a.waitMember("vault", d)
+	if _, err := d.m.Send(context.Background(), "vault", "dave is in"); err != nil {
+		t.Fatal(err)
+	}
+	a.waitMessage("vault", "dave is in")
+	b.waitMessage("vault", "dave is in")
+
+	time.Sleep(300 * time.Millisecond)
+	for _, text := range []string{"for members only", "dave is in"} {
+		if hasText(c, "vault", text) {
+			t.Errorf("carol read %q without the passphrase", text)
+		}
+	}
+	for _, p := range []*peerNode{a, b, d} {
+		if isMember(p, "vault", c) {
+			t.Errorf("%s lists carol as a member", p.nick)
+		}
+		if isMember(c, "vault", p) {
+			t.Errorf("carol lists %s as a member", p.nick)
+		}
+	}
+	if st := a.m.Status().Rooms[0]; st.Kind != room.KindPassphrase || st.Roster != 3 {
+		t.Errorf("alice's room: %+v, want a passphrase room of 3", st)
+	}
+}
+
+// TestTwoGroupsSameName: two groups use one room name with different
+// passphrases on one network: two rooms that cannot read each other.
+func TestTwoGroupsSameName(t *testing.T) {
+	checkGoroutines(t)
+	a, b, c, d := newPeer(t, "alice"), newPeer(t, "bob"), newPeer(t, "carol"), newPeer(t, "dave")
+	connectAll(t, a, b, c, d)
+	a.joinWith("plans", pass("first group"))
+	c.joinWith("plans", pass("second group"))
+	<-mustRoom(t, a, "plans").Ready()
+	<-mustRoom(t, c, "plans").Ready()
+	b.joinWith("plans", pass("first group"))
+	d.joinWith("plans", pass("second group"))
+	a.waitMember("plans", b)
+	c.waitMember("plans", d)
+	if _, err := a.m.Send(context.Background(), "plans", "group one"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.m.Send(context.Background(), "plans", "group two"); err != nil {
+		t.Fatal(err)
+	}
+	b.waitMessage("plans", "group one")
+	d.waitMessage("plans", "group two")
+	time.Sleep(500 * time.Millisecond)
+	for _, p := range []*peerNode{c, d} {
+		if hasText(p, "plans", "group one") {
+			t.Errorf("%s (second group) read the first group", p.nick)
+		}
+	}
+	for _, p := range []*peerNode{a, b} {
+		if hasText(p, "plans", "group two") {
+			t.Errorf("%s (first group) read the second group", p.nick)
+		}
+	}
+	if isMember(a, "plans", c) || isMember(c, "plans", a) || isMember(b, "plans", d) {
+		t.Error("members of different groups list each other")
+	}
+}
+
+// TestNonMemberViewIndependentOfPassphrase: everything a non-member can
+// observe of a room — its topic, envelope headers, and its own admission
+// attempts — has the same form whatever the passphrase, and varies only
+// with fresh randomness, so it offers nothing to test passphrase guesses
+// against offline.
+func TestNonMemberViewIndependentOfPassphrase(t *testing.T) {
+	type view struct {
+		topic      string
+		rooms      map[wire.RoomID]bool
+		headerLens map[int]bool
+		challenges []*wire.Challenge
+		refusals   [][]byte
+	}
+	observe := func(passphrase string) view {
+		a := newPeer(t, "alice")
+		a.joinWith("vault", pass(passphrase))
+		<-mustRoom(t, a, "vault").Ready()
+		o := newOutsider(t, room.TopicFor("vault"))
+		connect(t, a, &peerNode{n: o.n})
+		waitFor(t, "outsider in topic", func() bool { return len(o.topic.Peers()) == 1 })
+		time.Sleep(200 * time.Millisecond)
+		if _, err := a.m.Send(context.Background(), "vault", "0123456789"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "an envelope", func() bool { return len(o.envelopes()) > 0 })
+		v := view{topic: room.TopicFor("vault"), rooms: map[wire.RoomID]bool{}, headerLens: map[int]bool{}}
+		for _, env := range o.envelopes() {
+			h, err := wire.ParseHeader(env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v.rooms[h.Room] = true
+			v.headerLens[len(env)] = true
+		}
+		for range 2 {
+			ch, final := o.tryAdmissionFrames(t, a.n.ID(), wire.DeriveRoomID("vault"))
+			if ch == nil {
+				t.Fatalf("no challenge: %v", final)
+			}
+			v.challenges = append(v.challenges, ch)
+			v.refusals = append(v.refusals, wire.EncodeFrame(final))
+		}
+		return v
+	}
+	v1, v2 := observe("first passphrase"), observe("a completely different one")
+	if v1.topic != v2.topic {
+		t.Error("topic depends on the passphrase")
+	}
+	if len(v1.rooms) != 1 || len(v2.rooms) != 1 {
+		t.Fatal("envelopes name more than one room id")
+	}
+	for id := range v1.rooms {
+		if !v2.rooms[id] {
+			t.Error("envelope room id depends on the passphrase")
+		}
+	}
+	for l := range v1.headerLens {
+		if !v2.headerLens[l] {
+			t.Errorf("envelope length %d differs between passphrases for the same plaintext", l)
+		}
+	}
+	for i := range v1.refusals {
+		if !bytes.Equal(v1.refusals[i], v2.refusals[i]) {
+			t.Errorf("refusal frames differ: %x vs %x", v1.refusals[i], v2.refusals[i])
+		}
+	}
+	// The member's CPace share is fresh each time (a uniformly random group
+	// element whatever the generator), never repeated, never the identity.
+	seen := map[[32]byte]bool{}
+	for _, ch := range append(v1.challenges, v2.challenges...) {
+		if seen[ch.Y] || seen[ch.Nonce] || ch.Y == [32]byte{} {
+			t.Fatal("challenge values repeat")
+		}
+		seen[ch.Y], seen[ch.Nonce] = true, true
+	}
+}
+
+// TestDepartedMember: a member that leaves (saying goodbye or just
+// vanishing) and keeps every key it ever had cannot read what is sent after
+// the others noticed.
+func TestDepartedMember(t *testing.T) {
+	for _, mode := range []string{"goodbye", "vanish"} {
+		t.Run(mode, func(t *testing.T) {
+			a, b, d := newPeer(t, "alice"), newPeer(t, "bob"), newPeer(t, "dan")
+			connectAll(t, a, b, d)
+			opts := pass("shared secret")
+			for _, p := range []*peerNode{a, b, d} {
+				p.joinWith("vault", opts)
+			}
+			for _, p := range []*peerNode{a, b, d} {
+				for _, q := range []*peerNode{a, b, d} {
+					if p != q {
+						p.waitMember("vault", q)
+					}
+				}
+			}
+			o := newOutsider(t, room.TopicFor("vault"))
+			connect(t, a, &peerNode{n: o.n})
+			waitFor(t, "outsider in topic", func() bool { return len(o.topic.Peers()) == 1 })
+			dRoom := mustRoom(t, d, "vault")
+			if mode == "goodbye" {
+				if err := dRoom.SayByeForTest(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Dan's node goes away; his room object, keys and all, stays.
+			d.n.Close()
+			a.waitEvent("dan leaves", func(ev room.Event) bool {
+				return ev.Type == room.EventMemberLeft && ev.Peer == d.n.ID()
+			})
+			// Sent right after the departure is noticed: Send waits for the
+			// rekey that drops dan.
+			if _, err := a.m.Send(context.Background(), "vault", "after dan left"); err != nil {
+				t.Fatal(err)
+			}
+			b.waitMessage("vault", "after dan left")
+			if st := a.m.Status().Rooms[0]; st.Roster != 2 {
+				t.Fatalf("alice's epoch still has %d members", st.Roster)
+			}
+			var env []byte
+			waitFor(t, "outsider captures the message", func() bool {
+				for _, e := range o.envelopes() {
+					if len(e) > len(env) {
+						env = e
+					}
+				}
+				return len(env) > wire.HeaderSize+60
+			})
+			if res := dRoom.DeliverForTest(env, o.n.ID()); res == pubsub.ValidationAccept {
+				t.Fatal("dan's old keys open a message sent after he left")
+			}
+			if hasText(d, "vault", "after dan left") {
+				t.Fatal("dan shows a message sent after he left")
+			}
+		})
+	}
+}
+
+// TestImpersonation: a member can derive every other member's chain keys,
+// but cannot sign as them: a message it forges in another member's name is
+// dropped.
+func TestImpersonation(t *testing.T) {
+	a, b := newPair(t, "lobby")
+	c := newPeer(t, "carol")
+	connectAll(t, a, b, c)
+	c.join("lobby")
+	c.waitMember("lobby", a)
+	c.waitMember("lobby", b)
+	a.waitMember("lobby", c)
+	b.waitMember("lobby", c)
+	o := newOutsider(t, room.TopicFor("lobby"))
+	connect(t, c, &peerNode{n: o.n})
+	waitFor(t, "outsider in topic", func() bool { return len(o.topic.Peers()) == 1 })
+	time.Sleep(200 * time.Millisecond)
+
+	bPriv := bobKey(t, b)
+	forged, err := mustRoom(t, b, "lobby").SealForTest(&wire.Body{
+		Kind: wire.KindText, Author: a.id.PublicKey(), Seq: uint64(time.Now().UnixMicro()) + 1e9,
+		Time: time.Now().UnixNano(), Nick: "alice", Text: "I, alice, resign",
+	}, func(m []byte) []byte { return ed25519.Sign(bPriv, m) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.publish(t, forged)
+	if _, err := b.m.Send(context.Background(), "lobby", "after the forgery"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitMessage("lobby", "after the forgery")
+	time.Sleep(200 * time.Millisecond)
+	if hasText(c, "lobby", "I, alice, resign") {
+		t.Fatal("carol shows bob's forgery as alice's")
+	}
+	if d := mustRoom(t, c, "lobby").Status().Drops[room.DropSignature]; d == 0 {
+		t.Error("forgery not counted as a bad signature")
+	}
+}
+
+// bobKey plays a malicious member: it has its own private key.
+func bobKey(t *testing.T, p *peerNode) ed25519.PrivateKey {
+	t.Helper()
+	raw, err := p.id.PrivKey().Raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ed25519.PrivateKey(raw)
+}
+
+// TestConcurrentLeaves: two members leave at the same moment; the rest
+// converge on one epoch without them, and nothing they send to each other
+// is unreadable.
+func TestConcurrentLeaves(t *testing.T) {
+	checkGoroutines(t)
+	ps := []*peerNode{newPeer(t, "n0"), newPeer(t, "n1"), newPeer(t, "n2"), newPeer(t, "n3"), newPeer(t, "n4")}
+	connectAll(t, ps...)
+	for _, p := range ps {
+		p.join("lobby")
+	}
+	for _, p := range ps {
+		for _, q := range ps {
+			if p != q {
+				p.waitMember("lobby", q)
+			}
+		}
+	}
+	stay, leave := ps[:3], ps[3:]
+	var wg sync.WaitGroup
+	for _, p := range leave {
+		wg.Go(func() {
+			if err := p.m.Leave(context.Background(), "lobby"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	waitFor(t, "one epoch of three", func() bool {
+		key := stay[0].m.Status().Rooms[0].KeyID
+		for _, p := range stay {
+			if st := p.m.Status().Rooms[0]; st.KeyID != key || st.Roster != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, p := range stay {
+		if _, err := p.m.Send(context.Background(), "lobby", "still here: "+p.nick); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range stay {
+		for _, q := range stay {
+			if p != q {
+				p.waitMessage("lobby", "still here: "+q.nick)
+			}
+		}
+	}
+	for _, p := range stay {
+		st := p.m.Status().Rooms[0]
+		if st.Drops[room.DropUnreadable] != 0 {
+			t.Errorf("%s: unreadable messages: %v", p.nick, st.Drops)
+		}
+	}
+}
+
+// TestBufferedUntilKey: an envelope under an epoch the receiver does not
+// hold yet is kept, never shown undecrypted, and read once the key comes;
+// one whose key never comes is reported as unreadable.
+func TestBufferedUntilKey(t *testing.T) {
+	b := newPeer(t, "bob")
+	r := b.join("lobby")
+	<-r.Ready()
+	_, aPriv, _ := ed25519.GenerateKey(rand.Reader)
+	aPub := aPriv.Public().(ed25519.PublicKey)
+	roster := []ed25519.PublicKey{aPub, b.id.PublicKey()}
+	rid := wire.DeriveRoomID("lobby")
+	seal := func(number uint32, secret [32]byte, text string) []byte {
+		e, err := wire.NewEpoch(rid, number, &secret, roster)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := wire.Seal(e, &wire.Body{Kind: wire.KindText, Author: aPub, Seq: 1, Time: time.Now().UnixNano(), Nick: "alice", Text: text}, func(m []byte) []byte { return ed25519.Sign(aPriv, m) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return env
+	}
+	var s5, s9 [32]byte
+	rand.Read(s5[:])
+	rand.Read(s9[:])
+	if res := r.DeliverForTest(seal(5, s5, "early"), peer.ID("")); res == pubsub.ValidationAccept {
+		t.Fatal("envelope of an unknown epoch accepted")
+	}
+	if st := r.Status(); st.Buffered != 1 {
+		t.Fatalf("buffered %d, want 1", st.Buffered)
+	}
+	if hasText(b, "lobby", "early") {
+		t.Fatal("shown before its key arrived")
+	}
+	if !r.AdoptForTest(5, s5, roster) {
+		t.Fatal("epoch 5 not adopted")
+	}
+	b.waitMessage("lobby", "early")
+
+	r.DeliverForTest(seal(9, s9, "never"), peer.ID(""))
+	b.waitEvent("unreadable notice", func(ev room.Event) bool {
+		return ev.Type == room.EventError && ev.Reason == "unreadable"
+	})
+	if hasText(b, "lobby", "never") {
+		t.Fatal("shown without its key")
+	}
+	if d := r.Status().Drops[room.DropUnreadable]; d != 1 {
+		t.Errorf("unreadable drops %d, want 1", d)
+	}
+}

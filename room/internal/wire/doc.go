@@ -1,7 +1,8 @@
 // Package wire holds p2pchat's room wire formats: the encrypted, signed
 // message envelope published on a room's gossipsub topic, the key schedule
-// that turns an epoch secret into message and sender-tag keys, and the frames
-// of the admission stream protocol.
+// that turns an epoch secret and roster into sender tags and per-sender hash
+// ratchets, and the frames of the admission (CPace) and rekey stream
+// protocols.
 //
 // Every format starts with a version byte; decoders refuse unknown versions
 // with [ErrVersion] and check every length before allocating. The byte
@@ -10,13 +11,14 @@
 //
 // Envelope (all integers big-endian):
 //
-//	0   1  version (1)
+//	0   1  version (2)
 //	1  16  room id
 //	17  4  epoch number
 //	21 16  key id
 //	37 16  sender tag
-//	53 24  nonce (XChaCha20-Poly1305)
-//	77  …  ciphertext of the body, with a 16-byte tag
+//	53  4  chain index
+//	57 24  nonce (XChaCha20-Poly1305)
+//	81  …  ciphertext of the body under the chain's message key, 16-byte tag
 //
 // Body (the plaintext):
 //

@@ -2,24 +2,38 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room"
+	"github.com/p2pchat/p2pchat/room/store"
 )
 
 const helpText = `commands:
-  /join ROOM     join ROOM and make it the current room
-  /leave [ROOM]  leave ROOM (default: the current room)
+  /join ROOM     join ROOM and make it the current room; on a terminal it asks
+                 for a passphrase (Enter alone: an open room, or the passphrase
+                 stored when the room was last joined)
+  /join -p ROOM  join ROOM with a passphrase: asked for on a terminal, else
+                 read from the next input line
+  /leave [ROOM]  leave ROOM (default: the current room) and forget its passphrase
   /nick NAME     change your nick
   /me ACTION     send an action ("* alice waves")
-  /who           list the members of the current room
+  /who           list the members of the current room (✓ = verified)
+  /verify WHO    show the full fingerprint of WHO (nick, nick#fp or peer ID)
+  /verify WHO FINGERPRINT
+                 mark WHO verified if FINGERPRINT is theirs (as printed by
+                 p2pchat id on their machine)
   /rooms         list joined rooms
   /status        show this node, its peers and rooms
   /help          show this help
@@ -38,71 +52,132 @@ type session struct {
 	m       *room.Manager
 	n       *node.Node
 	id      *identity.Identity
+	st      *store.Store
 	out     *printer
+	lines   *lineReader
+	tty     *terminal // stdin, if it is a terminal; nil otherwise
 	current string
 }
 
-// readLines sends stdin's lines to the returned channel, refusing lines over
-// maxLine bytes with an error line, and closes it at EOF.
-func readLines(r io.Reader) <-chan lineOrErr {
-	ch := make(chan lineOrErr)
+// lineReader reads stdin one line per request, so that nothing is read
+// ahead: a passphrase typed on a terminal after /join goes to the hidden
+// prompt, not to this reader's buffer.
+type lineReader struct {
+	req    chan struct{}
+	lines  chan lineOrErr
+	stop   chan struct{} // closed by close
+	exited chan struct{} // closed when the reading goroutine returns
+}
+
+type lineOrErr struct {
+	line []byte
+	err  error
+}
+
+// newLineReader starts reading r. Lines over maxLine bytes are refused with
+// an error. Call close when done; the goroutine then ends as soon as it is
+// not blocked reading r.
+func newLineReader(r io.Reader) *lineReader {
+	lr := &lineReader{req: make(chan struct{}), lines: make(chan lineOrErr), stop: make(chan struct{}), exited: make(chan struct{})}
 	go func() {
-		defer close(ch)
+		defer close(lr.exited)
 		br := bufio.NewReaderSize(r, 64<<10)
 		for {
-			var buf []byte
-			tooLong := false
-			var err error
-			for {
-				var frag []byte
-				frag, err = br.ReadSlice('\n')
-				if !tooLong {
-					buf = append(buf, frag...)
-					if len(buf) > maxLine {
-						tooLong, buf = true, nil
-					}
-				}
-				if !errors.Is(err, bufio.ErrBufferFull) {
-					break
-				}
+			select {
+			case <-lr.req:
+			case <-lr.stop:
+				return
 			}
-			switch {
-			case tooLong:
-				ch <- lineOrErr{err: fmt.Errorf("line longer than %d bytes not sent (messages are limited to %d bytes)", maxLine, room.MaxText)}
-			case len(buf) > 0:
-				ch <- lineOrErr{line: strings.TrimRight(string(buf), "\r\n")}
+			l, eof := readLine(br)
+			if l == nil {
+				return
 			}
-			if err != nil {
+			select {
+			case lr.lines <- *l:
+			case <-lr.stop:
+				return
+			}
+			if eof {
+				// The last line had no newline; the next request ends.
+				select {
+				case <-lr.req:
+				case <-lr.stop:
+				}
 				return
 			}
 		}
 	}()
-	return ch
+	return lr
 }
 
-type lineOrErr struct {
-	line string
-	err  error
+// readLine reads one line, without its line ending. It returns nil at the
+// end of input (or on a read error), and eof if the input ended right after
+// the line.
+func readLine(br *bufio.Reader) (l *lineOrErr, eof bool) {
+	for {
+		var buf []byte
+		tooLong := false
+		var err error
+		for {
+			var frag []byte
+			frag, err = br.ReadSlice('\n')
+			if !tooLong {
+				buf = append(buf, frag...)
+				if len(buf) > maxLine {
+					clear(buf)
+					tooLong, buf = true, nil
+				}
+			}
+			if !errors.Is(err, bufio.ErrBufferFull) {
+				break
+			}
+		}
+		switch {
+		case tooLong:
+			return &lineOrErr{err: fmt.Errorf("line longer than %d bytes not sent (messages are limited to %d bytes)", maxLine, room.MaxText)}, err != nil
+		case len(buf) > 0:
+			return &lineOrErr{line: bytes.TrimRight(buf, "\r\n")}, err != nil
+		case err != nil:
+			return nil, true
+		}
+	}
 }
+
+// next returns the next line; ok is false at the end of input or when ctx
+// ends.
+func (lr *lineReader) next(ctx context.Context) (l lineOrErr, ok bool) {
+	select {
+	case lr.req <- struct{}{}:
+	case <-lr.exited:
+		return l, false
+	case <-ctx.Done():
+		return l, false
+	}
+	select {
+	case l = <-lr.lines:
+		return l, true
+	case <-lr.exited:
+		return l, false
+	case <-ctx.Done():
+		return l, false
+	}
+}
+
+func (lr *lineReader) close() { close(lr.stop) }
 
 // loop handles stdin until EOF, /quit or ctx ends.
-func (s *session) loop(ctx context.Context, stdin io.Reader) error {
-	lines := readLines(stdin)
+func (s *session) loop(ctx context.Context) error {
 	for {
-		select {
-		case <-ctx.Done():
+		l, ok := s.lines.next(ctx)
+		if !ok {
 			return nil
-		case l, ok := <-lines:
-			if !ok {
-				return nil
-			}
-			if l.err != nil {
-				s.out.errorf("%v", l.err)
-				continue
-			}
-			if quit := s.handle(ctx, l.line); quit {
-				return nil
-			}
+		}
+		if l.err != nil {
+			s.out.errorf("%v", l.err)
+			continue
+		}
+		if quit := s.handle(ctx, string(l.line)); quit {
+			return nil
 		}
 	}
 }
@@ -120,11 +195,7 @@ func (s *session) handle(ctx context.Context, line string) bool {
 	arg = strings.TrimSpace(arg)
 	switch cmd {
 	case "join":
-		if arg == "" {
-			s.out.errorf("usage: /join ROOM")
-			return false
-		}
-		s.join(ctx, arg)
+		s.joinCmd(ctx, arg)
 	case "leave":
 		s.leave(ctx, arg)
 	case "nick":
@@ -141,6 +212,8 @@ func (s *session) handle(ctx context.Context, line string) bool {
 		s.send(ctx, arg, true)
 	case "who":
 		s.who()
+	case "verify":
+		s.verify(ctx, arg)
 	case "rooms":
 		s.rooms()
 	case "status":
@@ -155,8 +228,82 @@ func (s *session) handle(ctx context.Context, line string) bool {
 	return false
 }
 
-func (s *session) join(ctx context.Context, name string) {
-	r, err := s.m.Join(ctx, name, room.JoinOptions{})
+// joinCmd runs "/join [-p] ROOM".
+func (s *session) joinCmd(ctx context.Context, arg string) {
+	fields := strings.Fields(arg)
+	withPass := len(fields) > 0 && fields[0] == "-p"
+	if withPass {
+		fields = fields[1:]
+	}
+	var pass []byte
+	defer func() { clear(pass) }()
+	if withPass && s.tty == nil {
+		// Scripts: the next line is the passphrase. It is taken even if
+		// the command turns out to be wrong, so that it can never be sent
+		// to the current room as a message.
+		l, ok := s.lines.next(ctx)
+		switch {
+		case !ok:
+			if ctx.Err() == nil {
+				s.out.errorf("/join -p: input ended before the passphrase line; not joined")
+			}
+			return
+		case l.err != nil:
+			s.out.errorf("/join -p: the passphrase line is too long; not joined")
+			return
+		case len(l.line) == 0:
+			s.out.errorf("/join -p: the passphrase line is empty; not joined")
+			return
+		}
+		pass = l.line
+	}
+	if len(fields) != 1 {
+		s.out.errorf("usage: /join [-p] ROOM")
+		return
+	}
+	name, err := room.Normalize(fields[0])
+	if err != nil {
+		s.out.errorf("room %q: %v", fields[0], err)
+		return
+	}
+	if _, err := s.m.Room(name); err == nil {
+		if withPass {
+			s.out.event(room.Event{Type: room.EventError, Room: name,
+				Err: fmt.Errorf("already in room %q; /leave it first to join it with another passphrase", name)})
+			return
+		}
+		s.current = name
+		return
+	}
+	if s.tty != nil {
+		prompt := "passphrase for " + name + " (Enter for an open room): "
+		if withPass {
+			prompt = "passphrase for " + name + ": "
+		} else if rec, ok, err := s.st.Room(ctx, name); err == nil && ok && rec.Kind == store.KindPassphrase {
+			prompt = "passphrase for " + name + " (Enter for the one stored when you last joined it): "
+		}
+		p, err := s.tty.readHidden(ctx, prompt)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.out.errorf("%v", err)
+			}
+			return
+		}
+		if len(p) == 0 && withPass {
+			s.out.errorf("no passphrase entered; not joined")
+			return
+		}
+		if len(p) > 0 {
+			pass = p
+		}
+	}
+	s.join(ctx, name, pass)
+}
+
+// join joins name with pass (nil: open, or the stored secret) and makes it
+// the current room.
+func (s *session) join(ctx context.Context, name string, pass []byte) {
+	r, err := s.m.Join(ctx, name, room.JoinOptions{Passphrase: pass})
 	if err != nil {
 		s.out.errorf("%v", err)
 		return
@@ -208,14 +355,116 @@ func (s *session) who() {
 		return
 	}
 	ms := r.Members()
-	var lines []string
+	lines := []string{fmt.Sprintf("[%s] %d other member(s)", r.Name(), len(ms))}
 	var list []map[string]any
-	lines = append(lines, fmt.Sprintf("[%s] %d other member(s)", r.Name(), len(ms)))
 	for _, mb := range ms {
-		lines = append(lines, fmt.Sprintf("  %s#%s  %s", mb.Nick, mb.Fingerprint.Short(), mb.Peer))
-		list = append(list, map[string]any{"peer_id": mb.Peer.String(), "nick": mb.Nick, "fp": mb.Fingerprint.Short(), "fingerprint": mb.Fingerprint.String()})
+		mark := ""
+		if mb.Verified {
+			mark = " ✓"
+		}
+		lines = append(lines, fmt.Sprintf("  %s#%s%s  %s", clean(mb.Nick), mb.Fingerprint.Short(), mark, mb.Peer))
+		list = append(list, map[string]any{"peer_id": mb.Peer.String(), "nick": mb.Nick, "fp": mb.Fingerprint.Short(), "fingerprint": mb.Fingerprint.String(), "verified": mb.Verified})
 	}
 	s.out.info("who", map[string]any{"room": r.Name(), "members": list}, strings.Join(lines, "\n"))
+}
+
+// verify runs "/verify WHO [FINGERPRINT]": without a fingerprint it shows
+// WHO's, with one it checks it and remembers WHO as verified.
+func (s *session) verify(ctx context.Context, arg string) {
+	who, fpText, _ := strings.Cut(arg, " ")
+	fpText = strings.TrimSpace(fpText)
+	if who == "" {
+		s.out.errorf("usage: /verify NICK|NICK#FP|PEER_ID [FINGERPRINT]")
+		return
+	}
+	mb, ok := s.findMember(who)
+	if !ok {
+		return
+	}
+	desc := fmt.Sprintf("%s#%s", clean(mb.Nick), mb.Fingerprint.Short())
+	if mb.Nick == "" {
+		desc = mb.Peer.String()
+	}
+	fields := map[string]any{"peer_id": mb.Peer.String(), "nick": mb.Nick, "fp": mb.Fingerprint.Short(), "fingerprint": mb.Fingerprint.String()}
+	if s.current != "" {
+		fields["room"] = s.current
+	}
+	if fpText == "" {
+		verified := s.m.Verified(mb.Peer)
+		fields["verified"] = verified
+		state := "not verified yet"
+		if verified {
+			state = "verified ✓"
+		}
+		s.out.info("fingerprint", fields, fmt.Sprintf("* %s %s (%s)\n  fingerprint %s\n  compare it with what `p2pchat id` prints on their machine, then type /verify %s FINGERPRINT",
+			desc, mb.Peer, state, mb.Fingerprint, clean(who)))
+		return
+	}
+	if err := s.m.Verify(ctx, mb.Peer, fpText); err != nil {
+		if errors.Is(err, room.ErrFingerprint) {
+			s.out.event(room.Event{Type: room.EventError, Room: s.current, Peer: mb.Peer, Reason: "fingerprint_mismatch",
+				// Wrap the sentinel, not err: err spells out the peer's
+				// real fingerprint, which invites pasting it back.
+				Err: fmt.Errorf("the fingerprints differ: the key %s uses is not the one whose fingerprint you typed; do not trust it until you know why (%w)", desc, room.ErrFingerprint)})
+			return
+		}
+		s.out.event(room.Event{Type: room.EventError, Room: s.current, Peer: mb.Peer, Err: err})
+		return
+	}
+	s.out.info("verified", fields, fmt.Sprintf("* %s verified ✓: fingerprint %s matches", desc, mb.Fingerprint))
+}
+
+// findMember resolves WHO (a nick, nick#fp or peer ID) to one member of the
+// current room, or to any peer given by its ID. It reports an error event
+// and false when there is none or more than one.
+func (s *session) findMember(who string) (room.Member, bool) {
+	var ms []room.Member
+	if s.current != "" {
+		if r, err := s.m.Room(s.current); err == nil {
+			ms = r.Members()
+		}
+	}
+	if p, err := peer.Decode(who); err == nil {
+		for _, mb := range ms {
+			if mb.Peer == p {
+				return mb, true
+			}
+		}
+		// Not in the current room: a fingerprint is a property of the key,
+		// so a peer ID is enough to verify it.
+		fp, err := identity.PeerFingerprint(p)
+		if err != nil {
+			s.out.errorf("/verify %s: %v", who, err)
+			return room.Member{}, false
+		}
+		return room.Member{Peer: p, Fingerprint: fp}, true
+	}
+	if s.current == "" {
+		s.out.errorf("not in any room; /join ROOM first, or give a peer ID")
+		return room.Member{}, false
+	}
+	nick, short, withFP := strings.Cut(who, "#")
+	var found []room.Member
+	for _, mb := range ms {
+		if mb.Nick == nick && (!withFP || strings.EqualFold(mb.Fingerprint.Short(), short)) {
+			found = append(found, mb)
+		}
+	}
+	switch len(found) {
+	case 0:
+		s.out.event(room.Event{Type: room.EventError, Room: s.current,
+			Err: fmt.Errorf("no member %q in room %q; /who lists them", who, s.current)})
+		return room.Member{}, false
+	case 1:
+		return found[0], true
+	}
+	var list []string
+	for _, mb := range found {
+		list = append(list, fmt.Sprintf("%s#%s %s", mb.Nick, mb.Fingerprint.Short(), mb.Peer))
+	}
+	s.out.event(room.Event{Type: room.EventError, Room: s.current, Reason: "ambiguous",
+		Err: fmt.Errorf("%d members of room %q are called %q; say which with nick#fp or the peer ID: %s", len(found), s.current, who, strings.Join(list, ", "))})
+	return room.Member{}, false
 }
 
 func (s *session) rooms() {
@@ -244,26 +493,37 @@ func (s *session) status() {
 	}
 	var rooms []map[string]any
 	for _, r := range s.m.Status().Rooms {
-		kind := "open: anyone on the network who knows the name can join"
 		state := "waiting for the room key"
 		if r.Ready {
-			state = fmt.Sprintf("epoch %d, key %s", r.Epoch, r.KeyID[:8])
+			state = fmt.Sprintf("epoch %d, key %.8s, %d in the key's roster", r.Epoch, r.KeyID, r.Roster)
 		}
-		lines = append(lines, fmt.Sprintf("[%s] %s; %d other member(s); %s; dropped %s", r.Name, kind, r.Members, state, dropSummary(r.Drops)))
-		rooms = append(rooms, map[string]any{"room": r.Name, "kind": "open", "ready": r.Ready, "members": r.Members, "epoch": r.Epoch, "key_id": r.KeyID, "dropped": r.Drops, "topic": r.Topic})
+		lines = append(lines, fmt.Sprintf("[%s] %s; %d other member(s); %s; %d buffered; dropped %s", r.Name, kindText(r.Kind), r.Members, state, r.Buffered, dropSummary(r.Drops)))
+		rooms = append(rooms, map[string]any{"room": r.Name, "kind": r.Kind, "ready": r.Ready, "members": r.Members, "roster": r.Roster, "buffered": r.Buffered,
+			"epoch": r.Epoch, "key_id": r.KeyID, "dropped": r.Drops, "topic": r.Topic})
 	}
 	s.out.info("status", map[string]any{"peer_id": s.id.PeerID().String(), "fingerprint": fp.String(), "nick": s.m.Nick(), "peers": len(peers), "rooms": rooms}, strings.Join(lines, "\n"))
 }
 
-func dropSummary(d map[string]uint64) string {
-	if len(d) == 0 {
-		return "nothing"
+// kindText says what a room kind means for who can join.
+func kindText(kind string) string {
+	switch kind {
+	case room.KindOpen:
+		return "open: anyone on the network who knows the name can join"
+	case room.KindPassphrase:
+		return "passphrase: only peers that prove they know the passphrase can join"
 	}
+	return kind
+}
+
+func dropSummary(d map[string]uint64) string {
 	var parts []string
-	for _, k := range []string{room.DropMalformed, room.DropWrongRoom, room.DropUnknownEpoch, room.DropAuth, room.DropSender, room.DropSignature, room.DropReplay} {
+	for _, k := range slices.Sorted(maps.Keys(d)) {
 		if d[k] > 0 {
 			parts = append(parts, fmt.Sprintf("%s=%d", k, d[k]))
 		}
+	}
+	if len(parts) == 0 {
+		return "nothing"
 	}
 	return strings.Join(parts, " ")
 }

@@ -6,8 +6,11 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
@@ -20,6 +23,9 @@ type printer struct {
 	mu   sync.Mutex
 	w    io.Writer
 	json bool
+	// m, once set, answers what events do not carry: a room's kind and
+	// whether a peer is verified.
+	m atomic.Pointer[room.Manager]
 }
 
 func newPrinter(w io.Writer, asJSON bool) *printer { return &printer{w: w, json: asJSON} }
@@ -78,12 +84,21 @@ func (p *printer) event(ev room.Event) {
 	var line string
 	switch ev.Type {
 	case room.EventJoined:
-		line = "* " + prefix + "joined; messages are end-to-end encrypted (open room: anyone who knows its name can join)"
+		line = "* " + prefix + "joined; messages are end-to-end encrypted"
+		if kind := p.kind(ev.Room); kind != "" {
+			obj["kind"] = kind
+			line += " (" + kindText(kind) + ")"
+		}
 	case room.EventLeft:
 		line = "* " + prefix + "left"
 	case room.EventMemberJoined:
-		obj["peer_id"], obj["nick"], obj["fp"] = ev.Peer.String(), ev.Nick, ev.Short
-		line = fmt.Sprintf("* %s%s#%s joined", prefix, clean(ev.Nick), ev.Short)
+		verified := p.verified(ev.Peer)
+		obj["peer_id"], obj["nick"], obj["fp"], obj["verified"] = ev.Peer.String(), ev.Nick, ev.Short, verified
+		mark := ""
+		if verified {
+			mark = " ✓"
+		}
+		line = fmt.Sprintf("* %s%s#%s%s joined", prefix, clean(ev.Nick), ev.Short, mark)
 	case room.EventMemberLeft:
 		obj["peer_id"], obj["nick"], obj["fp"], obj["reason"] = ev.Peer.String(), ev.Nick, ev.Short, ev.Reason
 		line = fmt.Sprintf("* %s%s#%s left (%s)", prefix, clean(ev.Nick), ev.Short, ev.Reason)
@@ -100,16 +115,48 @@ func (p *printer) event(ev room.Event) {
 		} else {
 			line = fmt.Sprintf("%s%s#%s: %s", prefix, clean(m.Nick), m.Short, clean(m.Text))
 		}
+	case room.EventKeyChanged:
+		obj["peer_id"], obj["nick"], obj["fp"], obj["old_peer_id"], obj["old_verified"] = ev.Peer.String(), ev.Nick, ev.Short, ev.OldPeer, ev.OldVerified
+		was := clean(ev.OldPeer)
+		if ev.OldVerified {
+			was += ", verified"
+		}
+		line = fmt.Sprintf("!!! %s%s#%s uses the nick of a different key than before (was %s) — verify before trusting", prefix, clean(ev.Nick), ev.Short, was)
 	case room.EventError:
 		obj["error"] = ev.Err.Error()
 		if ev.Peer != "" {
 			obj["peer_id"] = ev.Peer.String()
+		}
+		if ev.Reason != "" {
+			obj["reason"] = ev.Reason
 		}
 		line = "! " + prefix + clean(ev.Err.Error())
 	default:
 		line = "* " + prefix + string(ev.Type)
 	}
 	p.emit(obj, line)
+}
+
+// setManager makes p look up room kinds and verified peers in m.
+func (p *printer) setManager(m *room.Manager) { p.m.Store(m) }
+
+// kind returns the kind of the joined room name, or "" if unknown (no
+// manager yet, or the room was left since the event).
+func (p *printer) kind(name string) string {
+	m := p.m.Load()
+	if m == nil {
+		return ""
+	}
+	r, err := m.Room(name)
+	if err != nil {
+		return ""
+	}
+	return r.Kind()
+}
+
+func (p *printer) verified(id peer.ID) bool {
+	m := p.m.Load()
+	return m != nil && m.Verified(id)
 }
 
 // clean makes text safe for a terminal: control characters (escape

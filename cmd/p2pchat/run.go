@@ -20,6 +20,7 @@ import (
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room"
+	"github.com/p2pchat/p2pchat/room/store"
 )
 
 // Exit codes.
@@ -39,6 +40,7 @@ flags:
 
 type options struct {
 	home     string
+	passFile string
 	nick     string
 	listen   listFlag
 	peers    listFlag
@@ -69,6 +71,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.home, "home", "", "state directory (default $P2PCHAT_HOME, else the per-user state dir)")
 	fs.StringVar(&o.nick, "nick", "", "nickname shown to others (default $USER)")
 	fs.Var(&o.listen, "listen", "multiaddr to listen on (repeatable; default all interfaces, TCP, IPv4 and IPv6)")
+	fs.StringVar(&o.passFile, "passphrase-file", "", "join the ROOMs as passphrase rooms, with the passphrase in `FILE` (default $P2PCHAT_PASSPHRASE)")
 	fs.Var(&o.peers, "peer", "multiaddr with /p2p/ID of a peer to dial directly (repeatable)")
 	fs.BoolVar(&o.noMDNS, "no-mdns", false, "do not discover peers with mDNS")
 	fs.BoolVar(&o.plain, "plain", false, "line mode with one human-readable line per event")
@@ -139,20 +142,22 @@ func versionString() string {
 	return fmt.Sprintf("p2pchat %s %s %s/%s", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
-func loadIdentity(o *options) (*identity.Identity, error) {
+// loadIdentity loads (or creates) the identity in the state directory and
+// returns it with the directory.
+func loadIdentity(o *options) (*identity.Identity, string, error) {
 	home, err := resolveHome(o.home)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	id, _, err := identity.LoadOrCreate(home)
-	return id, err
+	return id, home, err
 }
 
 func cmdID(o *options, stdout io.Writer) error {
 	if len(o.args) > 1 {
 		return usageError{fmt.Errorf("id takes no arguments, got %q", o.args[1:])}
 	}
-	id, err := loadIdentity(o)
+	id, _, err := loadIdentity(o)
 	if err != nil {
 		return err
 	}
@@ -183,7 +188,7 @@ func defaultNick() string {
 
 // chat runs a node, joins the rooms and drives line mode until stdin ends,
 // /quit, or ctx is cancelled (SIGINT/SIGTERM).
-func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Writer) error {
+func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	log, err := newLogger(o.logLevel, stderr)
 	if err != nil {
 		return err
@@ -217,10 +222,26 @@ func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Wr
 			return usageError{fmt.Errorf("--peer %q: want a multiaddr ending in /p2p/PEER_ID: %v", a, err)}
 		}
 	}
-	id, err := loadIdentity(o)
+	pass, err := startPassphrase(o.passFile)
 	if err != nil {
 		return err
 	}
+	defer clear(pass)
+	id, home, err := loadIdentity(o)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, home)
+	if err != nil {
+		return err
+	}
+	// Deferred first, so it runs last: after the manager and the node are
+	// closed, nothing writes to the store any more.
+	defer func() {
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
 	out := newPrinter(stdout, o.json)
 	n, err := node.New(ctx, id.PrivKey(), node.Config{
 		ListenAddrs: o.listen,
@@ -238,10 +259,11 @@ func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Wr
 		return err
 	}
 	defer n.Close()
-	m, err := room.New(room.Config{Identity: id, Node: n, Nick: o.nick, Logger: log})
+	m, err := room.New(room.Config{Identity: id, Node: n, Nick: o.nick, Store: st, Logger: log})
 	if err != nil {
 		return err
 	}
+	out.setManager(m)
 	out.ready(id, n)
 	done := make(chan struct{})
 	go func() {
@@ -250,11 +272,14 @@ func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Wr
 			out.event(ev)
 		}
 	}()
-	s := &session{m: m, n: n, id: id, out: out}
+	lines := newLineReader(stdin)
+	defer lines.close()
+	s := &session{m: m, n: n, id: id, st: st, out: out, lines: lines, tty: stdinTerminal(stdin, stderr)}
 	for _, name := range rooms {
-		s.join(ctx, name)
+		s.join(ctx, name, pass)
 	}
-	err = s.loop(ctx, stdin)
+	clear(pass)
+	err = s.loop(ctx)
 	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	m.Close(closeCtx)

@@ -191,7 +191,9 @@ func TestOutsider(t *testing.T) {
 	var attacks [][]byte
 	garbage := make([]byte, 300)
 	rand.Read(garbage)
-	attacks = append(attacks, garbage, []byte{wire.Version}, append([]byte{9}, real[1:]...))
+	oversized := append(bytes.Clone(real), make([]byte, 2*wire.MaxText)...)
+	attacks = append(attacks, garbage, []byte{wire.Version}, append([]byte{9}, real[1:]...),
+		real[:len(real)/2], real[:wire.HeaderSize], real[:len(real)-1], oversized)
 	for _, i := range []int{0, 5, 20, 40, 56, 60, wire.HeaderSize + 3, len(real) - 1} {
 		alt := bytes.Clone(real)
 		alt[i] ^= 0x40

@@ -148,6 +148,7 @@ var ErrNotNoise = errors.New("node: connection is not secured by noise")
 type Node struct {
 	host   host.Host
 	cm     *connmgr.BasicConnMgr
+	gater  *gater
 	ps     *pubsub.PubSub
 	mdns   mdns.Service // nil when mDNS is off
 	log    *slog.Logger
@@ -240,8 +241,10 @@ func New(ctx context.Context, priv crypto.PrivKey, cfg Config) (*Node, error) {
 	if cfg.hostSecurity != nil {
 		security = cfg.hostSecurity
 	}
+	n.gater = &gater{blocked: map[peer.ID]bool{}}
 	h, err := libp2p.New(
 		libp2p.Identity(priv),
+		libp2p.ConnectionGater(n.gater),
 		security,
 		// TCP only: QUIC, WebTransport and WebRTC bring their own TLS and
 		// would bypass Noise.

@@ -519,3 +519,23 @@ func TestHostServices(t *testing.T) {
 		}
 	}
 }
+
+func TestBlock(t *testing.T) {
+	a := newTestNode(t, Config{})
+	b := newTestNode(t, Config{})
+	ctx := context.Background()
+	if err := b.Connect(ctx, peer.AddrInfo{ID: a.ID(), Addrs: a.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	a.Block(b.ID())
+	if err := b.Connect(ctx, peer.AddrInfo{ID: a.ID(), Addrs: a.Addrs()}); err == nil && len(a.ConnectedPeers()) != 0 {
+		t.Fatal("blocked peer connected")
+	}
+	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err == nil {
+		t.Fatal("dialled a blocked peer")
+	}
+	a.Unblock(b.ID())
+	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
+		t.Fatalf("after unblock: %v", err)
+	}
+}

@@ -24,6 +24,14 @@
 //	       | last_nick TEXT | first_seen INT | last_seen INT
 //	nicks  nick TEXT, peer_id TEXT -> peers PK | first_seen INT | last_seen INT   index nicks_peer(peer_id)
 //
+// Version 2 adds the history:
+//
+//	messages      rowid PK | room, id (16) UNIQUE | room, author (32), seq UNIQUE | clock | time
+//	              | kind | nick | text | record (header || signed body) | received | state
+//	              index messages_order(room, clock, author, seq)
+//	messages_fts  FTS5 over messages.text (external content, kept by triggers)
+//	room_members  room, peer_id PK | first_seen INT   (history visibility starts there)
+//
 // Times are Unix nanoseconds (INT); NULL is the zero [time.Time]. Names,
 // nicks and ids compare byte for byte (case-sensitive). [Open] applies the
 // missing migrations in order, one transaction each; a database of a newer

@@ -10,6 +10,7 @@ import (
 // user_version). Append only: a released migration is never edited.
 var migrations = []string{
 	schemaV1,
+	schemaV2,
 }
 
 // schemaV1 is the first schema; the package doc shows it in short.
@@ -51,6 +52,49 @@ CREATE TABLE nicks (
 ) STRICT, WITHOUT ROWID;
 
 CREATE INDEX nicks_peer ON nicks (peer_id);
+`
+
+// schemaV2 adds message history (with full-text search) and when each
+// member was first seen in each room (history visibility).
+const schemaV2 = `
+CREATE TABLE messages (
+	rowid    INTEGER PRIMARY KEY,
+	room     TEXT NOT NULL,
+	id       BLOB NOT NULL CHECK (length(id) = 16),
+	author   BLOB NOT NULL CHECK (length(author) = 32),
+	seq      INTEGER NOT NULL,
+	clock    INTEGER NOT NULL,
+	time     INTEGER NOT NULL,
+	kind     INTEGER NOT NULL,
+	nick     TEXT NOT NULL,
+	text     TEXT NOT NULL,
+	record   BLOB NOT NULL,
+	received INTEGER NOT NULL,
+	state    TEXT NOT NULL DEFAULT '',
+	UNIQUE (room, id),
+	UNIQUE (room, author, seq)
+) STRICT;
+
+CREATE INDEX messages_order ON messages (room, clock, author, seq);
+
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+	text, content = 'messages', content_rowid = 'rowid', tokenize = 'unicode61'
+);
+
+CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+	INSERT INTO messages_fts (rowid, text) VALUES (new.rowid, new.text);
+END;
+
+CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+	INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+END;
+
+CREATE TABLE room_members (
+	room       TEXT NOT NULL,
+	peer_id    TEXT NOT NULL,
+	first_seen INTEGER NOT NULL,
+	PRIMARY KEY (room, peer_id)
+) STRICT, WITHOUT ROWID;
 `
 
 // newerError is migrate's error for a database whose user_version is beyond

@@ -1,0 +1,258 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Message is one verified message of a room: what is shown, and the record
+// (envelope header and signed body) that lets anyone re-verify it and that
+// is served to members that lack it.
+type Message struct {
+	Room     string
+	ID       [16]byte
+	Author   []byte // Ed25519 public key, 32 bytes
+	Seq      uint64 // per author and room, from 1
+	Clock    uint64 // Lamport clock: the order of the room
+	Time     time.Time
+	Kind     int
+	Nick     string
+	Text     string
+	Record   []byte
+	Received time.Time // when this node stored it
+	State    string    // own messages: "pending" or "sent"; others ""
+}
+
+// Own message states.
+const (
+	StatePending = "pending" // stored, no member was reachable when it was published
+	StateSent    = "sent"    // published while a member was reachable
+)
+
+// AddMessage stores m unless a message with its id (or its author and seq)
+// is already stored, and reports whether it was added. A failure (disk
+// full included) means the message is not stored.
+func (s *Store) AddMessage(ctx context.Context, m Message) (bool, error) {
+	if len(m.Author) != 32 || m.Seq == 0 || m.Received.IsZero() {
+		return false, fmt.Errorf("store: add message to room %q: incomplete message", m.Room)
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO messages
+		(room, id, author, seq, clock, time, kind, nick, text, record, received, state)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.Room, m.ID[:], m.Author, int64(m.Seq), int64(m.Clock), m.Time.UnixNano(), m.Kind, m.Nick, m.Text, m.Record, m.Received.UnixNano(), m.State)
+	if err != nil {
+		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, err)
+	}
+	return n == 1, nil
+}
+
+// SetState changes the state of one of our messages.
+func (s *Store) SetState(ctx context.Context, room string, id [16]byte, state string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE messages SET state = ? WHERE room = ? AND id = ?`, state, room, id[:]); err != nil {
+		return fmt.Errorf("store: set state in room %q: %w", room, err)
+	}
+	return nil
+}
+
+const messageColumns = `room, id, author, seq, clock, time, kind, nick, text, record, received, state`
+
+func scanMessage(sc scanner) (Message, error) {
+	var m Message
+	var id []byte
+	var seq, clock, t, recv int64
+	if err := sc.Scan(&m.Room, &id, &m.Author, &seq, &clock, &t, &m.Kind, &m.Nick, &m.Text, &m.Record, &recv, &m.State); err != nil {
+		return m, err
+	}
+	copy(m.ID[:], id)
+	m.Seq, m.Clock = uint64(seq), uint64(clock)
+	m.Time, m.Received = time.Unix(0, t), time.Unix(0, recv)
+	return m, nil
+}
+
+func (s *Store) queryMessages(ctx context.Context, what, q string, args ...any) ([]Message, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: %s: %w", what, err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// History returns the last limit messages of room received at or after
+// since (zero: all), in the room's order (clock, author, seq). limit <= 0
+// means all.
+func (s *Store) History(ctx context.Context, room string, limit int, since time.Time) ([]Message, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	var after int64
+	if !since.IsZero() {
+		after = since.UnixNano()
+	}
+	msgs, err := s.queryMessages(ctx, fmt.Sprintf("history of room %q", room), `SELECT `+messageColumns+` FROM (
+		SELECT * FROM messages WHERE room = ? AND time >= ? ORDER BY clock DESC, author DESC, seq DESC LIMIT ?
+	) ORDER BY clock, author, seq`, room, after, limit)
+	return msgs, err
+}
+
+// Message returns one message by id.
+func (s *Store) Message(ctx context.Context, room string, id [16]byte) (Message, bool, error) {
+	m, err := scanMessage(s.db.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE room = ? AND id = ?`, room, id[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, false, nil
+	}
+	if err != nil {
+		return m, false, fmt.Errorf("store: message in room %q: %w", room, err)
+	}
+	return m, true, nil
+}
+
+// Range is an inclusive run of sequence numbers.
+type Range struct{ Lo, Hi uint64 }
+
+// Ranges returns, per author (the key is the 32 public key bytes as a
+// string), the runs of sequence numbers stored for room.
+func (s *Store) Ranges(ctx context.Context, room string) (map[string][]Range, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT author, MIN(seq), MAX(seq) FROM (
+		SELECT author, seq, seq - ROW_NUMBER() OVER (PARTITION BY author ORDER BY seq) AS grp
+		FROM messages WHERE room = ?
+	) GROUP BY author, grp ORDER BY author, MIN(seq)`, room)
+	if err != nil {
+		return nil, fmt.Errorf("store: ranges of room %q: %w", room, err)
+	}
+	defer rows.Close()
+	out := map[string][]Range{}
+	for rows.Next() {
+		var author []byte
+		var lo, hi int64
+		if err := rows.Scan(&author, &lo, &hi); err != nil {
+			return nil, fmt.Errorf("store: ranges of room %q: %w", room, err)
+		}
+		out[string(author)] = append(out[string(author)], Range{uint64(lo), uint64(hi)})
+	}
+	return out, rows.Err()
+}
+
+// MessagesIn returns author's messages in room with lo <= seq <= hi sent
+// (by the author's clock) at or after since, in seq order, at most limit.
+func (s *Store) MessagesIn(ctx context.Context, room string, author []byte, lo, hi uint64, since time.Time, limit int) ([]Message, error) {
+	return s.queryMessages(ctx, fmt.Sprintf("messages of room %q", room), `SELECT `+messageColumns+` FROM messages
+		WHERE room = ? AND author = ? AND seq BETWEEN ? AND ? AND time >= ? ORDER BY seq LIMIT ?`,
+		room, author, int64(lo), int64(hi), since.UnixNano(), limit)
+}
+
+// LastSeq returns the highest sequence number of author in room (0 if none).
+func (s *Store) LastSeq(ctx context.Context, room string, author []byte) (uint64, error) {
+	var n sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT MAX(seq) FROM messages WHERE room = ? AND author = ?`, room, author).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: last seq in room %q: %w", room, err)
+	}
+	return uint64(n.Int64), nil
+}
+
+// MaxClock returns the highest Lamport clock stored for room (0 if none).
+func (s *Store) MaxClock(ctx context.Context, room string) (uint64, error) {
+	var n sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT MAX(clock) FROM messages WHERE room = ?`, room).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: clock of room %q: %w", room, err)
+	}
+	return uint64(n.Int64), nil
+}
+
+// Pending returns our messages in room still in state pending.
+func (s *Store) Pending(ctx context.Context, room string) ([]Message, error) {
+	return s.queryMessages(ctx, fmt.Sprintf("pending in room %q", room), `SELECT `+messageColumns+` FROM messages
+		WHERE room = ? AND state = ? ORDER BY clock, author, seq`, room, StatePending)
+}
+
+// Hit is one search result.
+type Hit struct {
+	Message
+	Snippet string // the text with matches between [ and ]
+}
+
+// Search finds messages whose text matches query (FTS5 syntax; plain words
+// match all of them), best first (bm25), in room or in all rooms if room is
+// empty.
+func (s *Store) Search(ctx context.Context, query, room string, limit int) ([]Hit, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+prefixed("m.", messageColumns)+`, highlight(messages_fts, 0, '[', ']')
+		FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid
+		WHERE messages_fts MATCH ? AND (? = '' OR m.room = ?)
+		ORDER BY bm25(messages_fts) LIMIT ?`, ftsQuery(query), room, room, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: search %q: %w", query, err)
+	}
+	defer rows.Close()
+	var out []Hit
+	for rows.Next() {
+		var h Hit
+		var id []byte
+		var seq, clock, t, recv int64
+		if err := rows.Scan(&h.Room, &id, &h.Author, &seq, &clock, &t, &h.Kind, &h.Nick, &h.Text, &h.Record, &recv, &h.State, &h.Snippet); err != nil {
+			return nil, fmt.Errorf("store: search %q: %w", query, err)
+		}
+		copy(h.ID[:], id)
+		h.Seq, h.Clock = uint64(seq), uint64(clock)
+		h.Time, h.Received = time.Unix(0, t), time.Unix(0, recv)
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// NoteMember records when peerID was first seen as a member of room and
+// returns that time.
+func (s *Store) NoteMember(ctx context.Context, room, peerID string, at time.Time) (time.Time, error) {
+	if _, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO room_members (room, peer_id, first_seen) VALUES (?, ?, ?)`,
+		room, peerID, at.UnixNano()); err != nil {
+		return time.Time{}, fmt.Errorf("store: note member of room %q: %w", room, err)
+	}
+	var first int64
+	if err := s.db.QueryRowContext(ctx, `SELECT first_seen FROM room_members WHERE room = ? AND peer_id = ?`, room, peerID).Scan(&first); err != nil {
+		return time.Time{}, fmt.Errorf("store: note member of room %q: %w", room, err)
+	}
+	return time.Unix(0, first), nil
+}
+
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i := range parts {
+		parts[i] = p + parts[i]
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ftsQuery turns what a user typed into an FTS5 query that matches messages
+// containing every word, each quoted so that FTS5 operators and punctuation
+// in the input are taken literally.
+func ftsQuery(q string) string {
+	var terms []string
+	for _, w := range strings.Fields(q) {
+		terms = append(terms, `"`+strings.ReplaceAll(w, `"`, `""`)+`"`)
+	}
+	if len(terms) == 0 {
+		return `""`
+	}
+	return strings.Join(terms, " ")
+}

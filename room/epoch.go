@@ -67,6 +67,7 @@ func (r *Room) adopt(e *wire.Epoch) bool {
 	r.buffered = nil
 	r.mu.Unlock()
 
+	r.noteRoster(e)
 	ref := e.Ref()
 	r.m.log.Debug("room key", "room", r.name, "epoch", ref.Number, "key_id", hex.EncodeToString(ref.KeyID[:4]), "roster", len(e.Roster()))
 	for _, ev := range gone {
@@ -89,6 +90,24 @@ func (r *Room) adopt(e *wire.Epoch) bool {
 		}
 	}
 	return true
+}
+
+// noteRoster records when each member of e was first seen (history
+// visibility starts there) and syncs history with the members.
+func (r *Room) noteRoster(e *wire.Epoch) {
+	if r.m.store == nil {
+		return
+	}
+	for _, pub := range e.Roster() {
+		p, err := peerOf(pub)
+		if err != nil || p == r.m.node.ID() {
+			continue
+		}
+		if _, err := r.m.store.NoteMember(context.Background(), r.name, p.String(), time.Now()); err != nil {
+			r.m.log.Warn("recording member", "room", r.name, "err", err)
+		}
+		r.syncSoon(p)
+	}
 }
 
 // bufferLocked keeps env until its epoch arrives, within the buffer's

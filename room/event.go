@@ -20,6 +20,7 @@ const (
 	EventMessage      EventType = "message"       // a message, own ones included
 	EventError        EventType = "error"         // something the user must know
 	EventKeyChanged   EventType = "key_changed"   // a nick seen before now comes with another key
+	EventState        EventType = "state"         // one of our messages changed state (sent, seen by N)
 )
 
 // Event is one thing that happened in a room.
@@ -46,6 +47,11 @@ type Message struct {
 	Text   string
 	Action bool // sent with /me
 	Time   time.Time
-	Seq    uint64
+	Seq    uint64 // per author and room, from 1
+	Clock  uint64 // the room's Lamport clock: messages are ordered by (Clock, author, Seq)
 	Self   bool
+	State  string // own messages: "pending", "sent" or "seen"
+	SeenBy int    // own messages: members known to hold it
+	Late   bool   // arrived after a message that comes after it in room order
+	Synced bool   // fetched from another member's history rather than received live
 }

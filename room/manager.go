@@ -36,7 +36,8 @@ type Timing struct {
 	Heartbeat     time.Duration // how often a member announces itself; default 15s
 	MemberTimeout time.Duration // a member not heard from for this long is dropped and the room rekeyed; default 3×Heartbeat
 	OldEpochTTL   time.Duration // how long a replaced epoch key is kept to read late messages; default 2m
-	AdmitTimeout  time.Duration // deadline of one admission or rekey exchange; default 10s
+	AdmitTimeout  time.Duration // deadline of one admission, rekey or sync exchange; default 10s
+	SyncInterval  time.Duration // how often history is reconciled with every member; default 30s
 	BufferTTL     time.Duration // how long an envelope waits for its epoch's key; default 10s
 	RekeyWait     time.Duration // how long Send waits for another member's rekey after a departure before rekeying itself; default 2s
 	Tick          time.Duration // housekeeping period; default 1s
@@ -57,6 +58,9 @@ func (t Timing) withDefaults() Timing {
 	}
 	if t.AdmitTimeout == 0 {
 		t.AdmitTimeout = 10 * time.Second
+	}
+	if t.SyncInterval == 0 {
+		t.SyncInterval = 30 * time.Second
 	}
 	if t.BufferTTL == 0 {
 		t.BufferTTL = 10 * time.Second
@@ -89,7 +93,6 @@ type Manager struct {
 	log    *slog.Logger
 	timing Timing
 	nick   atomic.Value // string
-	seq    atomic.Uint64
 
 	mu     sync.Mutex
 	rooms  map[string]*Room // by normalised name
@@ -123,11 +126,9 @@ func New(cfg Config) (*Manager, error) {
 		events: newEventQueue(),
 	}
 	m.nick.Store(cfg.Nick)
-	// Sequence numbers start at the current time in microseconds so that they
-	// keep rising across restarts (receivers drop numbers they have seen).
-	m.seq.Store(uint64(time.Now().UnixMicro()))
 	m.node.Handle(ProtocolAdmit, m.handleAdmit)
 	m.node.Handle(ProtocolRekey, m.handleRekey)
+	m.node.Handle(ProtocolSync, m.handleSync)
 	return m, nil
 }
 
@@ -152,8 +153,6 @@ func (m *Manager) SetNick(ctx context.Context, nick string) error {
 	}
 	return nil
 }
-
-func (m *Manager) nextSeq() uint64 { return m.seq.Add(1) }
 
 // Join joins the room called name and returns once it is subscribed; the
 // room key is obtained in the background ([EventJoined] reports it). With
@@ -311,6 +310,7 @@ func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Unlock()
 	m.node.RemoveHandler(ProtocolAdmit)
 	m.node.RemoveHandler(ProtocolRekey)
+	m.node.RemoveHandler(ProtocolSync)
 	var wg sync.WaitGroup
 	for _, r := range rooms {
 		wg.Go(func() {
@@ -391,16 +391,6 @@ func (e *eventQueue) pump() {
 			}
 		}
 	}
-}
-
-// markSeen records a message id persistently and reports whether it is new;
-// without a store every id is new (the ratchet still refuses replays within
-// an epoch).
-func (m *Manager) markSeen(room string, id [16]byte) (bool, error) {
-	if m.store == nil {
-		return true, nil
-	}
-	return m.store.MarkSeen(context.Background(), room, id, time.Now())
 }
 
 // noteNick remembers which peer uses nick and warns loudly when another

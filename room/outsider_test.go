@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,14 +155,14 @@ func TestOutsider(t *testing.T) {
 	waitFor(t, "outsider in topic", func() bool { return len(o.topic.Peers()) == 2 })
 	time.Sleep(200 * time.Millisecond) // let the members see its subscription
 
-	const marker = "zq-marker-plaintext-4711"
+	marker := "zq-marker-plaintext-4711 " + strings.Repeat("z", 300)
 	if _, err := a.m.Send(context.Background(), "lobby", marker); err != nil {
 		t.Fatal(err)
 	}
 	b.waitMessage("lobby", marker)
 	waitFor(t, "outsider captures envelopes", func() bool {
 		for _, env := range o.envelopes() {
-			if len(env) > wire.HeaderSize+100 {
+			if len(env) > wire.HeaderSize+300 {
 				return true
 			}
 		}
@@ -283,10 +284,11 @@ func TestReplayAndCrossRoom(t *testing.T) {
 	connect(t, a, &peerNode{n: o.n})
 	waitFor(t, "outsider in topic", func() bool { return len(o.topic.Peers()) >= 1 })
 	time.Sleep(200 * time.Millisecond)
-	if _, err := a.m.Send(context.Background(), "lobby", "once"); err != nil {
+	once := "once " + strings.Repeat("y", 300) // the largest envelope the outsider sees
+	if _, err := a.m.Send(context.Background(), "lobby", once); err != nil {
 		t.Fatal(err)
 	}
-	b.waitMessage("lobby", "once")
+	b.waitMessage("lobby", once)
 	var env []byte
 	waitFor(t, "captured", func() bool {
 		for _, e := range o.envelopes() {
@@ -294,7 +296,7 @@ func TestReplayAndCrossRoom(t *testing.T) {
 				env = e
 			}
 		}
-		return len(env) > wire.HeaderSize+100
+		return len(env) > wire.HeaderSize+300
 	})
 	lobby, other := mustRoom(t, b, "lobby"), mustRoom(t, b, "other")
 	for i := range 3 {

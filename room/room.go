@@ -73,13 +73,21 @@ type Room struct {
 	refusedBy  map[peer.ID]bool // members that refused our passphrase (told once)
 	sent       []sentBody       // our recent messages, re-sent if their epoch loses
 	seenIDs    map[[16]byte]time.Time
+	seq        uint64                      // our last message's sequence number in this room
+	clock      uint64                      // the room's Lamport clock
+	shown      orderKey                    // the latest message shown, in room order
+	acks       map[peer.ID][]wire.SeqRange // which of our messages each member holds
+	syncQueue  map[peer.ID]bool
+	syncWake   chan struct{}
 }
 
 // sentBody is one of our recent messages and the epoch it went out under.
 type sentBody struct {
-	body *wire.Body
-	ref  wire.EpochRef
-	at   time.Time
+	body   *wire.Body
+	ref    wire.EpochRef
+	at     time.Time
+	state  string
+	seenBy int
 }
 
 // Bounds of the re-send log and the in-memory seen-id set.
@@ -132,6 +140,12 @@ func newRoom(m *Manager, name, kind string, secret [32]byte) (*Room, error) {
 		failures:  map[peer.ID][]time.Time{},
 		refusedBy: map[peer.ID]bool{},
 		seenIDs:   map[[16]byte]time.Time{},
+		acks:      map[peer.ID][]wire.SeqRange{},
+		syncQueue: map[peer.ID]bool{},
+		syncWake:  make(chan struct{}, 1),
+	}
+	if err := r.loadHistory(context.Background()); err != nil {
+		return nil, err
 	}
 	t, err := m.node.Join(TopicFor(name), r.validate)
 	if err != nil {
@@ -145,6 +159,7 @@ func newRoom(m *Manager, name, kind string, secret [32]byte) (*Room, error) {
 func (r *Room) start() {
 	r.spawn(r.receiveLoop)
 	r.spawn(r.peerLoop)
+	r.spawn(r.syncLoop)
 	r.spawn(r.acquire)
 	r.spawn(r.tickLoop)
 }
@@ -255,27 +270,15 @@ func (r *Room) Send(ctx context.Context, text string, action bool) (*Message, er
 	if err := r.waitRekeyed(ctx); err != nil {
 		return nil, err
 	}
-	b := r.body(kind, text)
-	ref, err := r.publishBody(ctx, b)
-	if err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	r.sent = append(r.sent, sentBody{body: b, ref: ref, at: time.Now()})
-	if len(r.sent) > maxSent {
-		r.sent = r.sent[len(r.sent)-maxSent:]
-	}
-	r.mu.Unlock()
-	msg := r.message(r.m.node.ID(), b, true)
-	r.m.emit(Event{Type: EventMessage, Room: r.name, Message: msg})
-	return msg, nil
+	return r.sendMessage(ctx, kind, text)
 }
 
+// body builds a presence body; messages get their sequence number and
+// clock in sendMessage.
 func (r *Room) body(kind wire.Kind, text string) *wire.Body {
 	return &wire.Body{
 		Kind:   kind,
 		Author: r.m.id.PublicKey(),
-		Seq:    r.m.nextSeq(),
 		Time:   time.Now().UnixNano(),
 		Nick:   r.m.Nick(),
 		Text:   text,
@@ -337,27 +340,6 @@ func (r *Room) resend() {
 	}
 }
 
-// seenID records a message id in memory (and in the store, if any) and
-// reports whether it is new.
-func (r *Room) seenID(id [16]byte) (bool, error) {
-	now := time.Now()
-	r.mu.Lock()
-	if _, dup := r.seenIDs[id]; dup {
-		r.mu.Unlock()
-		return false, nil
-	}
-	if len(r.seenIDs) >= maxSeenIDs {
-		for k, t := range r.seenIDs {
-			if now.Sub(t) > seenTTL || len(r.seenIDs) >= maxSeenIDs {
-				delete(r.seenIDs, k)
-			}
-		}
-	}
-	r.seenIDs[id] = now
-	r.mu.Unlock()
-	return r.m.markSeen(r.name, id)
-}
-
 func (r *Room) message(from peer.ID, b *wire.Body, self bool) *Message {
 	id := wire.MessageID(b.Author, b.Seq)
 	fp, _ := identity.PeerFingerprint(from)
@@ -370,6 +352,7 @@ func (r *Room) message(from peer.ID, b *wire.Body, self bool) *Message {
 		Action: b.Kind == wire.KindAction,
 		Time:   time.Unix(0, b.Time),
 		Seq:    b.Seq,
+		Clock:  b.Clock,
 		Self:   self,
 	}
 }
@@ -501,21 +484,12 @@ func (r *Room) handle(rcv *received) {
 		r.removeMember(rcv.from, "left")
 		return
 	}
-	if b.Kind == wire.KindText || b.Kind == wire.KindAction {
-		id := wire.MessageID(b.Author, b.Seq)
-		if fresh, err := r.seenID(id); err != nil {
-			r.m.emit(Event{Type: EventError, Room: r.name, Err: fmt.Errorf("room %q: recording message: %w", r.name, err)})
-		} else if !fresh {
-			r.count(DropReplay)
-			return
-		}
-	}
 	r.seen(rcv.from, b.Nick, fp.Short())
 	switch b.Kind {
 	case wire.KindHello:
 		r.announceSoon()
 	case wire.KindText, wire.KindAction:
-		r.m.emit(Event{Type: EventMessage, Room: r.name, Message: r.message(rcv.from, b, false)})
+		r.deliver(rcv.from, b, false)
 	}
 }
 
@@ -547,6 +521,7 @@ func (r *Room) seen(p peer.ID, nick, short string) {
 		r.m.emit(*ev)
 		if ev.Type == EventMemberJoined {
 			r.m.noteNick(r.name, p, nick)
+			r.syncSoon(p)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room"
+	"github.com/p2pchat/p2pchat/room/store"
 )
 
 // fastTiming keeps tests quick; the protocol is the same.
@@ -25,6 +26,7 @@ var fastTiming = room.Timing{
 	BufferTTL:    time.Second,
 	RekeyWait:    time.Second,
 	Tick:         100 * time.Millisecond,
+	SyncInterval: time.Second,
 }
 
 // peerNode is one in-process p2pchat node on real loopback TCP.
@@ -33,7 +35,10 @@ type peerNode struct {
 	id   *identity.Identity
 	n    *node.Node
 	m    *room.Manager
+	st   *store.Store // nil without a home
 	nick string
+
+	closeOnce sync.Once
 
 	mu     sync.Mutex
 	events []room.Event
@@ -43,7 +48,24 @@ type peerNode struct {
 
 func newPeer(t testing.TB, nick string) *peerNode {
 	t.Helper()
-	id, err := identity.Generate()
+	return newPeerAt(t, nick, "")
+}
+
+// newPeerAt starts a node whose identity and database live in home (none
+// if home is ""), so that it can be stopped and started again.
+func newPeerAt(t testing.TB, nick, home string) *peerNode {
+	t.Helper()
+	var id *identity.Identity
+	var st *store.Store
+	var err error
+	if home == "" {
+		id, err = identity.Generate()
+	} else {
+		id, _, err = identity.LoadOrCreate(home)
+		if err == nil {
+			st, err = store.Open(context.Background(), home)
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,11 +76,11 @@ func newPeer(t testing.TB, nick string) *peerNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := room.New(room.Config{Identity: id, Node: n, Nick: nick, Timing: fastTiming})
+	m, err := room.New(room.Config{Identity: id, Node: n, Nick: nick, Timing: fastTiming, Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &peerNode{t: t, id: id, n: n, m: m, nick: nick, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	p := &peerNode{t: t, id: id, n: n, m: m, st: st, nick: nick, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		for ev := range m.Events() {
@@ -76,11 +98,16 @@ func newPeer(t testing.TB, nick string) *peerNode {
 }
 
 func (p *peerNode) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	p.m.Close(ctx)
-	<-p.done
-	p.n.Close()
+	p.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		p.m.Close(ctx)
+		<-p.done
+		p.n.Close()
+		if p.st != nil {
+			p.st.Close()
+		}
+	})
 }
 
 func (p *peerNode) addr() peer.AddrInfo {

@@ -254,10 +254,12 @@ func TestDepartedMember(t *testing.T) {
 			})
 			// Sent right after the departure is noticed: Send waits for the
 			// rekey that drops dan.
-			if _, err := a.m.Send(context.Background(), "vault", "after dan left"); err != nil {
+			// Long, so that its envelope is the largest the outsider sees.
+			after := "after dan left " + strings.Repeat("x", 300)
+			if _, err := a.m.Send(context.Background(), "vault", after); err != nil {
 				t.Fatal(err)
 			}
-			b.waitMessage("vault", "after dan left")
+			b.waitMessage("vault", after)
 			if st := a.m.Status().Rooms[0]; st.Roster != 2 {
 				t.Fatalf("alice's epoch still has %d members", st.Roster)
 			}
@@ -268,12 +270,12 @@ func TestDepartedMember(t *testing.T) {
 						env = e
 					}
 				}
-				return len(env) > wire.HeaderSize+60
+				return len(env) > wire.HeaderSize+300
 			})
 			if res := dRoom.DeliverForTest(env, o.n.ID()); res == pubsub.ValidationAccept {
 				t.Fatal("dan's old keys open a message sent after he left")
 			}
-			if hasText(d, "vault", "after dan left") {
+			if hasText(d, "vault", after) {
 				t.Fatal("dan shows a message sent after he left")
 			}
 		})

@@ -26,8 +26,9 @@
 //	1  32  author Ed25519 public key
 //	33  8  sequence number
 //	41  8  time, Unix nanoseconds
-//	49  1  nick length n (1..32)
-//	50  n  nick
+//	49  8  Lamport clock of the room
+//	57  1  nick length n (1..32)
+//	58  n  nick
 //	…   2  text length m (0..16384)
 //	…   m  text
 //	…  64  Ed25519 signature by the author over SigLabel || header || body up to here

@@ -21,7 +21,7 @@ const (
 	adSize      = 57 // version through chain index
 	MaxNick     = 32
 	MaxText     = 16 << 10
-	bodyFixed   = 1 + 32 + 8 + 8 + 1 + 2 + ed25519.SignatureSize
+	bodyFixed   = 1 + 32 + 8 + 8 + 8 + 1 + 2 + ed25519.SignatureSize
 	overhead    = chacha20poly1305.Overhead
 	MaxEnvelope = HeaderSize + bodyFixed + MaxNick + MaxText + overhead
 	minEnvelope = HeaderSize + bodyFixed + 1 + overhead
@@ -103,9 +103,15 @@ type Body struct {
 	Kind   Kind
 	Author ed25519.PublicKey
 	Seq    uint64
-	Time   int64 // Unix nanoseconds, as claimed by the author
+	Time   int64  // Unix nanoseconds, as claimed by the author
+	Clock  uint64 // Lamport clock of the room: the order messages are shown in
 	Nick   string
 	Text   string
+
+	// Record is set by Seal, Open and VerifyRecord: the envelope header and
+	// the signed plaintext body, which anyone can verify again later with
+	// VerifyRecord without any room key.
+	Record []byte
 }
 
 // ValidNick reports whether nick is acceptable: 1 to MaxNick bytes of valid
@@ -147,6 +153,7 @@ func (b *Body) marshal() []byte {
 	out = append(out, b.Author...)
 	out = binary.BigEndian.AppendUint64(out, b.Seq)
 	out = binary.BigEndian.AppendUint64(out, uint64(b.Time))
+	out = binary.BigEndian.AppendUint64(out, b.Clock)
 	out = append(out, byte(len(b.Nick)))
 	out = append(out, b.Nick...)
 	out = binary.BigEndian.AppendUint16(out, uint16(len(b.Text)))
@@ -163,8 +170,9 @@ func parseBody(p []byte) (b *Body, signed, sig []byte, err error) {
 	b.Author = ed25519.PublicKey(append([]byte(nil), p[1:33]...))
 	b.Seq = binary.BigEndian.Uint64(p[33:41])
 	b.Time = int64(binary.BigEndian.Uint64(p[41:49]))
-	n := int(p[49])
-	rest := p[50:]
+	b.Clock = binary.BigEndian.Uint64(p[49:57])
+	n := int(p[57])
+	rest := p[58:]
 	if len(rest) < n+2 {
 		return nil, nil, nil, ErrMalformed
 	}
@@ -212,6 +220,7 @@ func seal(mk *[32]byte, h *Header, b *Body, sign Signer) []byte {
 	hdr := h.marshal()
 	pt := b.marshal()
 	pt = append(pt, sign(signedBytes(hdr, pt))...)
+	b.Record = append(append([]byte(nil), hdr...), pt...)
 	aead, err := chacha20poly1305.NewX(mk[:])
 	if err != nil {
 		panic("wire: " + err.Error()) // key size is fixed
@@ -282,5 +291,37 @@ func Open(e *Epoch, env []byte) (Header, *Body, error) {
 		return h, nil, ErrSignature
 	}
 	commit()
+	b.Record = append(append([]byte(nil), hdr...), pt...)
+	return h, b, nil
+}
+
+// VerifyRecord checks a stored or synced record (header || signed body, see
+// Body.Record) without any room key: the version, the encoding, and the
+// author's signature over header and body. It is how a member checks
+// history another member hands it: the other member cannot forge or alter
+// a message of a third.
+func VerifyRecord(rec []byte) (Header, *Body, error) {
+	if len(rec) < HeaderSize+bodyFixed+1 || len(rec) > MaxEnvelope {
+		return Header{}, nil, fmt.Errorf("record of %d bytes: %w", len(rec), ErrMalformed)
+	}
+	if rec[0] != Version {
+		return Header{}, nil, fmt.Errorf("record version %d: %w", rec[0], ErrVersion)
+	}
+	var h Header
+	h.Version = rec[0]
+	copy(h.Room[:], rec[1:17])
+	h.Epoch.Number = binary.BigEndian.Uint32(rec[17:21])
+	copy(h.Epoch.KeyID[:], rec[21:37])
+	copy(h.Sender[:], rec[37:53])
+	h.Index = binary.BigEndian.Uint32(rec[53:57])
+	copy(h.Nonce[:], rec[57:81])
+	b, signed, sig, err := parseBody(rec[HeaderSize:])
+	if err != nil {
+		return h, nil, err
+	}
+	if !ed25519.Verify(b.Author, signedBytes(rec[:HeaderSize], signed), sig) {
+		return h, nil, ErrSignature
+	}
+	b.Record = append([]byte(nil), rec...)
 	return h, b, nil
 }

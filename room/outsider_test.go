@@ -5,8 +5,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 

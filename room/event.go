@@ -54,4 +54,5 @@ type Message struct {
 	SeenBy int    // own messages: members known to hold it
 	Late   bool   // arrived after a message that comes after it in room order
 	Synced bool   // fetched from another member's history rather than received live
+	Record []byte // from History and Search: header and signed body, verifiable with VerifyRecord
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -500,4 +502,98 @@ func (r *Room) acked(p peer.ID, holds []wire.SeqRange) {
 		}
 		r.m.emit(Event{Type: EventState, Room: r.name, Message: msg})
 	}
+}
+
+// ErrNoStore is returned by history operations on a Manager without a store.
+var ErrNoStore = errors.New("no message history: p2pchat runs without a database")
+
+// History returns the last n messages of the room (all if n <= 0) in room
+// order, from the store.
+func (m *Manager) History(ctx context.Context, roomName string, n int) ([]*Message, error) {
+	norm, err := Normalize(roomName)
+	if err != nil {
+		return nil, err
+	}
+	if m.store == nil {
+		return nil, ErrNoStore
+	}
+	msgs, err := m.store.History(ctx, norm, n, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Message, 0, len(msgs))
+	for _, sm := range msgs {
+		out = append(out, m.fromStore(sm))
+	}
+	return out, nil
+}
+
+// SearchHit is a message matching a search, with the matches marked.
+type SearchHit struct {
+	Room    string
+	Message *Message
+	Snippet string // the text with each match between [ and ]
+}
+
+// Search finds messages containing every word of query, best first, in
+// roomName or in every room if it is empty.
+func (m *Manager) Search(ctx context.Context, query, roomName string, limit int) ([]SearchHit, error) {
+	if m.store == nil {
+		return nil, ErrNoStore
+	}
+	if roomName != "" {
+		norm, err := Normalize(roomName)
+		if err != nil {
+			return nil, err
+		}
+		roomName = norm
+	}
+	hits, err := m.store.Search(ctx, query, roomName, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SearchHit, 0, len(hits))
+	for _, h := range hits {
+		out = append(out, SearchHit{Room: h.Room, Message: m.fromStore(h.Message), Snippet: h.Snippet})
+	}
+	return out, nil
+}
+
+// fromStore turns a stored message back into a Message.
+func (m *Manager) fromStore(sm store.Message) *Message {
+	from, _ := peerOf(sm.Author)
+	fp, _ := identity.PeerFingerprint(from)
+	msg := &Message{
+		ID:     hex.EncodeToString(sm.ID[:]),
+		From:   from,
+		Short:  fp.Short(),
+		Nick:   sm.Nick,
+		Text:   sm.Text,
+		Action: wire.Kind(sm.Kind) == wire.KindAction,
+		Time:   sm.Time,
+		Seq:    sm.Seq,
+		Clock:  sm.Clock,
+		Self:   from == m.node.ID(),
+		State:  sm.State,
+		Record: sm.Record,
+	}
+	return msg
+}
+
+// VerifyRecord checks a message record from History or an export against
+// its author's signature, without any key, and returns the message it
+// carries. It fails for an altered or forged record.
+func VerifyRecord(rec []byte) (*Message, error) {
+	_, b, err := wire.VerifyRecord(rec)
+	if err != nil {
+		return nil, err
+	}
+	from, err := peerOf(b.Author)
+	if err != nil {
+		return nil, err
+	}
+	fp, _ := identity.PeerFingerprint(from)
+	id := wire.MessageID(b.Author, b.Seq)
+	return &Message{ID: hex.EncodeToString(id[:]), From: from, Short: fp.Short(), Nick: b.Nick, Text: b.Text,
+		Action: b.Kind == wire.KindAction, Time: time.Unix(0, b.Time), Seq: b.Seq, Clock: b.Clock, Record: rec}, nil
 }

@@ -106,15 +106,12 @@ func (p *printer) event(ev room.Event) {
 		obj["peer_id"], obj["nick"], obj["old_nick"], obj["fp"] = ev.Peer.String(), ev.Nick, ev.OldNick, ev.Short
 		line = fmt.Sprintf("* %s%s#%s is now %s#%s", prefix, clean(ev.OldNick), ev.Short, clean(ev.Nick), ev.Short)
 	case room.EventMessage:
+		addMessage(obj, ev.Message)
+		line = prefix + messageLine(ev.Message)
+	case room.EventState:
 		m := ev.Message
-		obj["id"], obj["from"], obj["nick"], obj["fp"] = m.ID, m.From.String(), m.Nick, m.Short
-		obj["text"], obj["time"], obj["self"] = m.Text, m.Time.UTC().Format(time.RFC3339Nano), m.Self
-		if m.Action {
-			obj["action"] = true
-			line = fmt.Sprintf("%s* %s#%s %s", prefix, clean(m.Nick), m.Short, clean(m.Text))
-		} else {
-			line = fmt.Sprintf("%s%s#%s: %s", prefix, clean(m.Nick), m.Short, clean(m.Text))
-		}
+		obj["id"], obj["seq"], obj["state"], obj["seen_by"] = m.ID, m.Seq, m.State, m.SeenBy
+		line = fmt.Sprintf("* %syour message %s is %s by %d member(s)", prefix, m.ID[:8], m.State, m.SeenBy)
 	case room.EventKeyChanged:
 		obj["peer_id"], obj["nick"], obj["fp"], obj["old_peer_id"], obj["old_verified"] = ev.Peer.String(), ev.Nick, ev.Short, ev.OldPeer, ev.OldVerified
 		was := clean(ev.OldPeer)
@@ -157,6 +154,43 @@ func (p *printer) kind(name string) string {
 func (p *printer) verified(id peer.ID) bool {
 	m := p.m.Load()
 	return m != nil && m.Verified(id)
+}
+
+// addMessage adds a message's fields to a JSON event object: the fields
+// of docs/CLI.md's message event, for live, history and search output alike.
+func addMessage(obj map[string]any, m *room.Message) {
+	obj["id"], obj["from"], obj["nick"], obj["fp"] = m.ID, m.From.String(), m.Nick, m.Short
+	obj["text"], obj["time"], obj["self"] = m.Text, m.Time.UTC().Format(time.RFC3339Nano), m.Self
+	obj["seq"], obj["clock"] = m.Seq, m.Clock
+	if m.Action {
+		obj["action"] = true
+	}
+	if m.State != "" {
+		obj["state"] = m.State
+	}
+	if m.Late {
+		obj["late"] = true
+	}
+	if m.Synced {
+		obj["synced"] = true
+	}
+}
+
+// messageLine is a message in --plain output, without the room prefix.
+func messageLine(m *room.Message) string {
+	var line string
+	if m.Action {
+		line = fmt.Sprintf("* %s#%s %s", clean(m.Nick), m.Short, clean(m.Text))
+	} else {
+		line = fmt.Sprintf("%s#%s: %s", clean(m.Nick), m.Short, clean(m.Text))
+	}
+	if m.State == room.StatePending {
+		line += "  (pending: no member reachable; it will be delivered when one is)"
+	}
+	if m.Late {
+		line += "  (late, sent " + m.Time.Local().Format("15:04:05") + ")"
+	}
+	return line
 }
 
 // clean makes text safe for a terminal: control characters (escape

@@ -47,8 +47,7 @@ func TestMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a1 := string(bytes.Repeat([]byte{1}, 32))
-	if got := r[a1]; len(got) != 2 || got[0] != (Range{1, 2}) || got[1] != (Range{4, 4}) {
+	if got := r[string(bytes.Repeat([]byte{1}, 32))]; len(got) != 2 || got[0] != (Range{1, 2}) || got[1] != (Range{4, 4}) {
 		t.Errorf("ranges of author 1: %v", got)
 	}
 	hits, err := s.Search(ctx, "quick", "lobby", 10)

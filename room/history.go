@@ -74,6 +74,20 @@ func (r *Room) loadHistory(ctx context.Context) error {
 		return err
 	}
 	r.seq, r.clock = seq, clock
+	// Messages still pending from an earlier run: their state changes when
+	// a member is found to hold them.
+	pending, err := r.m.store.Pending(ctx, r.name)
+	if err != nil {
+		return err
+	}
+	for _, sm := range pending {
+		if _, b, err := wire.VerifyRecord(sm.Record); err == nil {
+			r.sent = append(r.sent, sentBody{body: b, at: sm.Received, state: StatePending})
+		}
+	}
+	if len(r.sent) > maxSent {
+		r.sent = r.sent[len(r.sent)-maxSent:]
+	}
 	return nil
 }
 
@@ -495,11 +509,15 @@ func (r *Room) acked(p peer.ID, holds []wire.SeqRange) {
 		}
 	}
 	r.mu.Unlock()
-	for _, msg := range changed {
-		if r.m.store != nil {
-			// Delivered: it no longer waits in the outbox.
-			r.m.store.SetState(context.Background(), r.name, wire.MessageID(r.m.id.PublicKey(), msg.Seq), StateSent)
+	if r.m.store != nil {
+		// Delivered: no longer waiting in the outbox, however old.
+		for _, x := range holds {
+			if err := r.m.store.MarkDelivered(context.Background(), r.name, r.m.id.PublicKey(), x.Lo, x.Hi); err != nil {
+				r.m.log.Warn("recording delivery", "room", r.name, "err", err)
+			}
 		}
+	}
+	for _, msg := range changed {
 		r.m.emit(Event{Type: EventState, Room: r.name, Message: msg})
 	}
 }

@@ -250,3 +250,42 @@ func TestForgedHistory(t *testing.T) {
 		t.Errorf("carol stores %d messages, want 1", len(ids))
 	}
 }
+
+// TestOutbox: a message written while no member is reachable is stored and
+// shown as pending, survives a restart, and reaches the member when it
+// comes back; its state then says it was seen.
+func TestOutbox(t *testing.T) {
+	dir := t.TempDir()
+	ha, hb := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	a, b := newPeerAt(t, "alice", ha), newPeerAt(t, "bob", hb)
+	connect(t, a, b)
+	a.join("lobby")
+	b.join("lobby")
+	a.waitMember("lobby", b)
+	b.waitMember("lobby", a)
+	b.close()
+	a.waitEvent("bob leaves", func(ev room.Event) bool { return ev.Type == room.EventMemberLeft })
+
+	msg, err := a.m.Send(context.Background(), "lobby", "while you were away")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.State != room.StatePending {
+		t.Fatalf("state %q with nobody reachable, want pending", msg.State)
+	}
+	// alice restarts; the message waits in her database.
+	a.close()
+	a = newPeerAt(t, "alice", ha)
+	a.join("lobby")
+	<-mustRoom(t, a, "lobby").Ready()
+	b = newPeerAt(t, "bob", hb)
+	connect(t, a, b)
+	b.join("lobby")
+	b.waitMessage("lobby", "while you were away")
+	a.waitEvent("seen by bob", func(ev room.Event) bool {
+		return ev.Type == room.EventState && ev.Message.SeenBy >= 1
+	})
+	if p, err := a.st.Pending(context.Background(), "lobby"); err != nil || len(p) != 0 {
+		t.Errorf("still pending in the database after bob got it: %d, %v", len(p), err)
+	}
+}

@@ -256,3 +256,13 @@ func ftsQuery(q string) string {
 	}
 	return strings.Join(terms, " ")
 }
+
+// MarkDelivered moves author's pending messages in room with lo <= seq <=
+// hi to sent: a member is known to hold them.
+func (s *Store) MarkDelivered(ctx context.Context, room string, author []byte, lo, hi uint64) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE messages SET state = ? WHERE room = ? AND author = ? AND state = ? AND seq BETWEEN ? AND ?`,
+		StateSent, room, author, StatePending, int64(lo), int64(hi)); err != nil {
+		return fmt.Errorf("store: mark delivered in room %q: %w", room, err)
+	}
+	return nil
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -287,5 +288,30 @@ func TestOutbox(t *testing.T) {
 	})
 	if p, err := a.st.Pending(context.Background(), "lobby"); err != nil || len(p) != 0 {
 		t.Errorf("still pending in the database after bob got it: %d, %v", len(p), err)
+	}
+}
+
+// TestSendNotStored: when the database cannot take the message (a full
+// disk, here a closed database), Send fails visibly and nothing is shown
+// or sent.
+func TestSendNotStored(t *testing.T) {
+	dir := t.TempDir()
+	a, b := newPeerAt(t, "alice", filepath.Join(dir, "a")), newPeerAt(t, "bob", filepath.Join(dir, "b"))
+	connect(t, a, b)
+	a.join("lobby")
+	b.join("lobby")
+	b.waitMember("lobby", a)
+	a.st.Close()
+	if _, err := a.m.Send(context.Background(), "lobby", "unstorable"); err == nil || !strings.Contains(err.Error(), "not sent") {
+		t.Fatalf("Send with the database gone: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if hasText(a, "lobby", "unstorable") || hasText(b, "lobby", "unstorable") {
+		t.Fatal("a message that was not stored was shown")
+	}
+	for _, ev := range a.snapshot() {
+		if ev == "message:unstorable" {
+			t.Fatal("sender reported the unstored message")
+		}
 	}
 }

@@ -31,6 +31,7 @@
 //	              index messages_order(room, clock, author, seq)
 //	messages_fts  FTS5 over messages.text (external content, kept by triggers)
 //	room_members  room, peer_id PK | first_seen INT   (history visibility starts there)
+//	settings      key TEXT PK | value TEXT            (the user's own settings, e.g. "nick")
 //
 // Times are Unix nanoseconds (INT); NULL is the zero [time.Time]. Names,
 // nicks and ids compare byte for byte (case-sensitive). [Open] applies the

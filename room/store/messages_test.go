@@ -137,3 +137,19 @@ func benchMessages() int {
 	}
 	return n
 }
+
+func TestSettings(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := open(t, dir)
+	if _, ok, err := s.Setting(ctx, SettingNick); ok || err != nil {
+		t.Fatalf("unset nick: %v %v", ok, err)
+	}
+	s.SetSetting(ctx, SettingNick, "alice")
+	s.SetSetting(ctx, SettingNick, "alicia")
+	s.Close()
+	s = open(t, dir)
+	if v, ok, err := s.Setting(ctx, SettingNick); v != "alicia" || !ok || err != nil {
+		t.Fatalf("nick after reopen: %q %v %v", v, ok, err)
+	}
+}

@@ -54,8 +54,8 @@ CREATE TABLE nicks (
 CREATE INDEX nicks_peer ON nicks (peer_id);
 `
 
-// schemaV2 adds message history (with full-text search) and when each
-// member was first seen in each room (history visibility).
+// schemaV2 adds message history (with full-text search), when each member
+// was first seen in each room (history visibility), and the user's settings.
 const schemaV2 = `
 CREATE TABLE messages (
 	rowid    INTEGER PRIMARY KEY,
@@ -94,6 +94,11 @@ CREATE TABLE room_members (
 	peer_id    TEXT NOT NULL,
 	first_seen INTEGER NOT NULL,
 	PRIMARY KEY (room, peer_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE settings (
+	key   TEXT PRIMARY KEY NOT NULL,
+	value TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
 `
 

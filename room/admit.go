@@ -376,12 +376,33 @@ func (r *Room) convergeLocked(ref wire.EpochRef, hint peer.ID) {
 	}
 	r.converging = true
 	r.tried[ref] = time.Now()
+	// A member of our own epoch that moved on pushes the new epoch to us
+	// (ProtocolRekey); fetching it through admission instead would make the
+	// member mint yet another epoch, and in a large room those fetches feed
+	// each other. So give the push a moment first.
+	waitPush := false
+	if pub, err := identity.PublicKeyOf(hint); err == nil && r.cur != nil && r.cur.InRoster(pub) {
+		waitPush = true
+	}
 	r.spawn(func() {
 		defer func() {
 			r.mu.Lock()
 			r.converging = false
 			r.mu.Unlock()
 		}()
+		if waitPush {
+			select {
+			case <-time.After(r.m.timing.PushWait):
+			case <-r.ctx.Done():
+				return
+			}
+			r.mu.Lock()
+			behind := r.cur == nil || ref.Better(r.cur.Ref())
+			r.mu.Unlock()
+			if !behind {
+				return
+			}
+		}
 		// Ask the peer that sent the envelope (with flood publishing, its
 		// author), then topic peers outside our epoch (a relay from the
 		// other group). Members of our own epoch would push a newer epoch

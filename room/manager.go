@@ -38,6 +38,7 @@ type Timing struct {
 	OldEpochTTL   time.Duration // how long a replaced epoch key is kept to read late messages; default 2m
 	AdmitTimeout  time.Duration // deadline of one admission, rekey or sync exchange; default 10s
 	SyncInterval  time.Duration // how often history is reconciled with every member; default 30s
+	PushWait      time.Duration // how long to wait for a member's rekey push before fetching the epoch through admission; default 1s
 	BufferTTL     time.Duration // how long an envelope waits for its epoch's key; default 10s
 	RekeyWait     time.Duration // how long Send waits for another member's rekey after a departure before rekeying itself; default 2s
 	Tick          time.Duration // housekeeping period; default 1s
@@ -58,6 +59,9 @@ func (t Timing) withDefaults() Timing {
 	}
 	if t.AdmitTimeout == 0 {
 		t.AdmitTimeout = 10 * time.Second
+	}
+	if t.PushWait == 0 {
+		t.PushWait = time.Second
 	}
 	if t.SyncInterval == 0 {
 		t.SyncInterval = 30 * time.Second

@@ -47,16 +47,44 @@ const maxLine = room.MaxText + 1024
 // reported as not sent.
 const sendTimeout = 30 * time.Second
 
+// output is where commands write their answers and errors: the printer in
+// line mode, a collector in the full-screen UI (tui.go).
+type output interface {
+	info(typ string, fields map[string]any, line string)
+	event(ev room.Event)
+	errorf(format string, args ...any)
+}
+
+// hiddenReader asks for a passphrase without echoing it: stdin's terminal
+// in line mode, a masked prompt in the full-screen UI.
+type hiddenReader interface {
+	readHidden(ctx context.Context, prompt string) ([]byte, error)
+}
+
+var (
+	_ output       = (*printer)(nil)
+	_ hiddenReader = (*terminal)(nil)
+)
+
+// commands runs the commands and messages that both faces share: line mode
+// (session) and the full-screen UI (tui.go), which gives each command its
+// own out, tty and current.
+type commands struct {
+	m   *room.Manager
+	n   *node.Node
+	id  *identity.Identity
+	st  *store.Store
+	out output
+	// lines is where /join -p reads its passphrase line when tty is nil.
+	lines *lineReader
+	// tty asks for passphrases without echo; nil when there is no terminal.
+	tty     hiddenReader
+	current string
+}
+
 // session is line mode: stdin lines become messages and commands.
 type session struct {
-	m       *room.Manager
-	n       *node.Node
-	id      *identity.Identity
-	st      *store.Store
-	out     *printer
-	lines   *lineReader
-	tty     *terminal // stdin, if it is a terminal; nil otherwise
-	current string
+	*commands
 }
 
 // lineReader reads stdin one line per request, so that nothing is read
@@ -183,7 +211,7 @@ func (s *session) loop(ctx context.Context) error {
 }
 
 // handle runs one line; it reports whether the user asked to quit.
-func (s *session) handle(ctx context.Context, line string) bool {
+func (s *commands) handle(ctx context.Context, line string) bool {
 	if line == "" {
 		return false
 	}
@@ -229,7 +257,7 @@ func (s *session) handle(ctx context.Context, line string) bool {
 }
 
 // joinCmd runs "/join [-p] ROOM".
-func (s *session) joinCmd(ctx context.Context, arg string) {
+func (s *commands) joinCmd(ctx context.Context, arg string) {
 	fields := strings.Fields(arg)
 	withPass := len(fields) > 0 && fields[0] == "-p"
 	if withPass {
@@ -302,7 +330,7 @@ func (s *session) joinCmd(ctx context.Context, arg string) {
 
 // join joins name with pass (nil: open, or the stored secret) and makes it
 // the current room.
-func (s *session) join(ctx context.Context, name string, pass []byte) {
+func (s *commands) join(ctx context.Context, name string, pass []byte) {
 	r, err := s.m.Join(ctx, name, room.JoinOptions{Passphrase: pass})
 	if err != nil {
 		s.out.errorf("%v", err)
@@ -311,7 +339,7 @@ func (s *session) join(ctx context.Context, name string, pass []byte) {
 	s.current = r.Name()
 }
 
-func (s *session) leave(ctx context.Context, name string) {
+func (s *commands) leave(ctx context.Context, name string) {
 	if name == "" {
 		name = s.current
 	}
@@ -331,7 +359,7 @@ func (s *session) leave(ctx context.Context, name string) {
 	}
 }
 
-func (s *session) send(ctx context.Context, text string, action bool) {
+func (s *commands) send(ctx context.Context, text string, action bool) {
 	if s.current == "" {
 		s.out.errorf("not in any room; /join ROOM first")
 		return
@@ -348,7 +376,7 @@ func (s *session) send(ctx context.Context, text string, action bool) {
 	}
 }
 
-func (s *session) who() {
+func (s *commands) who() {
 	r, err := s.m.Room(s.current)
 	if err != nil {
 		s.out.errorf("%v", err)
@@ -370,7 +398,7 @@ func (s *session) who() {
 
 // verify runs "/verify WHO [FINGERPRINT]": without a fingerprint it shows
 // WHO's, with one it checks it and remembers WHO as verified.
-func (s *session) verify(ctx context.Context, arg string) {
+func (s *commands) verify(ctx context.Context, arg string) {
 	who, fpText, _ := strings.Cut(arg, " ")
 	fpText = strings.TrimSpace(fpText)
 	if who == "" {
@@ -417,7 +445,7 @@ func (s *session) verify(ctx context.Context, arg string) {
 // findMember resolves WHO (a nick, nick#fp or peer ID) to one member of the
 // current room, or to any peer given by its ID. It reports an error event
 // and false when there is none or more than one.
-func (s *session) findMember(who string) (room.Member, bool) {
+func (s *commands) findMember(who string) (room.Member, bool) {
 	var ms []room.Member
 	if s.current != "" {
 		if r, err := s.m.Room(s.current); err == nil {
@@ -467,7 +495,7 @@ func (s *session) findMember(who string) (room.Member, bool) {
 	return room.Member{}, false
 }
 
-func (s *session) rooms() {
+func (s *commands) rooms() {
 	names := s.m.Rooms()
 	var lines []string
 	for _, n := range names {
@@ -483,7 +511,7 @@ func (s *session) rooms() {
 	s.out.info("rooms", map[string]any{"rooms": names, "current": s.current}, strings.Join(lines, "\n"))
 }
 
-func (s *session) status() {
+func (s *commands) status() {
 	fp := s.id.Fingerprint()
 	peers := s.n.ConnectedPeers()
 	lines := []string{

@@ -47,6 +47,7 @@ type options struct {
 	noMDNS   bool
 	plain    bool
 	json     bool
+	notify   bool
 	logLevel string
 	args     []string
 }
@@ -76,6 +77,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.noMDNS, "no-mdns", false, "do not discover peers with mDNS")
 	fs.BoolVar(&o.plain, "plain", false, "line mode with one human-readable line per event")
 	fs.BoolVar(&o.json, "json", false, "line mode with one JSON object per event (see docs/CLI.md)")
+	fs.BoolVar(&o.notify, "notify", false, "in the full-screen UI, show a desktop notification when someone mentions your nick")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "log level for stderr: debug, info, warn or error")
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -189,9 +191,17 @@ func defaultNick() string {
 	return "anon"
 }
 
-// chat runs a node, joins the rooms and drives line mode until stdin ends,
-// /quit, or ctx is cancelled (SIGINT/SIGTERM).
+// chat runs a node, joins the rooms and drives the full-screen UI (when
+// stdin and stdout are terminals and neither --plain nor --json is given) or
+// line mode until stdin ends, /quit, or ctx is cancelled (SIGINT/SIGTERM).
 func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+	ui := newTUIFace(o, stdin, stdout, stderr)
+	if ui != nil {
+		// Logs must not scribble over the screen: they are held while the
+		// UI runs and written out when it is gone.
+		stderr = ui.log
+		defer ui.log.release()
+	}
 	log, err := newLogger(o.logLevel, stderr)
 	if err != nil {
 		return err
@@ -246,6 +256,10 @@ func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Wr
 		}
 	}()
 	out := newPrinter(stdout, o.json)
+	emit := out.event
+	if ui != nil {
+		emit = ui.event
+	}
 	n, err := node.New(ctx, id.PrivKey(), node.Config{
 		ListenAddrs: o.listen,
 		Peers:       o.peers,
@@ -253,7 +267,7 @@ func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Wr
 		Logger:      log,
 		Notify: func(nt node.Notice) {
 			if nt.Kind == node.NoticePeerUnreachable {
-				out.event(room.Event{Type: room.EventError, Peer: nt.Peer,
+				emit(room.Event{Type: room.EventError, Peer: nt.Peer,
 					Err: fmt.Errorf("peer %s at %s is unreachable (%v); still trying in the background", nt.Peer, nt.Addr, nt.Err)})
 			}
 		},
@@ -266,6 +280,9 @@ func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
+	if ui != nil {
+		return ui.run(ctx, m, n, id, st, rooms, pass)
+	}
 	out.setManager(m)
 	out.ready(id, n)
 	done := make(chan struct{})
@@ -277,7 +294,10 @@ func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Wr
 	}()
 	lines := newLineReader(stdin)
 	defer lines.close()
-	s := &session{m: m, n: n, id: id, st: st, out: out, lines: lines, tty: stdinTerminal(stdin, stderr)}
+	s := &session{&commands{m: m, n: n, id: id, st: st, out: out, lines: lines}}
+	if t := stdinTerminal(stdin, stderr); t != nil {
+		s.tty = t
+	}
 	for _, name := range rooms {
 		s.join(ctx, name, pass)
 	}

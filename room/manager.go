@@ -130,6 +130,7 @@ func New(cfg Config) (*Manager, error) {
 		events: newEventQueue(),
 	}
 	m.nick.Store(cfg.Nick)
+	m.saveNick(context.Background(), cfg.Nick)
 	m.node.Handle(ProtocolAdmit, m.handleAdmit)
 	m.node.Handle(ProtocolRekey, m.handleRekey)
 	m.node.Handle(ProtocolSync, m.handleSync)
@@ -152,10 +153,21 @@ func (m *Manager) SetNick(ctx context.Context, nick string) error {
 		return fmt.Errorf("nick %q: %w", nick, ErrNick)
 	}
 	m.nick.Store(nick)
+	m.saveNick(ctx, nick)
 	for _, r := range m.roomList() {
 		r.announceSoon()
 	}
 	return nil
+}
+
+// saveNick remembers the nick in the store, for the next start.
+func (m *Manager) saveNick(ctx context.Context, nick string) {
+	if m.store == nil {
+		return
+	}
+	if err := m.store.SetSetting(ctx, store.SettingNick, nick); err != nil {
+		m.log.Warn("remembering the nick", "err", err)
+	}
 }
 
 // Join joins the room called name and returns once it is subscribed; the

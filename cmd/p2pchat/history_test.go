@@ -90,3 +90,49 @@ func TestHistoryCommands(t *testing.T) {
 		}
 	}
 }
+
+func TestHistoryInChat(t *testing.T) {
+	dir := t.TempDir()
+	a := startChat(t, context.Background(), "--json", "--no-mdns", "--home", filepath.Join(dir, "a"), "--nick", "alice", "--listen", "/ip4/127.0.0.1/tcp/0", "lobby")
+	a.wait("joined", isEvent("joined"))
+	for _, text := range []string{"one fish", "two fish", "red fish"} {
+		a.send(text)
+		a.wait(text, isEvent("message", "text", text))
+	}
+	a.send("/history 2")
+	end := a.wait("history end", isEvent("history_end"))
+	if end["count"] != float64(2) {
+		t.Errorf("history count %v", end["count"])
+	}
+	h := a.wait("history", isEvent("history", "text", "two fish"))
+	if h["seq"] != float64(2) {
+		t.Errorf("history seq %v", h["seq"])
+	}
+	a.send("/search red")
+	hit := a.wait("hit", isEvent("search_hit", "text", "red fish"))
+	if !strings.Contains(hit["snippet"].(string), "[red]") {
+		t.Errorf("snippet %v", hit["snippet"])
+	}
+	a.stdin.Close()
+	if code := a.exit(); code != exitOK {
+		t.Errorf("exit %d", code)
+	}
+}
+
+func TestNickRemembered(t *testing.T) {
+	home := t.TempDir()
+	a := startChat(t, context.Background(), "--json", "--no-mdns", "--home", home, "--nick", "alice", "--listen", "/ip4/127.0.0.1/tcp/0", "lobby")
+	a.wait("joined", isEvent("joined"))
+	a.send("/nick alicia")
+	a.wait("nick", isEvent("nick", "nick", "alicia"))
+	a.stdin.Close()
+	a.exit()
+	b := startChat(t, context.Background(), "--json", "--no-mdns", "--home", home, "--listen", "/ip4/127.0.0.1/tcp/0", "lobby")
+	b.wait("joined", isEvent("joined"))
+	b.send("remembered?")
+	if m := b.wait("own message", isEvent("message", "text", "remembered?")); m["nick"] != "alicia" {
+		t.Errorf("nick after restart without --nick: %v, want alicia", m["nick"])
+	}
+	b.stdin.Close()
+	b.exit()
+}

@@ -35,6 +35,8 @@ const helpText = `commands:
                  mark WHO verified if FINGERPRINT is theirs (as printed by
                  p2pchat id on their machine)
   /rooms         list joined rooms
+  /history [N]   show the last N stored messages of the current room (default 20)
+  /search TEXT   search stored messages of every room, best matches first
   /status        show this node, its peers and rooms
   /help          show this help
   /quit          leave all rooms and exit
@@ -244,6 +246,10 @@ func (s *commands) handle(ctx context.Context, line string) bool {
 		s.verify(ctx, arg)
 	case "rooms":
 		s.rooms()
+	case "history":
+		s.history(ctx, arg)
+	case "search":
+		s.search(ctx, arg)
 	case "status":
 		s.status()
 	case "help":
@@ -254,6 +260,54 @@ func (s *commands) handle(ctx context.Context, line string) bool {
 		s.out.errorf("unknown command /%s; /help lists the commands", cmd)
 	}
 	return false
+}
+
+// history prints the last N stored messages of the current room, each as a
+// history event.
+func (s *commands) history(ctx context.Context, arg string) {
+	n := 20
+	if arg != "" {
+		if _, err := fmt.Sscan(arg, &n); err != nil || n <= 0 {
+			s.out.errorf("usage: /history [N]")
+			return
+		}
+	}
+	if s.current == "" {
+		s.out.errorf("not in any room; /join ROOM first")
+		return
+	}
+	msgs, err := s.m.History(ctx, s.current, n)
+	if err != nil {
+		s.out.errorf("%v", err)
+		return
+	}
+	for _, m := range msgs {
+		obj := map[string]any{"room": s.current}
+		addMessage(obj, m)
+		s.out.info("history", obj, fmt.Sprintf("  %s [%s] %s", m.Time.Local().Format("2006-01-02 15:04"), s.current, messageLine(m)))
+	}
+	s.out.info("history_end", map[string]any{"room": s.current, "count": len(msgs)}, fmt.Sprintf("* [%s] %d stored message(s) shown", s.current, len(msgs)))
+}
+
+// search prints the stored messages matching TEXT, best first.
+func (s *commands) search(ctx context.Context, arg string) {
+	if arg == "" {
+		s.out.errorf("usage: /search TEXT")
+		return
+	}
+	hits, err := s.m.Search(ctx, arg, "", 20)
+	if err != nil {
+		s.out.errorf("%v", err)
+		return
+	}
+	for _, h := range hits {
+		obj := map[string]any{"room": h.Room, "snippet": h.Snippet}
+		addMessage(obj, h.Message)
+		shown := *h.Message
+		shown.Text = h.Snippet
+		s.out.info("search_hit", obj, fmt.Sprintf("  %s [%s] %s", h.Message.Time.Local().Format("2006-01-02 15:04"), h.Room, messageLine(&shown)))
+	}
+	s.out.info("search_end", map[string]any{"query": arg, "count": len(hits)}, fmt.Sprintf("* %d match(es) for %q", len(hits), arg))
 }
 
 // joinCmd runs "/join [-p] ROOM".

@@ -70,7 +70,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.home, "home", "", "state directory (default $P2PCHAT_HOME, else the per-user state dir)")
-	fs.StringVar(&o.nick, "nick", "", "nickname shown to others (default $USER)")
+	fs.StringVar(&o.nick, "nick", "", "nickname shown to others (default: the last one used, else $USER)")
 	fs.Var(&o.listen, "listen", "multiaddr to listen on (repeatable; default all interfaces, TCP, IPv4 and IPv6)")
 	fs.StringVar(&o.passFile, "passphrase-file", "", "join the ROOMs as passphrase rooms, with the passphrase in `FILE` (default $P2PCHAT_PASSPHRASE)")
 	fs.Var(&o.peers, "peer", "multiaddr with /p2p/ID of a peer to dial directly (repeatable)")
@@ -210,7 +210,8 @@ func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Wr
 	// keep them out of the chat and behind --log-level.
 	stdlog.SetOutput(slog.NewLogLogger(log.Handler(), slog.LevelDebug).Writer())
 	stdlog.SetFlags(0)
-	if o.nick == "" {
+	explicitNick := o.nick != ""
+	if !explicitNick {
 		o.nick = defaultNick()
 	}
 	if !room.ValidNick(o.nick) {
@@ -255,6 +256,12 @@ func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Wr
 			err = cerr
 		}
 	}()
+	if !explicitNick {
+		// Without --nick, the nick of the last run (kept in the database).
+		if nick, ok, err := st.Setting(ctx, store.SettingNick); err == nil && ok && room.ValidNick(nick) {
+			o.nick = nick
+		}
+	}
 	out := newPrinter(stdout, o.json)
 	emit := out.event
 	if ui != nil {

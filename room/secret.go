@@ -13,6 +13,18 @@ const (
 	KindPassphrase = "passphrase" // admission needs the passphrase, proven by PAKE
 )
 
+// DescribeKind says in words who can join a room of kind: what every face
+// shows next to a room.
+func DescribeKind(kind string) string {
+	switch kind {
+	case KindOpen:
+		return "open: anyone on the network who knows the name can join"
+	case KindPassphrase:
+		return "passphrase: only peers that prove they know the passphrase can join"
+	}
+	return kind
+}
+
 // ErrPassphrase is returned for an empty or oversized passphrase.
 var ErrPassphrase = errors.New("passphrase must be 1 to 1024 bytes")
 

@@ -579,22 +579,11 @@ func (s *commands) status() {
 		if r.Ready {
 			state = fmt.Sprintf("epoch %d, key %.8s, %d in the key's roster", r.Epoch, r.KeyID, r.Roster)
 		}
-		lines = append(lines, fmt.Sprintf("[%s] %s; %d other member(s); %s; %d buffered; dropped %s", r.Name, kindText(r.Kind), r.Members, state, r.Buffered, dropSummary(r.Drops)))
+		lines = append(lines, fmt.Sprintf("[%s] %s; %d other member(s); %s; %d buffered; dropped %s", r.Name, room.DescribeKind(r.Kind), r.Members, state, r.Buffered, dropSummary(r.Drops)))
 		rooms = append(rooms, map[string]any{"room": r.Name, "kind": r.Kind, "ready": r.Ready, "members": r.Members, "roster": r.Roster, "buffered": r.Buffered,
 			"epoch": r.Epoch, "key_id": r.KeyID, "dropped": r.Drops, "topic": r.Topic})
 	}
 	s.out.info("status", map[string]any{"peer_id": s.id.PeerID().String(), "fingerprint": fp.String(), "nick": s.m.Nick(), "peers": len(peers), "rooms": rooms}, strings.Join(lines, "\n"))
-}
-
-// kindText says what a room kind means for who can join.
-func kindText(kind string) string {
-	switch kind {
-	case room.KindOpen:
-		return "open: anyone on the network who knows the name can join"
-	case room.KindPassphrase:
-		return "passphrase: only peers that prove they know the passphrase can join"
-	}
-	return kind
 }
 
 func dropSummary(d map[string]uint64) string {

@@ -87,7 +87,7 @@ func (p *printer) event(ev room.Event) {
 		line = "* " + prefix + "joined; messages are end-to-end encrypted"
 		if kind := p.kind(ev.Room); kind != "" {
 			obj["kind"] = kind
-			line += " (" + kindText(kind) + ")"
+			line += " (" + room.DescribeKind(kind) + ")"
 		}
 	case room.EventLeft:
 		line = "* " + prefix + "left"

@@ -88,14 +88,21 @@ func ParseHeader(env []byte) (Header, error) {
 	if len(env) < minEnvelope || len(env) > MaxEnvelope {
 		return h, fmt.Errorf("envelope of %d bytes: %w", len(env), ErrMalformed)
 	}
-	h.Version = env[0]
-	copy(h.Room[:], env[1:17])
-	h.Epoch.Number = binary.BigEndian.Uint32(env[17:21])
-	copy(h.Epoch.KeyID[:], env[21:37])
-	copy(h.Sender[:], env[37:53])
-	h.Index = binary.BigEndian.Uint32(env[53:57])
-	copy(h.Nonce[:], env[57:81])
-	return h, nil
+	return decodeHeader(env), nil
+}
+
+// decodeHeader reads the HeaderSize bytes at the start of b, whose length
+// the caller has checked.
+func decodeHeader(b []byte) Header {
+	var h Header
+	h.Version = b[0]
+	copy(h.Room[:], b[1:17])
+	h.Epoch.Number = binary.BigEndian.Uint32(b[17:21])
+	copy(h.Epoch.KeyID[:], b[21:37])
+	copy(h.Sender[:], b[37:53])
+	h.Index = binary.BigEndian.Uint32(b[53:57])
+	copy(h.Nonce[:], b[57:81])
+	return h
 }
 
 // Body is the signed plaintext of an envelope.
@@ -307,14 +314,7 @@ func VerifyRecord(rec []byte) (Header, *Body, error) {
 	if rec[0] != Version {
 		return Header{}, nil, fmt.Errorf("record version %d: %w", rec[0], ErrVersion)
 	}
-	var h Header
-	h.Version = rec[0]
-	copy(h.Room[:], rec[1:17])
-	h.Epoch.Number = binary.BigEndian.Uint32(rec[17:21])
-	copy(h.Epoch.KeyID[:], rec[21:37])
-	copy(h.Sender[:], rec[37:53])
-	h.Index = binary.BigEndian.Uint32(rec[53:57])
-	copy(h.Nonce[:], rec[57:81])
+	h := decodeHeader(rec)
 	b, signed, sig, err := parseBody(rec[HeaderSize:])
 	if err != nil {
 		return h, nil, err

@@ -650,7 +650,7 @@ func (m *Model) onEvent(ev room.Event) tea.Cmd {
 	case room.EventJoined:
 		text := prefix + "joined; messages are end-to-end encrypted"
 		if rs, ok := m.snap.room(ev.Room); ok {
-			text += " (" + kindText(rs.Kind) + ")"
+			text += " (" + room.DescribeKind(rs.Kind) + ")"
 		}
 		m.add(v, &entry{kind: kindInfo, text: text})
 	case room.EventLeft:
@@ -925,15 +925,4 @@ func (m *Model) fitInput() {
 	}
 	m.input.MaxHeight = max(1, min(5, m.height/4))
 	m.input.SetWidth(max(1, m.width-lipgloss.Width(m.promptText())))
-}
-
-// kindText says what a room kind means for who can join, as line mode does.
-func kindText(kind string) string {
-	switch kind {
-	case room.KindOpen:
-		return "open: anyone on the network who knows the name can join"
-	case room.KindPassphrase:
-		return "passphrase: only peers that prove they know the passphrase can join"
-	}
-	return kind
 }

@@ -781,7 +781,15 @@ func (m *Model) add(v *roomView, e *entry) {
 	if e.time.IsZero() {
 		e.time = m.cfg.Now()
 	}
-	v.entries = append(v.entries, e)
+	i := len(v.entries)
+	if e.late && e.order.clock > 0 {
+		// A late message goes to its place in the room's order: above the
+		// messages that follow it.
+		for i > 0 && v.entries[i-1].order.clock > 0 && e.order.less(v.entries[i-1].order) {
+			i--
+		}
+	}
+	v.entries = slices.Insert(v.entries, i, e)
 	if over := len(v.entries) - m.cfg.Scrollback; over > 0 {
 		v.entries = slices.Delete(v.entries, 0, over)
 	}

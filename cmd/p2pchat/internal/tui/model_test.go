@@ -672,3 +672,30 @@ func TestStoredHistory(t *testing.T) {
 		t.Errorf("/history in vault:\n%s", f)
 	}
 }
+
+// TestLateMessageInPlace: a message that arrives after one that follows it
+// in the room's order is shown in its place, marked late.
+func TestLateMessageInPlace(t *testing.T) {
+	core := newFakeCore(t)
+	bob := member(t, 1, "bob", true)
+	core.setRooms(RoomState{Name: "lobby", Kind: room.KindOpen, Ready: true, Members: []room.Member{bob}})
+	m := newTestModel(t, core, "lobby", 80, 24)
+	ev := func(text string, clock uint64, late bool) EventMsg {
+		e := msgEvent("lobby", bob, text, testTime)
+		e.Event.Message.Clock, e.Event.Message.Seq, e.Event.Message.Late, e.Event.Message.ID = clock, clock, late, text
+		return e
+	}
+	send(m, ev("first", 1, false), ev("third", 3, false), ev("second", 2, true))
+	var texts []string
+	for _, e := range m.views["lobby"].entries {
+		if e.kind == kindMessage {
+			texts = append(texts, e.text)
+		}
+	}
+	if strings.Join(texts, ",") != "first,second,third" {
+		t.Errorf("order %v, want first,second,third", texts)
+	}
+	if !strings.Contains(plain(t, m), "second · arrived late") {
+		t.Errorf("late mark missing:\n%s", plain(t, m))
+	}
+}

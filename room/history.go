@@ -46,6 +46,16 @@ type orderKey struct {
 
 func keyOf(b *wire.Body) orderKey { return orderKey{b.Clock, string(b.Author), b.Seq} }
 
+// Before reports whether m comes before o in the room's order: by clock,
+// then author key, then sequence number, the order every member shows.
+func (m *Message) Before(o *Message) bool {
+	key := func(x *Message) orderKey {
+		pub, _ := identity.PublicKeyOf(x.From)
+		return orderKey{x.Clock, string(pub), x.Seq}
+	}
+	return key(m).less(key(o))
+}
+
 func (k orderKey) less(o orderKey) bool {
 	if k.clock != o.clock {
 		return k.clock < o.clock

@@ -142,16 +142,25 @@ func waitAllMembers(t *testing.T, ps []*peerNode) {
 	}
 }
 
-// TestHistoryVisibility: a member that joins later gets, by sync, only
-// what was sent after it joined; a peer that is not a member gets nothing.
-func TestHistoryVisibility(t *testing.T) {
-	dir := t.TempDir()
+// newHomePair returns alice and bob with state dirs under dir, connected,
+// both members of lobby.
+func newHomePair(t *testing.T, dir string) (*peerNode, *peerNode) {
+	t.Helper()
 	a := newPeerAt(t, "alice", filepath.Join(dir, "a"))
 	b := newPeerAt(t, "bob", filepath.Join(dir, "b"))
 	connect(t, a, b)
 	a.join("lobby")
 	b.join("lobby")
 	a.waitMember("lobby", b)
+	b.waitMember("lobby", a)
+	return a, b
+}
+
+// TestHistoryVisibility: a member that joins later gets, by sync, only
+// what was sent after it joined; a peer that is not a member gets nothing.
+func TestHistoryVisibility(t *testing.T) {
+	dir := t.TempDir()
+	a, b := newHomePair(t, dir)
 	if _, err := a.m.Send(context.Background(), "lobby", "before carol"); err != nil {
 		t.Fatal(err)
 	}
@@ -205,13 +214,7 @@ func TestHistoryVisibility(t *testing.T) {
 // the same batch is still stored and shown.
 func TestForgedHistory(t *testing.T) {
 	dir := t.TempDir()
-	a := newPeerAt(t, "alice", filepath.Join(dir, "a"))
-	b := newPeerAt(t, "bob", filepath.Join(dir, "b"))
-	connect(t, a, b)
-	a.join("lobby")
-	b.join("lobby")
-	a.waitMember("lobby", b)
-	b.waitMember("lobby", a)
+	a, b := newHomePair(t, dir)
 	if _, err := a.m.Send(context.Background(), "lobby", "genuine"); err != nil {
 		t.Fatal(err)
 	}
@@ -295,12 +298,7 @@ func TestOutbox(t *testing.T) {
 // disk, here a closed database), Send fails visibly and nothing is shown
 // or sent.
 func TestSendNotStored(t *testing.T) {
-	dir := t.TempDir()
-	a, b := newPeerAt(t, "alice", filepath.Join(dir, "a")), newPeerAt(t, "bob", filepath.Join(dir, "b"))
-	connect(t, a, b)
-	a.join("lobby")
-	b.join("lobby")
-	b.waitMember("lobby", a)
+	a, b := newHomePair(t, t.TempDir())
 	a.st.Close()
 	if _, err := a.m.Send(context.Background(), "lobby", "unstorable"); err == nil || !strings.Contains(err.Error(), "not sent") {
 		t.Fatalf("Send with the database gone: %v", err)

@@ -9,7 +9,6 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/room"
 )
 
@@ -78,33 +77,15 @@ type entry struct {
 	text  string
 	self  bool // our own message
 
-	id      string    // message id, once known
-	local   int       // our own messages: the id Send results refer to
-	action  bool      // sent with /me
-	state   SendState // our own messages: how far they got
-	seenBy  int       // StateSeen: by how many members
-	err     string    // why not sent
-	mention bool      // the text names us
-	late    bool      // arrived after messages that follow it in room order
-	order   orderKey  // its place in the room's order (zero: none, e.g. a notice)
-}
-
-// orderKey is a message's place in the room's order: (clock, author key,
-// seq), as room orders messages.
-type orderKey struct {
-	clock  uint64
-	author string
-	seq    uint64
-}
-
-func (k orderKey) less(o orderKey) bool {
-	if k.clock != o.clock {
-		return k.clock < o.clock
-	}
-	if k.author != o.author {
-		return k.author < o.author
-	}
-	return k.seq < o.seq
+	id      string        // message id, once known
+	local   int           // our own messages: the id Send results refer to
+	action  bool          // sent with /me
+	state   SendState     // our own messages: how far they got
+	seenBy  int           // StateSeen: by how many members
+	err     string        // why not sent
+	mention bool          // the text names us
+	late    bool          // arrived after messages that follow it in room order
+	msg     *room.Message // the message, if it has a place in the room's order (Clock > 0)
 }
 
 // messageEntry returns the entry that shows msg.
@@ -112,8 +93,7 @@ func messageEntry(msg *room.Message) *entry {
 	e := &entry{kind: kindMessage, time: msg.Time, from: msg.From, nick: msg.Nick, short: msg.Short,
 		text: msg.Text, self: msg.Self, id: msg.ID, action: msg.Action, late: msg.Late}
 	if msg.Clock > 0 {
-		pub, _ := identity.PublicKeyOf(msg.From)
-		e.order = orderKey{msg.Clock, string(pub), msg.Seq}
+		e.msg = msg
 	}
 	if msg.Action {
 		e.kind = kindAction

@@ -782,10 +782,10 @@ func (m *Model) add(v *roomView, e *entry) {
 		e.time = m.cfg.Now()
 	}
 	i := len(v.entries)
-	if e.late && e.order.clock > 0 {
+	if e.late && e.msg != nil {
 		// A late message goes to its place in the room's order: above the
 		// messages that follow it.
-		for i > 0 && v.entries[i-1].order.clock > 0 && e.order.less(v.entries[i-1].order) {
+		for i > 0 && v.entries[i-1].msg != nil && e.msg.Before(v.entries[i-1].msg) {
 			i--
 		}
 	}

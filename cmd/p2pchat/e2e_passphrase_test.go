@@ -32,10 +32,8 @@ func TestNetnsPassphraseRoom(t *testing.T) {
 	const vault = "e2evault"
 	alice := lab.startChat(bin, lan.Hosts[0], "alice", vault, "--passphrase-file", rightFile)
 	bob := lab.startChat(bin, lan.Hosts[1], "bob", vault, "--passphrase-file", rightFile)
-	carol := lab.startChat(bin, lan.Hosts[2], "carol", vault, "--passphrase-file", wrongFile)
-	chats := []*e2eChat{alice, bob, carol}
 	ids := map[*e2eChat]string{}
-	for _, c := range chats {
+	for _, c := range []*e2eChat{alice, bob} {
 		ids[c] = c.waitEvent(20*time.Second, "ready", isType("ready")).PeerID
 	}
 	alice.waitEvent(30*time.Second, "member_joined bob", func(ev e2eEvent) bool {
@@ -44,6 +42,12 @@ func TestNetnsPassphraseRoom(t *testing.T) {
 	bob.waitEvent(30*time.Second, "member_joined alice", func(ev e2eEvent) bool {
 		return ev.Type == "member_joined" && ev.PeerID == ids[alice]
 	})
+	// Carol comes to the existing room. (Started together, three nodes are
+	// two groups on one name, and which side is refused depends on who
+	// created the room first.)
+	carol := lab.startChat(bin, lan.Hosts[2], "carol", vault, "--passphrase-file", wrongFile)
+	chats := []*e2eChat{alice, bob, carol}
+	ids[carol] = carol.waitEvent(20*time.Second, "ready", isType("ready")).PeerID
 	carol.waitEvent(30*time.Second, "wrong passphrase notice", func(ev e2eEvent) bool {
 		return ev.Type == "error" && ev.Reason == "wrong_passphrase"
 	})

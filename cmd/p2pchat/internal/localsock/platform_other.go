@@ -1,0 +1,17 @@
+//go:build !unix
+
+package localsock
+
+import "io/fs"
+
+// tempDirName is the socket directory's name in [os.TempDir], which is
+// per user on Windows.
+func tempDirName() string { return "p2pchat" }
+
+// checkOwner accepts every directory: ownership is not a uid here, and
+// the per-user temporary directory keeps other users out.
+func checkOwner(string, fs.FileInfo) error { return nil }
+
+// backlogFull reports whether a dial failed because the listener's queue
+// is full; this platform does not say so distinctly.
+func backlogFull(error) bool { return false }

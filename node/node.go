@@ -419,6 +419,15 @@ func (n *Node) ConnectedPeers() []peer.ID {
 	return slices.Compact(ps)
 }
 
+// RemoteAddrs returns the remote addresses of the node's connections to p.
+func (n *Node) RemoteAddrs(p peer.ID) []multiaddr.Multiaddr {
+	var out []multiaddr.Multiaddr
+	for _, c := range n.host.Network().ConnsToPeer(p) {
+		out = append(out, c.RemoteMultiaddr())
+	}
+	return out
+}
+
 // Close stops discovery and dialing, closes all topics and the host, and waits
 // for the goroutines the node started and for running stream handlers to
 // return (handlers see their streams reset). Close is idempotent; later calls

@@ -1,0 +1,82 @@
+package api
+
+import (
+	"context"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/p2pchat/p2pchat/identity"
+	"github.com/p2pchat/p2pchat/room"
+)
+
+// Backend is a p2pchat node as the faces drive it. [Local] is a node in
+// this process, [Client] one in a daemon. Methods are safe for concurrent
+// use; errors wrap the room package's sentinels (room.ErrNotJoined,
+// room.ErrFingerprint, …) whichever implementation returns them.
+type Backend interface {
+	// Self describes this node.
+	Self(ctx context.Context) (Self, error)
+	// Status is this node, its connected peers and its joined rooms.
+	Status(ctx context.Context) (Status, error)
+	// Rooms returns the joined rooms, with their members, sorted by name.
+	Rooms(ctx context.Context) ([]RoomInfo, error)
+	// Room returns the joined room called name.
+	Room(ctx context.Context, name string) (RoomInfo, error)
+	// StoredKind returns the kind remembered for a room (KindOpen or
+	// KindPassphrase), or "" for a room never joined or left since.
+	StoredKind(ctx context.Context, name string) (string, error)
+	// Join joins the room called name, with passphrase if not nil (else
+	// as an open room, or with the secret stored when it was last joined
+	// with one), and returns it; joining a joined room just returns it.
+	Join(ctx context.Context, name string, passphrase []byte) (RoomInfo, error)
+	// Leave leaves the room, saying goodbye, and forgets its passphrase.
+	Leave(ctx context.Context, name string) error
+	// SetNick changes this node's nick.
+	SetNick(ctx context.Context, nick string) error
+	// Send sends text (an action if action is set) to the joined room,
+	// waiting (bounded by ctx) for the room key if need be.
+	Send(ctx context.Context, name, text string, action bool) (*room.Message, error)
+	// History returns the room's last n stored messages (all if n <= 0)
+	// in room order.
+	History(ctx context.Context, name string, n int) ([]*room.Message, error)
+	// Search returns up to n stored messages matching query, best first,
+	// in roomName or every room if it is "".
+	Search(ctx context.Context, query, roomName string, n int) ([]room.SearchHit, error)
+	// Verified reports whether the user verified p's fingerprint.
+	Verified(ctx context.Context, p peer.ID) (bool, error)
+	// Verify remembers p as verified if fingerprint is p's; otherwise the
+	// error wraps room.ErrFingerprint.
+	Verify(ctx context.Context, p peer.ID, fingerprint string) error
+	// Peers returns the connected peers.
+	Peers(ctx context.Context) ([]PeerInfo, error)
+}
+
+// Self is this node.
+type Self struct {
+	PeerID      peer.ID
+	Fingerprint identity.Fingerprint
+	Nick        string
+	Addrs       []string // listen addresses, each ending in /p2p/PEER_ID
+}
+
+// Status is a snapshot of the node.
+type Status struct {
+	Self
+	Peers int // connected peers
+	Rooms []room.RoomStatus
+}
+
+// RoomInfo is a joined room.
+type RoomInfo struct {
+	room.RoomStatus
+	Members []room.Member // other members, sorted by nick then peer ID
+}
+
+// PeerInfo is a connected peer.
+type PeerInfo struct {
+	PeerID      peer.ID
+	Fingerprint identity.Fingerprint
+	Nick        string   // the last nick this node saw it use, if any
+	Verified    bool     // the user verified its fingerprint
+	Addrs       []string // remote addresses of its connections
+}

@@ -1,0 +1,192 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/p2pchat/p2pchat/identity"
+	"github.com/p2pchat/p2pchat/room"
+)
+
+// Event is a room event with what showing it needs from its node: the
+// objects of --json line mode and of the API's event stream (docs/CLI.md).
+type Event struct {
+	room.Event
+	Kind     string // EventJoined: the room's kind; "" if left since
+	Verified bool   // EventMemberJoined: the user verified the peer
+	// EventID is the event's position in a daemon's event log, from 1;
+	// 0 for events that did not come through one.
+	EventID uint64
+}
+
+// JSON returns the event's --json object.
+func (e Event) JSON() map[string]any {
+	ev := e.Event
+	obj := map[string]any{"type": string(ev.Type)}
+	if ev.Room != "" {
+		obj["room"] = ev.Room
+	}
+	if e.EventID != 0 {
+		obj["event_id"] = e.EventID
+	}
+	switch ev.Type {
+	case room.EventJoined:
+		if e.Kind != "" {
+			obj["kind"] = e.Kind
+		}
+	case room.EventMemberJoined:
+		obj["peer_id"], obj["nick"], obj["fp"], obj["verified"] = ev.Peer.String(), ev.Nick, ev.Short, e.Verified
+	case room.EventMemberLeft:
+		obj["peer_id"], obj["nick"], obj["fp"], obj["reason"] = ev.Peer.String(), ev.Nick, ev.Short, ev.Reason
+	case room.EventNick:
+		obj["peer_id"], obj["nick"], obj["old_nick"], obj["fp"] = ev.Peer.String(), ev.Nick, ev.OldNick, ev.Short
+	case room.EventMessage:
+		AddMessage(obj, ev.Message)
+	case room.EventState:
+		m := ev.Message
+		obj["id"], obj["seq"], obj["state"], obj["seen_by"] = m.ID, m.Seq, m.State, m.SeenBy
+	case room.EventKeyChanged:
+		obj["peer_id"], obj["nick"], obj["fp"], obj["old_peer_id"], obj["old_verified"] = ev.Peer.String(), ev.Nick, ev.Short, ev.OldPeer, ev.OldVerified
+	case room.EventError:
+		msg := "unknown error"
+		if ev.Err != nil {
+			msg = ev.Err.Error()
+		}
+		obj["error"] = msg
+		if ev.Peer != "" {
+			obj["peer_id"] = ev.Peer.String()
+		}
+		if ev.Reason != "" {
+			obj["reason"] = ev.Reason
+		}
+	}
+	return obj
+}
+
+// AddMessage adds a message's fields to a JSON object: the fields of
+// docs/CLI.md's message event, for live, history and search output alike.
+func AddMessage(obj map[string]any, m *room.Message) {
+	obj["id"], obj["from"], obj["nick"], obj["fp"] = m.ID, m.From.String(), m.Nick, m.Short
+	obj["text"], obj["time"], obj["self"] = m.Text, m.Time.UTC().Format(time.RFC3339Nano), m.Self
+	obj["seq"], obj["clock"] = m.Seq, m.Clock
+	if m.Action {
+		obj["action"] = true
+	}
+	if m.State != "" {
+		obj["state"] = m.State
+	}
+	if m.Late {
+		obj["late"] = true
+	}
+	if m.Synced {
+		obj["synced"] = true
+	}
+}
+
+// MessageJSON returns a message's JSON object (AddMessage's fields).
+func MessageJSON(m *room.Message) map[string]any {
+	obj := map[string]any{}
+	AddMessage(obj, m)
+	return obj
+}
+
+// wireObject holds every field of the event and message objects, for
+// decoding.
+type wireObject struct {
+	Type        string `json:"type"`
+	Room        string `json:"room"`
+	EventID     uint64 `json:"event_id"`
+	Kind        string `json:"kind"`
+	PeerID      string `json:"peer_id"`
+	Nick        string `json:"nick"`
+	OldNick     string `json:"old_nick"`
+	FP          string `json:"fp"`
+	Verified    bool   `json:"verified"`
+	Reason      string `json:"reason"`
+	OldPeerID   string `json:"old_peer_id"`
+	OldVerified bool   `json:"old_verified"`
+	Error       string `json:"error"`
+	ID          string `json:"id"`
+	From        string `json:"from"`
+	Text        string `json:"text"`
+	Time        string `json:"time"`
+	Self        bool   `json:"self"`
+	Seq         uint64 `json:"seq"`
+	Clock       uint64 `json:"clock"`
+	Action      bool   `json:"action"`
+	State       string `json:"state"`
+	SeenBy      int    `json:"seen_by"`
+	Late        bool   `json:"late"`
+	Synced      bool   `json:"synced"`
+}
+
+// ErrBadObject is wrapped by the decoders when an object is malformed.
+var ErrBadObject = errors.New("malformed object")
+
+func (w *wireObject) message() (*room.Message, error) {
+	from, err := peer.Decode(w.From)
+	if err != nil {
+		return nil, fmt.Errorf("%w: from %q: %v", ErrBadObject, w.From, err)
+	}
+	t, err := time.Parse(time.RFC3339Nano, w.Time)
+	if err != nil {
+		return nil, fmt.Errorf("%w: time %q: %v", ErrBadObject, w.Time, err)
+	}
+	short := w.FP
+	if fp, err := identity.PeerFingerprint(from); err == nil {
+		short = fp.Short() // derived from the key, not taken on trust
+	}
+	return &room.Message{ID: w.ID, From: from, Short: short, Nick: w.Nick, Text: w.Text, Action: w.Action,
+		Time: t, Seq: w.Seq, Clock: w.Clock, Self: w.Self, State: w.State, SeenBy: w.SeenBy, Late: w.Late, Synced: w.Synced}, nil
+}
+
+// DecodeMessage decodes a message object (AddMessage's fields).
+func DecodeMessage(b []byte) (*room.Message, error) {
+	var w wireObject
+	if err := json.Unmarshal(b, &w); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadObject, err)
+	}
+	return w.message()
+}
+
+// DecodeEvent decodes an event object as [Event.JSON] writes it. Unknown
+// types decode with only Type, Room and EventID set.
+func DecodeEvent(b []byte) (Event, error) {
+	var w wireObject
+	if err := json.Unmarshal(b, &w); err != nil {
+		return Event{}, fmt.Errorf("%w: %v", ErrBadObject, err)
+	}
+	if w.Type == "" {
+		return Event{}, fmt.Errorf("%w: no type", ErrBadObject)
+	}
+	e := Event{Event: room.Event{Type: room.EventType(w.Type), Room: w.Room}, EventID: w.EventID}
+	var err error
+	if w.PeerID != "" {
+		if e.Peer, err = peer.Decode(w.PeerID); err != nil {
+			return Event{}, fmt.Errorf("%w: peer_id %q: %v", ErrBadObject, w.PeerID, err)
+		}
+		if fp, err := identity.PeerFingerprint(e.Peer); err == nil {
+			w.FP = fp.Short()
+		}
+	}
+	switch e.Type {
+	case room.EventJoined:
+		e.Kind = w.Kind
+	case room.EventMemberJoined, room.EventMemberLeft, room.EventNick, room.EventKeyChanged:
+		e.Nick, e.Short, e.Verified, e.Reason, e.OldNick = w.Nick, w.FP, w.Verified, w.Reason, w.OldNick
+		e.OldPeer, e.OldVerified = w.OldPeerID, w.OldVerified
+	case room.EventMessage:
+		if e.Message, err = w.message(); err != nil {
+			return Event{}, err
+		}
+	case room.EventState:
+		e.Message = &room.Message{ID: w.ID, Seq: w.Seq, State: w.State, SeenBy: w.SeenBy, Self: true}
+	case room.EventError:
+		e.Err, e.Reason = errors.New(w.Error), w.Reason
+	}
+	return e, nil
+}

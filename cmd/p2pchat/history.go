@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,86 +11,41 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/room"
 	"github.com/p2pchat/p2pchat/room/store"
 )
 
-// historyCommands read the state database without starting a node. They
-// must come first on the command line: p2pchat history ROOM [flags].
-var historyCommands = map[string]func(h *historyCmd, ctx context.Context) error{
-	"history": (*historyCmd).history,
-	"search":  (*historyCmd).search,
-	"export":  (*historyCmd).export,
-}
-
+// historyCmd runs the subcommands that read the state database without
+// starting a node: history, search and export.
 type historyCmd struct {
-	home, roomName, since string
-	n                     int
-	json                  bool
-	args                  []string
-	self                  peer.ID
-	st                    *store.Store
-	stdout                io.Writer
+	roomName, since string
+	n               int
+	args            []string
+	o               *options
+	self            peer.ID
+	st              *store.Store
+	stdout          io.Writer
 }
 
-// runHistory runs a history subcommand if args name one.
-func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) (int, bool) {
-	if len(args) == 0 || historyCommands[args[0]] == nil {
-		return 0, false
-	}
-	name := args[0]
-	h := &historyCmd{stdout: stdout}
-	flags := flag.NewFlagSet("p2pchat "+name, flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	flags.StringVar(&h.home, "home", "", "state directory (default $P2PCHAT_HOME, else the per-user state dir)")
-	flags.BoolVar(&h.json, "json", false, "one JSON object per line")
-	switch name {
-	case "history":
-		flags.StringVar(&h.since, "since", "", "only messages sent since T: RFC 3339 time or a duration such as 2h")
-		flags.IntVar(&h.n, "n", 0, "only the last N messages (0: all)")
-	case "search":
-		flags.StringVar(&h.roomName, "room", "", "search only this room")
-		flags.IntVar(&h.n, "n", 20, "at most N results")
-	}
-	var pos []string
-	rest := args[1:]
-	for {
-		if err := flags.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return exitOK, true
-			}
-			return exitUsage, true
-		}
-		if flags.NArg() == 0 {
-			break
-		}
-		pos, rest = append(pos, flags.Arg(0)), flags.Args()[1:]
-	}
-	h.args = pos
-	if len(pos) != 1 {
-		what := "ROOM"
-		if name == "search" {
-			what = "TEXT (quote it)"
-		}
-		fmt.Fprintf(stderr, "p2pchat: usage: p2pchat %s %s [flags]\n", name, what)
-		return exitUsage, true
-	}
-	home, err := resolveHome(h.home)
+// run opens the state database and runs f.
+func (h *historyCmd) run(ctx context.Context, f func(*historyCmd, context.Context) error) error {
+	home, err := resolveHome(h.o.home)
 	if err != nil {
-		return exitCode(stderr, err), true
+		return err
 	}
 	if id, err := identity.Load(home); err == nil {
 		h.self = id.PeerID()
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return exitCode(stderr, err), true
+		return err
 	}
 	h.st, err = store.Open(ctx, home)
 	if err != nil {
-		return exitCode(stderr, err), true
+		return err
 	}
 	defer h.st.Close()
-	return exitCode(stderr, historyCommands[name](h, ctx)), true
+	return f(h, ctx)
 }
 
 // message turns a stored message into what is printed, verifying its
@@ -107,9 +61,9 @@ func (h *historyCmd) message(sm store.Message) (*room.Message, error) {
 }
 
 func (h *historyCmd) print(roomName string, m *room.Message, extra map[string]any) error {
-	if h.json {
+	if h.o.json {
 		obj := map[string]any{"type": "message", "room": roomName}
-		addMessage(obj, m)
+		api.AddMessage(obj, m)
 		for k, v := range extra {
 			obj[k] = v
 		}
@@ -166,7 +120,7 @@ func (h *historyCmd) search(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if !h.json {
+		if !h.o.json {
 			shown := *m
 			shown.Text = hit.Snippet
 			if err := h.print(hit.Room, &shown, nil); err != nil {
@@ -184,7 +138,7 @@ func (h *historyCmd) search(ctx context.Context) error {
 // export writes every message of a room as JSON with its record, which
 // anyone can check against the author's key (room.VerifyRecord).
 func (h *historyCmd) export(ctx context.Context) error {
-	if !h.json {
+	if !h.o.json {
 		return usageError{errors.New("export writes JSON: pass --json")}
 	}
 	name, err := room.Normalize(h.args[0])

@@ -14,10 +14,9 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
 	"github.com/p2pchat/p2pchat/identity"
-	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room"
-	"github.com/p2pchat/p2pchat/room/store"
 )
 
 const helpText = `commands:
@@ -72,10 +71,7 @@ var (
 // (session) and the full-screen UI (tui.go), which gives each command its
 // own out, tty and current.
 type commands struct {
-	m   *room.Manager
-	n   *node.Node
-	id  *identity.Identity
-	st  *store.Store
+	b   api.Backend
 	out output
 	// lines is where /join -p reads its passphrase line when tty is nil.
 	lines *lineReader
@@ -229,11 +225,16 @@ func (s *commands) handle(ctx context.Context, line string) bool {
 	case "leave":
 		s.leave(ctx, arg)
 	case "nick":
-		if err := s.m.SetNick(ctx, arg); err != nil {
+		if err := s.b.SetNick(ctx, arg); err != nil {
 			s.out.errorf("%v", err)
 			return false
 		}
-		s.out.info("nick", map[string]any{"nick": arg}, fmt.Sprintf("you are now %s#%s", arg, s.id.Fingerprint().Short()))
+		self, err := s.b.Self(ctx)
+		if err != nil {
+			s.out.errorf("%v", err)
+			return false
+		}
+		s.out.info("nick", map[string]any{"nick": arg}, fmt.Sprintf("you are now %s#%s", arg, self.Fingerprint.Short()))
 	case "me":
 		if arg == "" {
 			s.out.errorf("usage: /me ACTION")
@@ -241,17 +242,17 @@ func (s *commands) handle(ctx context.Context, line string) bool {
 		}
 		s.send(ctx, arg, true)
 	case "who":
-		s.who()
+		s.who(ctx)
 	case "verify":
 		s.verify(ctx, arg)
 	case "rooms":
-		s.rooms()
+		s.rooms(ctx)
 	case "history":
 		s.history(ctx, arg)
 	case "search":
 		s.search(ctx, arg)
 	case "status":
-		s.status()
+		s.status(ctx)
 	case "help":
 		s.out.info("help", map[string]any{"text": helpText}, helpText)
 	case "quit", "exit":
@@ -276,14 +277,14 @@ func (s *commands) history(ctx context.Context, arg string) {
 		s.out.errorf("not in any room; /join ROOM first")
 		return
 	}
-	msgs, err := s.m.History(ctx, s.current, n)
+	msgs, err := s.b.History(ctx, s.current, n)
 	if err != nil {
 		s.out.errorf("%v", err)
 		return
 	}
 	for _, m := range msgs {
 		obj := map[string]any{"room": s.current}
-		addMessage(obj, m)
+		api.AddMessage(obj, m)
 		s.out.info("history", obj, fmt.Sprintf("  %s [%s] %s", m.Time.Local().Format("2006-01-02 15:04"), s.current, messageLine(m)))
 	}
 	s.out.info("history_end", map[string]any{"room": s.current, "count": len(msgs)}, fmt.Sprintf("* [%s] %d stored message(s) shown", s.current, len(msgs)))
@@ -295,14 +296,14 @@ func (s *commands) search(ctx context.Context, arg string) {
 		s.out.errorf("usage: /search TEXT")
 		return
 	}
-	hits, err := s.m.Search(ctx, arg, "", 20)
+	hits, err := s.b.Search(ctx, arg, "", 20)
 	if err != nil {
 		s.out.errorf("%v", err)
 		return
 	}
 	for _, h := range hits {
 		obj := map[string]any{"room": h.Room, "snippet": h.Snippet}
-		addMessage(obj, h.Message)
+		api.AddMessage(obj, h.Message)
 		shown := *h.Message
 		shown.Text = h.Snippet
 		s.out.info("search_hit", obj, fmt.Sprintf("  %s [%s] %s", h.Message.Time.Local().Format("2006-01-02 15:04"), h.Room, messageLine(&shown)))
@@ -348,7 +349,7 @@ func (s *commands) joinCmd(ctx context.Context, arg string) {
 		s.out.errorf("room %q: %v", fields[0], err)
 		return
 	}
-	if _, err := s.m.Room(name); err == nil {
+	if _, err := s.b.Room(ctx, name); err == nil {
 		if withPass {
 			s.out.event(room.Event{Type: room.EventError, Room: name,
 				Err: fmt.Errorf("already in room %q; /leave it first to join it with another passphrase", name)})
@@ -361,7 +362,7 @@ func (s *commands) joinCmd(ctx context.Context, arg string) {
 		prompt := "passphrase for " + name + " (Enter for an open room): "
 		if withPass {
 			prompt = "passphrase for " + name + ": "
-		} else if rec, ok, err := s.st.Room(ctx, name); err == nil && ok && rec.Kind == store.KindPassphrase {
+		} else if kind, err := s.b.StoredKind(ctx, name); err == nil && kind == room.KindPassphrase {
 			prompt = "passphrase for " + name + " (Enter for the one stored when you last joined it): "
 		}
 		p, err := s.tty.readHidden(ctx, prompt)
@@ -385,12 +386,12 @@ func (s *commands) joinCmd(ctx context.Context, arg string) {
 // join joins name with pass (nil: open, or the stored secret) and makes it
 // the current room.
 func (s *commands) join(ctx context.Context, name string, pass []byte) {
-	r, err := s.m.Join(ctx, name, room.JoinOptions{Passphrase: pass})
+	r, err := s.b.Join(ctx, name, pass)
 	if err != nil {
 		s.out.errorf("%v", err)
 		return
 	}
-	s.current = r.Name()
+	s.current = r.Name
 }
 
 func (s *commands) leave(ctx context.Context, name string) {
@@ -401,14 +402,14 @@ func (s *commands) leave(ctx context.Context, name string) {
 		s.out.errorf("not in any room")
 		return
 	}
-	if err := s.m.Leave(ctx, name); err != nil {
+	if err := s.b.Leave(ctx, name); err != nil {
 		s.out.errorf("%v", err)
 		return
 	}
 	if norm, _ := room.Normalize(name); norm == s.current {
 		s.current = ""
-		if rs := s.m.Rooms(); len(rs) > 0 {
-			s.current = rs[len(rs)-1]
+		if rs, err := s.b.Rooms(ctx); err == nil && len(rs) > 0 {
+			s.current = rs[len(rs)-1].Name
 		}
 	}
 }
@@ -418,26 +419,21 @@ func (s *commands) send(ctx context.Context, text string, action bool) {
 		s.out.errorf("not in any room; /join ROOM first")
 		return
 	}
-	r, err := s.m.Room(s.current)
-	if err != nil {
-		s.out.errorf("%v", err)
-		return
-	}
 	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
-	if _, err := r.Send(ctx, text, action); err != nil {
+	if _, err := s.b.Send(ctx, s.current, text, action); err != nil {
 		s.out.errorf("message not sent: %v", err)
 	}
 }
 
-func (s *commands) who() {
-	r, err := s.m.Room(s.current)
+func (s *commands) who(ctx context.Context) {
+	r, err := s.b.Room(ctx, s.current)
 	if err != nil {
 		s.out.errorf("%v", err)
 		return
 	}
-	ms := r.Members()
-	lines := []string{fmt.Sprintf("[%s] %d other member(s)", r.Name(), len(ms))}
+	ms := r.Members
+	lines := []string{fmt.Sprintf("[%s] %d other member(s)", r.Name, len(ms))}
 	var list []map[string]any
 	for _, mb := range ms {
 		mark := ""
@@ -447,7 +443,7 @@ func (s *commands) who() {
 		lines = append(lines, fmt.Sprintf("  %s#%s%s  %s", clean(mb.Nick), mb.Fingerprint.Short(), mark, mb.Peer))
 		list = append(list, map[string]any{"peer_id": mb.Peer.String(), "nick": mb.Nick, "fp": mb.Fingerprint.Short(), "fingerprint": mb.Fingerprint.String(), "verified": mb.Verified})
 	}
-	s.out.info("who", map[string]any{"room": r.Name(), "members": list}, strings.Join(lines, "\n"))
+	s.out.info("who", map[string]any{"room": r.Name, "members": list}, strings.Join(lines, "\n"))
 }
 
 // verify runs "/verify WHO [FINGERPRINT]": without a fingerprint it shows
@@ -459,7 +455,7 @@ func (s *commands) verify(ctx context.Context, arg string) {
 		s.out.errorf("usage: /verify NICK|NICK#FP|PEER_ID [FINGERPRINT]")
 		return
 	}
-	mb, ok := s.findMember(who)
+	mb, ok := s.findMember(ctx, who)
 	if !ok {
 		return
 	}
@@ -472,7 +468,11 @@ func (s *commands) verify(ctx context.Context, arg string) {
 		fields["room"] = s.current
 	}
 	if fpText == "" {
-		verified := s.m.Verified(mb.Peer)
+		verified, err := s.b.Verified(ctx, mb.Peer)
+		if err != nil {
+			s.out.errorf("%v", err)
+			return
+		}
 		fields["verified"] = verified
 		state := "not verified yet"
 		if verified {
@@ -482,7 +482,7 @@ func (s *commands) verify(ctx context.Context, arg string) {
 			desc, mb.Peer, state, mb.Fingerprint, clean(who)))
 		return
 	}
-	if err := s.m.Verify(ctx, mb.Peer, fpText); err != nil {
+	if err := s.b.Verify(ctx, mb.Peer, fpText); err != nil {
 		if errors.Is(err, room.ErrFingerprint) {
 			s.out.event(room.Event{Type: room.EventError, Room: s.current, Peer: mb.Peer, Reason: "fingerprint_mismatch",
 				// Wrap the sentinel, not err: err spells out the peer's
@@ -499,11 +499,11 @@ func (s *commands) verify(ctx context.Context, arg string) {
 // findMember resolves WHO (a nick, nick#fp or peer ID) to one member of the
 // current room, or to any peer given by its ID. It reports an error event
 // and false when there is none or more than one.
-func (s *commands) findMember(who string) (room.Member, bool) {
+func (s *commands) findMember(ctx context.Context, who string) (room.Member, bool) {
 	var ms []room.Member
 	if s.current != "" {
-		if r, err := s.m.Room(s.current); err == nil {
-			ms = r.Members()
+		if r, err := s.b.Room(ctx, s.current); err == nil {
+			ms = r.Members
 		}
 	}
 	if p, err := peer.Decode(who); err == nil {
@@ -549,10 +549,16 @@ func (s *commands) findMember(who string) (room.Member, bool) {
 	return room.Member{}, false
 }
 
-func (s *commands) rooms() {
-	names := s.m.Rooms()
-	var lines []string
-	for _, n := range names {
+func (s *commands) rooms(ctx context.Context) {
+	rs, err := s.b.Rooms(ctx)
+	if err != nil {
+		s.out.errorf("%v", err)
+		return
+	}
+	var names, lines []string
+	for _, r := range rs {
+		n := r.Name
+		names = append(names, n)
 		mark := " "
 		if n == s.current {
 			mark = "*"
@@ -565,16 +571,27 @@ func (s *commands) rooms() {
 	s.out.info("rooms", map[string]any{"rooms": names, "current": s.current}, strings.Join(lines, "\n"))
 }
 
-func (s *commands) status() {
-	fp := s.id.Fingerprint()
-	peers := s.n.ConnectedPeers()
+func (s *commands) status(ctx context.Context) {
+	st, err := s.b.Status(ctx)
+	if err != nil {
+		s.out.errorf("%v", err)
+		return
+	}
+	typ, fields, text := statusAnswer(st)
+	s.out.info(typ, fields, text)
+}
+
+// statusAnswer is the answer to /status and p2pchat status: --json's
+// status object and the --plain text.
+func statusAnswer(st api.Status) (typ string, fields map[string]any, text string) {
+	fp := st.Fingerprint
 	lines := []string{
-		fmt.Sprintf("you:   %s#%s  %s", s.m.Nick(), fp.Short(), s.id.PeerID()),
+		fmt.Sprintf("you:   %s#%s  %s", st.Nick, fp.Short(), st.PeerID),
 		fmt.Sprintf("fingerprint: %s", fp),
-		fmt.Sprintf("peers: %d connected", len(peers)),
+		fmt.Sprintf("peers: %d connected", st.Peers),
 	}
 	var rooms []map[string]any
-	for _, r := range s.m.Status().Rooms {
+	for _, r := range st.Rooms {
 		state := "waiting for the room key"
 		if r.Ready {
 			state = fmt.Sprintf("epoch %d, key %.8s, %d in the key's roster", r.Epoch, r.KeyID, r.Roster)
@@ -583,7 +600,7 @@ func (s *commands) status() {
 		rooms = append(rooms, map[string]any{"room": r.Name, "kind": r.Kind, "ready": r.Ready, "members": r.Members, "roster": r.Roster, "buffered": r.Buffered,
 			"epoch": r.Epoch, "key_id": r.KeyID, "dropped": r.Drops, "topic": r.Topic})
 	}
-	s.out.info("status", map[string]any{"peer_id": s.id.PeerID().String(), "fingerprint": fp.String(), "nick": s.m.Nick(), "peers": len(peers), "rooms": rooms}, strings.Join(lines, "\n"))
+	return "status", map[string]any{"peer_id": st.PeerID.String(), "fingerprint": fp.String(), "nick": st.Nick, "peers": st.Peers, "rooms": rooms}, strings.Join(lines, "\n")
 }
 
 func dropSummary(d map[string]uint64) string {

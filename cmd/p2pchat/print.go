@@ -6,14 +6,9 @@ import (
 	"io"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"time"
 	"unicode"
 
-	"github.com/libp2p/go-libp2p/core/peer"
-
-	"github.com/p2pchat/p2pchat/identity"
-	"github.com/p2pchat/p2pchat/node"
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
 	"github.com/p2pchat/p2pchat/room"
 )
 
@@ -23,9 +18,6 @@ type printer struct {
 	mu   sync.Mutex
 	w    io.Writer
 	json bool
-	// m, once set, answers what events do not carry: a room's kind and
-	// whether a peer is verified.
-	m atomic.Pointer[room.Manager]
 }
 
 func newPrinter(w io.Writer, asJSON bool) *printer { return &printer{w: w, json: asJSON} }
@@ -62,117 +54,66 @@ func (p *printer) errorf(format string, args ...any) {
 	p.event(room.Event{Type: room.EventError, Err: fmt.Errorf(format, args...)})
 }
 
-func (p *printer) ready(id *identity.Identity, n *node.Node) {
-	fp := id.Fingerprint()
-	var addrs []string
-	for _, a := range n.Addrs() {
-		addrs = append(addrs, a.String())
-	}
-	p.emit(map[string]any{"type": "ready", "peer_id": id.PeerID().String(), "fingerprint": fp.String(), "fp": fp.Short(), "addrs": addrs},
-		fmt.Sprintf("* you are %s (fingerprint %s)\n* listening on %s", id.PeerID(), fp, strings.Join(addrs, " ")))
+func (p *printer) ready(self api.Self) {
+	fp := self.Fingerprint
+	p.emit(map[string]any{"type": "ready", "peer_id": self.PeerID.String(), "fingerprint": fp.String(), "fp": fp.Short(), "addrs": self.Addrs},
+		fmt.Sprintf("* you are %s (fingerprint %s)\n* listening on %s", self.PeerID, fp, strings.Join(self.Addrs, " ")))
 }
 
-func (p *printer) event(ev room.Event) {
-	obj := map[string]any{"type": string(ev.Type)}
-	if ev.Room != "" {
-		obj["room"] = ev.Room
-	}
+// event prints an event that needs nothing from the node: the errors
+// commands report.
+func (p *printer) event(ev room.Event) { p.show(api.Event{Event: ev}) }
+
+// show prints an event of the node's stream.
+func (p *printer) show(e api.Event) {
+	p.emit(e.JSON(), plainLine(e))
+}
+
+// plainLine is an event in --plain output.
+func plainLine(e api.Event) string {
+	ev := e.Event
 	prefix := ""
 	if ev.Room != "" {
 		prefix = "[" + ev.Room + "] "
 	}
-	var line string
 	switch ev.Type {
 	case room.EventJoined:
-		line = "* " + prefix + "joined; messages are end-to-end encrypted"
-		if kind := p.kind(ev.Room); kind != "" {
-			obj["kind"] = kind
-			line += " (" + room.DescribeKind(kind) + ")"
+		line := "* " + prefix + "joined; messages are end-to-end encrypted"
+		if e.Kind != "" {
+			line += " (" + room.DescribeKind(e.Kind) + ")"
 		}
+		return line
 	case room.EventLeft:
-		line = "* " + prefix + "left"
+		return "* " + prefix + "left"
 	case room.EventMemberJoined:
-		verified := p.verified(ev.Peer)
-		obj["peer_id"], obj["nick"], obj["fp"], obj["verified"] = ev.Peer.String(), ev.Nick, ev.Short, verified
 		mark := ""
-		if verified {
+		if e.Verified {
 			mark = " ✓"
 		}
-		line = fmt.Sprintf("* %s%s#%s%s joined", prefix, clean(ev.Nick), ev.Short, mark)
+		return fmt.Sprintf("* %s%s#%s%s joined", prefix, clean(ev.Nick), ev.Short, mark)
 	case room.EventMemberLeft:
-		obj["peer_id"], obj["nick"], obj["fp"], obj["reason"] = ev.Peer.String(), ev.Nick, ev.Short, ev.Reason
-		line = fmt.Sprintf("* %s%s#%s left (%s)", prefix, clean(ev.Nick), ev.Short, ev.Reason)
+		return fmt.Sprintf("* %s%s#%s left (%s)", prefix, clean(ev.Nick), ev.Short, ev.Reason)
 	case room.EventNick:
-		obj["peer_id"], obj["nick"], obj["old_nick"], obj["fp"] = ev.Peer.String(), ev.Nick, ev.OldNick, ev.Short
-		line = fmt.Sprintf("* %s%s#%s is now %s#%s", prefix, clean(ev.OldNick), ev.Short, clean(ev.Nick), ev.Short)
+		return fmt.Sprintf("* %s%s#%s is now %s#%s", prefix, clean(ev.OldNick), ev.Short, clean(ev.Nick), ev.Short)
 	case room.EventMessage:
-		addMessage(obj, ev.Message)
-		line = prefix + messageLine(ev.Message)
+		return prefix + messageLine(ev.Message)
 	case room.EventState:
 		m := ev.Message
-		obj["id"], obj["seq"], obj["state"], obj["seen_by"] = m.ID, m.Seq, m.State, m.SeenBy
-		line = fmt.Sprintf("* %syour message %s is %s by %d member(s)", prefix, m.ID[:8], m.State, m.SeenBy)
+		return fmt.Sprintf("* %syour message %.8s is %s by %d member(s)", prefix, m.ID, m.State, m.SeenBy)
 	case room.EventKeyChanged:
-		obj["peer_id"], obj["nick"], obj["fp"], obj["old_peer_id"], obj["old_verified"] = ev.Peer.String(), ev.Nick, ev.Short, ev.OldPeer, ev.OldVerified
 		was := clean(ev.OldPeer)
 		if ev.OldVerified {
 			was += ", verified"
 		}
-		line = fmt.Sprintf("!!! %s%s#%s uses the nick of a different key than before (was %s) — verify before trusting", prefix, clean(ev.Nick), ev.Short, was)
+		return fmt.Sprintf("!!! %s%s#%s uses the nick of a different key than before (was %s) — verify before trusting", prefix, clean(ev.Nick), ev.Short, was)
 	case room.EventError:
-		obj["error"] = ev.Err.Error()
-		if ev.Peer != "" {
-			obj["peer_id"] = ev.Peer.String()
+		msg := "unknown error"
+		if ev.Err != nil {
+			msg = ev.Err.Error()
 		}
-		if ev.Reason != "" {
-			obj["reason"] = ev.Reason
-		}
-		line = "! " + prefix + clean(ev.Err.Error())
+		return "! " + prefix + clean(msg)
 	default:
-		line = "* " + prefix + string(ev.Type)
-	}
-	p.emit(obj, line)
-}
-
-// setManager makes p look up room kinds and verified peers in m.
-func (p *printer) setManager(m *room.Manager) { p.m.Store(m) }
-
-// kind returns the kind of the joined room name, or "" if unknown (no
-// manager yet, or the room was left since the event).
-func (p *printer) kind(name string) string {
-	m := p.m.Load()
-	if m == nil {
-		return ""
-	}
-	r, err := m.Room(name)
-	if err != nil {
-		return ""
-	}
-	return r.Kind()
-}
-
-func (p *printer) verified(id peer.ID) bool {
-	m := p.m.Load()
-	return m != nil && m.Verified(id)
-}
-
-// addMessage adds a message's fields to a JSON event object: the fields
-// of docs/CLI.md's message event, for live, history and search output alike.
-func addMessage(obj map[string]any, m *room.Message) {
-	obj["id"], obj["from"], obj["nick"], obj["fp"] = m.ID, m.From.String(), m.Nick, m.Short
-	obj["text"], obj["time"], obj["self"] = m.Text, m.Time.UTC().Format(time.RFC3339Nano), m.Self
-	obj["seq"], obj["clock"] = m.Seq, m.Clock
-	if m.Action {
-		obj["action"] = true
-	}
-	if m.State != "" {
-		obj["state"] = m.State
-	}
-	if m.Late {
-		obj["late"] = true
-	}
-	if m.Synced {
-		obj["synced"] = true
+		return "* " + prefix + string(ev.Type)
 	}
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	stdlog "log"
@@ -11,133 +10,18 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multiaddr"
 
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/localsock"
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room"
 	"github.com/p2pchat/p2pchat/room/store"
 )
-
-// Exit codes.
-const (
-	exitOK      = 0
-	exitRuntime = 1
-	exitUsage   = 2
-)
-
-const usage = `usage:
-  p2pchat [flags] [ROOM ...]     join ROOMs (default: lobby) and chat
-  p2pchat id [--json]            print this node's peer ID and fingerprint
-  p2pchat version
-
-flags:
-`
-
-type options struct {
-	home     string
-	passFile string
-	nick     string
-	listen   listFlag
-	peers    listFlag
-	noMDNS   bool
-	plain    bool
-	json     bool
-	notify   bool
-	logLevel string
-	args     []string
-}
-
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
-type usageError struct{ error }
-
-// parseArgs parses flags and positional arguments in any order ("--" ends
-// flags).
-func parseArgs(args []string, stderr io.Writer) (*options, error) {
-	o := &options{}
-	fs := flag.NewFlagSet("p2pchat", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&o.home, "home", "", "state directory (default $P2PCHAT_HOME, else the per-user state dir)")
-	fs.StringVar(&o.nick, "nick", "", "nickname shown to others (default: the last one used, else $USER)")
-	fs.Var(&o.listen, "listen", "multiaddr to listen on (repeatable; default all interfaces, TCP, IPv4 and IPv6)")
-	fs.StringVar(&o.passFile, "passphrase-file", "", "join the ROOMs as passphrase rooms, with the passphrase in `FILE` (default $P2PCHAT_PASSPHRASE)")
-	fs.Var(&o.peers, "peer", "multiaddr with /p2p/ID of a peer to dial directly (repeatable)")
-	fs.BoolVar(&o.noMDNS, "no-mdns", false, "do not discover peers with mDNS")
-	fs.BoolVar(&o.plain, "plain", false, "line mode with one human-readable line per event")
-	fs.BoolVar(&o.json, "json", false, "line mode with one JSON object per event (see docs/CLI.md)")
-	fs.BoolVar(&o.notify, "notify", false, "in the full-screen UI, show a desktop notification when someone mentions your nick")
-	fs.StringVar(&o.logLevel, "log-level", "warn", "log level for stderr: debug, info, warn or error")
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, usageError{err}
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		if args[0] == "--" {
-			o.args = append(o.args, args[1:]...)
-			break
-		}
-		o.args = append(o.args, args[0])
-		args = args[1:]
-	}
-	if o.plain && o.json {
-		return nil, usageError{errors.New("--plain and --json exclude each other")}
-	}
-	return o, nil
-}
-
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if code, ok := runHistory(ctx, args, stdout, stderr); ok {
-		return code
-	}
-	o, err := parseArgs(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "p2pchat: %v\n", err)
-		return exitUsage
-	}
-	if len(o.args) > 0 {
-		switch o.args[0] {
-		case "version":
-			fmt.Fprintln(stdout, versionString())
-			return exitOK
-		case "id":
-			return exitCode(stderr, cmdID(o, stdout))
-		}
-	}
-	return exitCode(stderr, chat(ctx, o, stdin, stdout, stderr))
-}
-
-func exitCode(stderr io.Writer, err error) int {
-	if err == nil {
-		return exitOK
-	}
-	fmt.Fprintf(stderr, "p2pchat: %v\n", err)
-	var u usageError
-	if errors.As(err, &u) {
-		return exitUsage
-	}
-	return exitRuntime
-}
 
 func versionString() string {
 	v := "(devel)"
@@ -159,9 +43,6 @@ func loadIdentity(o *options) (*identity.Identity, string, error) {
 }
 
 func cmdID(o *options, stdout io.Writer) error {
-	if len(o.args) > 1 {
-		return usageError{fmt.Errorf("id takes no arguments, got %q", o.args[1:])}
-	}
 	id, _, err := loadIdentity(o)
 	if err != nil {
 		return err
@@ -174,12 +55,29 @@ func cmdID(o *options, stdout io.Writer) error {
 	return nil
 }
 
-func newLogger(level string, stderr io.Writer) (*slog.Logger, error) {
+// newLogger returns the logger for stderr: level as --log-level, format
+// "text" or "json" as --log-format.
+func newLogger(level, format string, stderr io.Writer) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", level)}
 	}
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	var h slog.Handler
+	switch format {
+	case "", "text":
+		h = slog.NewTextHandler(stderr, opts)
+	case "json":
+		h = slog.NewJSONHandler(stderr, opts)
+	default:
+		return nil, usageError{fmt.Errorf("--log-format %q: want text or json", format)}
+	}
+	log := slog.New(h)
+	// The mDNS library writes warnings through the standard log package;
+	// keep them out of the chat and behind --log-level.
+	stdlog.SetOutput(slog.NewLogLogger(h, slog.LevelDebug).Writer())
+	stdlog.SetFlags(0)
+	return log, nil
 }
 
 func defaultNick() string {
@@ -191,35 +89,11 @@ func defaultNick() string {
 	return "anon"
 }
 
-// chat runs a node, joins the rooms and drives the full-screen UI (when
-// stdin and stdout are terminals and neither --plain nor --json is given) or
-// line mode until stdin ends, /quit, or ctx is cancelled (SIGINT/SIGTERM).
-func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Writer) (err error) {
-	ui := newTUIFace(o, stdin, stdout, stderr)
-	if ui != nil {
-		// Logs must not scribble over the screen: they are held while the
-		// UI runs and written out when it is gone.
-		stderr = ui.log
-		defer ui.log.release()
-	}
-	log, err := newLogger(o.logLevel, stderr)
-	if err != nil {
-		return err
-	}
-	// The mDNS library writes warnings through the standard log package;
-	// keep them out of the chat and behind --log-level.
-	stdlog.SetOutput(slog.NewLogLogger(log.Handler(), slog.LevelDebug).Writer())
-	stdlog.SetFlags(0)
-	explicitNick := o.nick != ""
-	if !explicitNick {
-		o.nick = defaultNick()
-	}
-	if !room.ValidNick(o.nick) {
+// checkNodeFlags checks the flags that configure a node (and the rooms
+// named): every mistake is a usage error, found before anything starts.
+func checkNodeFlags(o *options, rooms []string) error {
+	if o.nick != "" && !room.ValidNick(o.nick) {
 		return usageError{fmt.Errorf("--nick %q: %v", o.nick, room.ErrNick)}
-	}
-	rooms := o.args
-	if len(rooms) == 0 {
-		rooms = []string{"lobby"}
 	}
 	for _, name := range rooms {
 		if _, err := room.Normalize(name); err != nil {
@@ -236,72 +110,165 @@ func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Wr
 			return usageError{fmt.Errorf("--peer %q: want a multiaddr ending in /p2p/PEER_ID: %v", a, err)}
 		}
 	}
-	pass, err := startPassphrase(o.passFile)
+	return nil
+}
+
+// embedded is a node in this process: the store, the libp2p node and the
+// room manager, with the home lock held.
+type embedded struct {
+	*api.Local
+	lock *localsock.Lock
+}
+
+// startNode starts a node for the state directory home, for chat and
+// daemon alike. notify gets the node's notices as error events.
+func startNode(ctx context.Context, o *options, home string, id *identity.Identity, log *slog.Logger, notify func(room.Event)) (_ *embedded, err error) {
+	lock, err := localsock.LockHome(home)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer clear(pass)
-	id, home, err := loadIdentity(o)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, home)
-	if err != nil {
-		return err
-	}
-	// Deferred first, so it runs last: after the manager and the node are
-	// closed, nothing writes to the store any more.
+	e := &embedded{Local: &api.Local{ID: id}, lock: lock}
 	defer func() {
-		if cerr := st.Close(); cerr != nil && err == nil {
-			err = cerr
+		if err != nil {
+			e.close(context.Background())
 		}
 	}()
-	if !explicitNick {
+	if e.Store, err = store.Open(ctx, home); err != nil {
+		return nil, err
+	}
+	nick := o.nick
+	if nick == "" {
+		nick = defaultNick()
 		// Without --nick, the nick of the last run (kept in the database).
-		if nick, ok, err := st.Setting(ctx, store.SettingNick); err == nil && ok && room.ValidNick(nick) {
-			o.nick = nick
+		if last, ok, err := e.Store.Setting(ctx, store.SettingNick); err == nil && ok && room.ValidNick(last) {
+			nick = last
 		}
 	}
-	out := newPrinter(stdout, o.json)
-	emit := out.event
-	if ui != nil {
-		emit = ui.event
-	}
-	n, err := node.New(ctx, id.PrivKey(), node.Config{
+	e.Node, err = node.New(ctx, id.PrivKey(), node.Config{
 		ListenAddrs: o.listen,
 		Peers:       o.peers,
 		NoMDNS:      o.noMDNS,
 		Logger:      log,
 		Notify: func(nt node.Notice) {
 			if nt.Kind == node.NoticePeerUnreachable {
-				emit(room.Event{Type: room.EventError, Peer: nt.Peer,
+				notify(room.Event{Type: room.EventError, Peer: nt.Peer,
 					Err: fmt.Errorf("peer %s at %s is unreachable (%v); still trying in the background", nt.Peer, nt.Addr, nt.Err)})
 			}
 		},
 	})
 	if err != nil {
+		return nil, err
+	}
+	e.M, err = room.New(room.Config{Identity: id, Node: e.Node, Nick: nick, Store: e.Store, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// close leaves every room (saying goodbye) and closes the node, the store
+// and the lock, in that order. The manager's event stream ends.
+func (e *embedded) close(ctx context.Context) error {
+	var errs []error
+	if e.M != nil {
+		errs = append(errs, e.M.Close(ctx))
+	}
+	if e.Node != nil {
+		errs = append(errs, e.Node.Close())
+	}
+	if e.Store != nil {
+		errs = append(errs, e.Store.Close())
+	}
+	errs = append(errs, e.lock.Close())
+	return errors.Join(errs...)
+}
+
+// chat runs the full-screen UI (when stdin and stdout are terminals and
+// neither --plain nor --json is given) or line mode until stdin ends,
+// /quit, or ctx is cancelled (SIGINT/SIGTERM): attached to the daemon of
+// the state directory if one runs, else on a node of its own.
+func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+	if o.plain && o.json {
+		return usageError{errors.New("--plain and --json exclude each other")}
+	}
+	if err := checkNodeFlags(o, o.args); err != nil {
 		return err
 	}
-	defer n.Close()
-	m, err := room.New(room.Config{Identity: id, Node: n, Nick: o.nick, Store: st, Logger: log})
+	ui := newTUIFace(o, stdin, stdout, stderr)
+	if ui != nil {
+		// Logs must not scribble over the screen: they are held while the
+		// UI runs and written out when it is gone.
+		stderr = ui.log
+		defer ui.log.release()
+	}
+	log, err := newLogger(o.logLevel, "text", stderr)
 	if err != nil {
 		return err
 	}
-	if ui != nil {
-		return ui.run(ctx, m, n, id, st, rooms, pass)
+	pass, err := startPassphrase(o.passFile)
+	if err != nil {
+		return err
 	}
-	out.setManager(m)
-	out.ready(id, n)
+	defer clear(pass)
+	home, err := resolveHome(o.home)
+	if err != nil {
+		return err
+	}
+	out := newPrinter(stdout, o.json)
+	show := out.show
+	if ui != nil {
+		show = func(e api.Event) { ui.event(e.Event) }
+	}
+	if c, err := daemonClient(ctx, o, home); err == nil {
+		if len(o.listen) > 0 || len(o.peers) > 0 || o.noMDNS || o.nick != "" {
+			return usageError{fmt.Errorf("a daemon runs for %s: --nick, --listen, --peer and --no-mdns are its own flags (stop it, or pass another --home)", home)}
+		}
+		return attach(ctx, c, o.args, pass, ui, out, show, stdin, stderr)
+	}
+	id, _, err := loadIdentity(o)
+	if err != nil {
+		return err
+	}
+	e, err := startNode(ctx, o, home, id, log, out.event)
+	if err != nil {
+		return err
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for ev := range m.Events() {
-			out.event(ev)
+		for ev := range e.M.Events() {
+			show(e.Annotate(ev))
 		}
 	}()
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if cerr := e.close(closeCtx); cerr != nil && err == nil {
+			err = cerr
+		}
+		<-done
+	}()
+	rooms := o.args
+	if len(rooms) == 0 {
+		rooms = []string{"lobby"}
+	}
+	return runFace(ctx, e.Local, rooms, pass, ui, out, stdin, stderr)
+}
+
+// runFace runs the full-screen UI or line mode on b until the user quits,
+// after joining rooms with pass (and making the last current).
+func runFace(ctx context.Context, b api.Backend, rooms []string, pass []byte, ui *tuiFace, out *printer, stdin io.Reader, stderr io.Writer) error {
+	if ui != nil {
+		return ui.run(ctx, b, rooms, pass)
+	}
+	self, err := b.Self(ctx)
+	if err != nil {
+		return err
+	}
+	out.ready(self)
 	lines := newLineReader(stdin)
 	defer lines.close()
-	s := &session{&commands{m: m, n: n, id: id, st: st, out: out, lines: lines}}
+	s := &session{&commands{b: b, out: out, lines: lines}}
 	if t := stdinTerminal(stdin, stderr); t != nil {
 		s.tty = t
 	}
@@ -309,10 +276,5 @@ func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Wr
 		s.join(ctx, name, pass)
 	}
 	clear(pass)
-	err = s.loop(ctx)
-	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	m.Close(closeCtx)
-	<-done
-	return err
+	return s.loop(ctx)
 }

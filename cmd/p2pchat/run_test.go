@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,7 +28,7 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		want string // in stderr
 	}{
-		{"unknown flag", []string{"--bogus"}, "flag provided but not defined"},
+		{"unknown flag", []string{"--bogus"}, "unknown flag"},
 		{"plain and json", []string{"--plain", "--json"}, "exclude"},
 		{"bad nick", []string{"--nick", "a b", "--no-mdns"}, "nick"},
 		{"bad peer", []string{"--peer", "/ip4/1.2.3.4/tcp/1", "--no-mdns"}, "--peer"},
@@ -36,6 +37,8 @@ func TestUsageErrors(t *testing.T) {
 		{"bad log level", []string{"--log-level", "loud"}, "log-level"},
 		{"bad room", []string{"--no-mdns", "/oops"}, "room"},
 		{"id with args", []string{"id", "extra"}, "no arguments"},
+		{"send without room", []string{"send"}, "usage: p2pchat send ROOM"},
+		{"daemon log format", []string{"daemon", "--log-format", "xml"}, "--log-format"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -629,6 +632,59 @@ func TestVerify(t *testing.T) {
 		p.stdin.Close()
 		if code := p.exit(); code != exitOK {
 			t.Errorf("exit %d", code)
+		}
+	}
+}
+
+// TestSingleDashFlags: the single-dash long flags that v0.1–v0.4 accepted
+// (the standard flag package's syntax) still work.
+func TestSingleDashFlags(t *testing.T) {
+	home := t.TempDir()
+	var a, b bytes.Buffer
+	if code := run(context.Background(), []string{"-home", home, "id", "-json"}, strings.NewReader(""), &a, io.Discard); code != exitOK {
+		t.Fatalf("-home … id -json: exit %d", code)
+	}
+	if code := run(context.Background(), []string{"--home=" + home, "id", "--json"}, strings.NewReader(""), &b, io.Discard); code != exitOK {
+		t.Fatalf("--home=… id --json: exit %d", code)
+	}
+	if a.String() != b.String() || !strings.Contains(a.String(), `"type":"id"`) {
+		t.Errorf("single dash %q, double dash %q", a.String(), b.String())
+	}
+	// After --, nothing is a flag: a room may be called -json. Unknown
+	// names and shorthands are left to the parser.
+	root := newRootCmd(&options{}, strings.NewReader(""), io.Discard, io.Discard)
+	got := compatArgs(root, []string{"-nick", "a", "-n", "5", "-bogus", "-listen=/ip4/1.2.3.4/tcp/1", "--", "-json"})
+	want := []string{"--nick", "a", "-n", "5", "-bogus", "--listen=/ip4/1.2.3.4/tcp/1", "--", "-json"}
+	if !slices.Equal(got, want) {
+		t.Errorf("compatArgs = %q, want %q", got, want)
+	}
+}
+
+// TestManAndCompletion: the man pages and the shell completion scripts are
+// generated from the commands.
+func TestManAndCompletion(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"man", "--dir", dir}, strings.NewReader(""), &stdout, &stderr); code != exitOK {
+		t.Fatalf("man: exit %d: %s", code, stderr.String())
+	}
+	for page, want := range map[string]string{"p2pchat.1": "daemon", "p2pchat-daemon.1": "SIGTERM", "p2pchat-send.1": "stdin"} {
+		b, err := os.ReadFile(filepath.Join(dir, page))
+		if err != nil {
+			t.Errorf("man page %s: %v", page, err)
+			continue
+		}
+		if !bytes.Contains(b, []byte(".TH")) || !bytes.Contains(b, []byte(want)) {
+			t.Errorf("man page %s lacks .TH or %q", page, want)
+		}
+	}
+	for shell, want := range map[string]string{"bash": "__start_p2pchat", "zsh": "#compdef p2pchat", "fish": "complete -c p2pchat"} {
+		stdout.Reset()
+		if code := run(context.Background(), []string{"completion", shell}, strings.NewReader(""), &stdout, &stderr); code != exitOK {
+			t.Errorf("completion %s: exit %d", shell, code)
+		}
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("completion %s lacks %q", shell, want)
 		}
 	}
 }

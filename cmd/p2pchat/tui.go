@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -18,11 +19,9 @@ import (
 	"github.com/gen2brain/beeep"
 	"golang.org/x/term"
 
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/tui"
-	"github.com/p2pchat/p2pchat/identity"
-	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room"
-	"github.com/p2pchat/p2pchat/room/store"
 )
 
 // tuiFace is the full-screen UI (package tui) on the terminal that stdin
@@ -62,38 +61,32 @@ func isTerminal(v any) *os.File {
 // the program runs too.
 func (f *tuiFace) event(ev room.Event) { f.queue.push(tui.EventMsg{Event: ev}) }
 
-// run joins rooms (with pass, as line mode does) and runs the UI until
-// /quit, Ctrl-C or ctx ends (SIGINT, SIGTERM, SIGHUP: also a clean exit), then
-// leaves every room. The terminal is restored on every way out, a panic
-// in the UI included (Bubble Tea recovers it and run returns an error).
-func (f *tuiFace) run(ctx context.Context, m *room.Manager, n *node.Node, id *identity.Identity, st *store.Store, rooms []string, pass []byte) error {
+// run joins rooms (with pass, as line mode does) and runs the UI on b
+// until /quit, Ctrl-C or ctx ends (SIGINT, SIGTERM, SIGHUP: also a clean
+// exit). The caller feeds b's events to f.event and closes b afterwards.
+// The terminal is restored on every way out, a panic in the UI included
+// (Bubble Tea recovers it and run returns an error).
+func (f *tuiFace) run(ctx context.Context, b api.Backend, rooms []string, pass []byte) error {
 	// A closed terminal (SIGHUP) ends the UI like SIGTERM does, so that the
 	// rooms still hear our goodbye.
 	ctx, stopHUP := signal.NotifyContext(ctx, syscall.SIGHUP)
 	defer stopHUP()
-	events := make(chan struct{})
-	go func() {
-		defer close(events)
-		for ev := range m.Events() {
-			f.event(ev)
-		}
-	}()
-	core := &tuiCore{c: &commands{m: m, n: n, id: id, st: st}, short: id.Fingerprint().Short()}
+	self, err := b.Self(ctx)
+	if err != nil {
+		return err
+	}
+	core := newTUICore(ctx, b, self)
 	current := core.joinAll(ctx, rooms, pass, f)
 	clear(pass)
 
-	fp := id.Fingerprint()
-	var addrs []string
-	for _, a := range n.Addrs() {
-		addrs = append(addrs, a.String())
-	}
+	fp := self.Fingerprint
 	cfg := tui.Config{
 		Core:    core,
 		Help:    helpText,
 		Current: current,
 		Intro: []string{
-			fmt.Sprintf("you are %s#%s, fingerprint %s", m.Nick(), fp.Short(), fp),
-			"listening on " + strings.Join(addrs, " "),
+			fmt.Sprintf("you are %s#%s, fingerprint %s", self.Nick, fp.Short(), fp),
+			"listening on " + strings.Join(self.Addrs, " "),
 		},
 	}
 	if f.notify {
@@ -118,16 +111,13 @@ func (f *tuiFace) run(ctx context.Context, m *room.Manager, n *node.Node, id *id
 		defer guard(p)
 		f.queue.pump(p, stop)
 	}()
-	_, err := p.Run()
+	_, err = p.Run()
 	close(stop)
 	<-pumped
+	core.stop()
 	if err != nil && ctx.Err() != nil && !errors.Is(err, tea.ErrProgramPanic) {
 		err = nil // SIGINT or SIGTERM: the program was stopped, as asked
 	}
-	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	m.Close(closeCtx)
-	<-events
 	return err
 }
 
@@ -141,14 +131,21 @@ func guard(p *tea.Program) {
 	}
 }
 
-// tuiCore adapts room.Manager to [tui.Core] and [tui.Historian]. Commands
-// run through the line-mode code (commands), one at a time, with the UI's
-// current room and a masked prompt for passphrases.
+// tuiCore adapts an [api.Backend] to [tui.Core] and [tui.Historian].
+// Commands run through the line-mode code (commands), one at a time, with
+// the UI's current room and a masked prompt for passphrases.
 type tuiCore struct {
-	short string // this node's short fingerprint
-
 	mu sync.Mutex // guards c's out, tty and current while a command runs
 	c  *commands
+
+	// A backend that is not in this process (a daemon) is asked for
+	// snapshots in the background, so that Snapshot never blocks: poke
+	// asks for a fresh one, cached holds the last.
+	remote bool
+	poke   chan struct{}
+	cached atomic.Pointer[tui.Snapshot]
+	done   chan struct{}
+	cancel context.CancelFunc
 }
 
 var (
@@ -156,33 +153,85 @@ var (
 	_ tui.Historian = (*tuiCore)(nil)
 )
 
-func (t *tuiCore) Snapshot() tui.Snapshot {
-	m := t.c.m
-	s := tui.Snapshot{ID: t.c.id.PeerID(), Nick: m.Nick(), Short: t.short, Peers: len(t.c.n.ConnectedPeers())}
-	for _, rs := range m.Status().Rooms {
-		st := tui.RoomState{Name: rs.Name, Kind: rs.Kind, Ready: rs.Ready}
-		if r, err := m.Room(rs.Name); err == nil {
-			st.Members = r.Members()
-		}
-		s.Rooms = append(s.Rooms, st)
+// snapshotEvery is how often a daemon's state is fetched for the UI when
+// no event asks for it sooner.
+const snapshotEvery = time.Second
+
+func newTUICore(ctx context.Context, b api.Backend, self api.Self) *tuiCore {
+	_, local := b.(*api.Local)
+	t := &tuiCore{c: &commands{b: b}, remote: !local, poke: make(chan struct{}, 1), done: make(chan struct{})}
+	ctx, t.cancel = context.WithCancel(ctx)
+	if !t.remote {
+		close(t.done)
+		return t
 	}
-	return s
+	t.cached.Store(&tui.Snapshot{ID: self.PeerID, Nick: self.Nick, Short: self.Fingerprint.Short()})
+	go func() {
+		defer close(t.done)
+		tick := time.NewTicker(snapshotEvery)
+		defer tick.Stop()
+		for {
+			if s, err := t.fetch(ctx); err == nil {
+				t.cached.Store(&s)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.poke:
+			case <-tick.C:
+			}
+		}
+	}()
+	return t
+}
+
+// stop ends the background snapshots.
+func (t *tuiCore) stop() {
+	t.cancel()
+	<-t.done
+}
+
+// fetch asks the backend for a snapshot.
+func (t *tuiCore) fetch(ctx context.Context) (tui.Snapshot, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := t.c.b.Status(ctx)
+	if err != nil {
+		return tui.Snapshot{}, err
+	}
+	rooms, err := t.c.b.Rooms(ctx)
+	if err != nil {
+		return tui.Snapshot{}, err
+	}
+	s := tui.Snapshot{ID: st.PeerID, Nick: st.Nick, Short: st.Fingerprint.Short(), Peers: st.Peers}
+	for _, r := range rooms {
+		s.Rooms = append(s.Rooms, tui.RoomState{Name: r.Name, Kind: r.Kind, Ready: r.Ready, Members: r.Members})
+	}
+	return s, nil
+}
+
+func (t *tuiCore) Snapshot() tui.Snapshot {
+	if !t.remote {
+		s, _ := t.fetch(context.Background())
+		return s
+	}
+	select {
+	case t.poke <- struct{}{}:
+	default:
+	}
+	return *t.cached.Load()
 }
 
 func (t *tuiCore) Send(ctx context.Context, name, text string, action bool) (*room.Message, error) {
-	r, err := t.c.m.Room(name)
-	if err != nil {
-		return nil, err
-	}
-	return r.Send(ctx, text, action)
+	return t.c.b.Send(ctx, name, text, action)
 }
 
 func (t *tuiCore) History(ctx context.Context, name string, n int) ([]*room.Message, error) {
-	return t.c.m.History(ctx, name, n)
+	return t.c.b.History(ctx, name, n)
 }
 
 func (t *tuiCore) Search(ctx context.Context, query string, limit int) ([]room.SearchHit, error) {
-	return t.c.m.Search(ctx, query, "", limit)
+	return t.c.b.Search(ctx, query, "", limit)
 }
 
 func (t *tuiCore) Command(ctx context.Context, current, line string, ask tui.AskFunc) tui.CommandResult {

@@ -14,6 +14,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/tui"
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
@@ -155,7 +156,13 @@ func TestTUICore(t *testing.T) {
 		}
 	}()
 	defer m.Close(ctx)
-	core := &tuiCore{c: &commands{m: m, n: n, id: id, st: st}, short: id.Fingerprint().Short()}
+	b := &api.Local{ID: id, Node: n, M: m, Store: st}
+	self, err := b.Self(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core := newTUICore(ctx, b, self)
+	defer core.stop()
 
 	var prompts []string
 	ask := func(pass string, err error) tui.AskFunc {

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
+	"github.com/p2pchat/p2pchat/room"
+)
+
+// TestNoDaemon: the commands that need a daemon exit with their own code
+// when none runs, and say how to start one.
+func TestNoDaemon(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	for _, args := range [][]string{{"status"}, {"rooms"}, {"peers"}, {"join", "lobby"}, {"leave", "lobby"}, {"send", "lobby", "hi"}, {"tail", "lobby"}} {
+		t.Run(args[0], func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), append([]string{"--home", t.TempDir()}, args...), strings.NewReader(""), &stdout, &stderr)
+			if code != exitNoDaemon {
+				t.Errorf("exit %d, want %d; stderr %q", code, exitNoDaemon, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), "p2pchat daemon") || stdout.Len() != 0 {
+				t.Errorf("stdout %q, stderr %q", stdout.String(), stderr.String())
+			}
+		})
+	}
+}
+
+// startDaemon runs p2pchat daemon for home in this process until the test
+// ends, and returns a client of it.
+func startDaemon(t *testing.T, home string, extra ...string) *api.Client {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var stderr syncBuffer
+	go func() {
+		args := append([]string{"--home", home, "daemon", "--nick", "alice", "--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0"}, extra...)
+		done <- run(ctx, args, strings.NewReader(""), &bytes.Buffer{}, &stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != exitOK {
+			t.Errorf("daemon exit %d; stderr:\n%s", code, stderr.String())
+		}
+	})
+	o := &options{home: home}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := daemonClient(ctx, o, home)
+		if err == nil {
+			return c
+		}
+		if !errors.Is(err, api.ErrNoDaemon) || time.Now().After(deadline) {
+			t.Fatalf("daemon not answering: %v; stderr:\n%s", err, stderr.String())
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("daemon exited %d; stderr:\n%s", code, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// TestAttach: plain p2pchat attaches line mode to a running daemon; its
+// joins and messages go through the daemon, and quitting leaves the daemon
+// in its rooms.
+func TestAttach(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	home := filepath.Join(t.TempDir(), "home")
+	c := startDaemon(t, home)
+
+	ctx := context.Background()
+	chat := startChat(t, ctx, "--home", home, "--json", "lobby")
+	ready := chat.wait("ready", isEvent("ready"))
+	self, err := c.Self(ctx)
+	if err != nil || ready["peer_id"] != self.PeerID.String() {
+		t.Errorf("ready %v is not the daemon's node %v (%v)", ready, self.PeerID, err)
+	}
+	chat.wait("joined", isEvent("joined", "room", "lobby", "kind", "open"))
+	chat.send("hello via the daemon")
+	chat.wait("own message", isEvent("message", "room", "lobby", "text", "hello via the daemon"))
+	chat.send("/rooms")
+	chat.wait("rooms", isEvent("rooms"))
+	chat.stdin.Close()
+	if code := chat.exit(); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	// The daemon is still in the room, and stored the message.
+	if _, err := c.Room(ctx, "lobby"); err != nil {
+		t.Errorf("daemon left lobby when the UI detached: %v", err)
+	}
+	msgs, err := c.History(ctx, "lobby", 0)
+	if err != nil || len(msgs) != 1 || msgs[0].Text != "hello via the daemon" {
+		t.Errorf("daemon history %v, %v", msgs, err)
+	}
+	// Node flags belong to the daemon: refused when attaching.
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, []string{"--home", home, "--json", "--no-mdns", "lobby"}, strings.NewReader(""), &stdout, &stderr); code != exitUsage {
+		t.Errorf("--no-mdns while a daemon runs: exit %d, stderr %q", code, stderr.String())
+	}
+	if _, err := c.Send(ctx, "nowhere", "x", false); !errors.Is(err, room.ErrNotJoined) {
+		t.Errorf("send to a room not joined: %v", err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -126,3 +126,49 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestTUICoreOnDaemon: the full-screen UI's core works on a daemon as on
+// a node of its own: commands, snapshots (fetched in the background, so
+// that Snapshot never blocks), sends and stored history.
+func TestTUICoreOnDaemon(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	home := filepath.Join(t.TempDir(), "home")
+	c := startDaemon(t, home)
+	ctx := context.Background()
+	self, err := c.Self(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core := newTUICore(ctx, c, self)
+	defer core.stop()
+	noPass := func(context.Context, string) ([]byte, error) { return nil, nil }
+	if res := core.Command(ctx, "", "/join Lobby", noPass); res.Current != "lobby" || len(res.Output) != 0 {
+		t.Fatalf("/join: %+v", res)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s := core.Snapshot()
+		if len(s.Rooms) == 1 && s.Rooms[0].Name == "lobby" && s.Rooms[0].Ready && s.Nick == "alice" && s.ID == self.PeerID {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("snapshot never showed lobby ready: %+v", s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	msg, err := core.Send(ctx, "lobby", "from the UI", false)
+	if err != nil || !msg.Self || msg.Text != "from the UI" {
+		t.Fatalf("send: %+v, %v", msg, err)
+	}
+	if _, err := core.Send(ctx, "nowhere", "x", false); !errors.Is(err, room.ErrNotJoined) {
+		t.Errorf("send to a room not joined: %v", err)
+	}
+	hist, err := core.History(ctx, "lobby", 10)
+	if err != nil || len(hist) != 1 || hist[0].ID != msg.ID {
+		t.Errorf("history %v, %v", hist, err)
+	}
+	res := core.Command(ctx, "lobby", "/who", nil)
+	if len(res.Output) != 1 || res.Output[0].Text != "[lobby] 0 other member(s)" {
+		t.Errorf("/who: %+v", res.Output)
+	}
+}

@@ -149,7 +149,9 @@ func clientCmds(o *options, stdin io.Reader, stdout, stderr io.Writer) []*cobra.
 --passphrase-file, or $P2PCHAT_PASSPHRASE) ROOM is a passphrase room: -p
 asks for the passphrase on the terminal, or reads the first line of stdin
 when it is not one. Without, ROOM is open, or joined with the passphrase
-stored when it was last joined with one.`,
+stored when it was last joined with one. It waits up to --wait for the
+room key and prints the joined event; a member refusing the passphrase
+is an error (exit 1).`,
 		Args: args(1, 1, "ROOM [-p | --passphrase-file FILE]"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			name, err := room.Normalize(a[0])
@@ -167,15 +169,11 @@ stored when it was last joined with one.`,
 				}
 			}
 			return remote(o, func(ctx context.Context, c *api.Client) error {
-				r, err := c.Join(ctx, name, pass)
-				if err != nil {
-					return err
-				}
-				out().info("joined", map[string]any{"room": r.Name, "kind": r.Kind}, fmt.Sprintf("* [%s] joined (%s)", r.Name, room.DescribeKind(r.Kind)))
-				return nil
+				return joinRoom(ctx, c, name, pass, wait, out())
 			})(cmd, a)
 		},
 	}
+	join.Flags().DurationVar(&wait, "wait", 15*time.Second, "how long to wait for the room key (0: do not wait)")
 	join.Flags().BoolVarP(&joinPass, "passphrase", "p", false, "join as a passphrase room: ask for it (or read the first stdin line)")
 	join.Flags().StringVar(&o.passFile, "passphrase-file", "", "join as a passphrase room with the passphrase in `FILE`")
 	leave := &cobra.Command{
@@ -340,6 +338,53 @@ without losing or repeating events.`,
 		},
 	}
 	return []*cobra.Command{status, rooms, join, leave, send, tail, peers, verify, paths}
+}
+
+// joinRoom makes the daemon join name and waits up to wait for the room
+// key: the joined event is printed; a refused passphrase is an error.
+func joinRoom(ctx context.Context, c *api.Client, name string, pass []byte, wait time.Duration, out *printer) error {
+	head, err := eventHead(ctx, c, name)
+	if err != nil {
+		return err
+	}
+	r, err := c.Join(ctx, name, pass)
+	if err != nil {
+		return err
+	}
+	joined := func() error {
+		out.show(api.Event{Event: room.Event{Type: room.EventJoined, Room: r.Name}, Kind: r.Kind})
+		return nil
+	}
+	if r.Ready {
+		return joined()
+	}
+	if wait <= 0 {
+		out.info("joining", map[string]any{"room": r.Name, "kind": r.Kind}, fmt.Sprintf("* [%s] joining; the daemon gets the room key in the background", r.Name))
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	var refused error
+	err = c.Follow(wctx, api.EventsOptions{Room: r.Name, Since: head, FromStart: head == 0, GiveUp: giveUp}, func(e api.Event) error {
+		switch {
+		case e.Type == room.EventJoined:
+			out.show(e)
+			return errTailDone
+		case e.Type == room.EventError && e.Reason == "wrong_passphrase":
+			refused = fmt.Errorf("%v; the daemon stays in room %q and keeps trying: `p2pchat leave %s` to give up", e.Err, r.Name, r.Name)
+			return errTailDone
+		}
+		return nil
+	})
+	switch {
+	case refused != nil:
+		return refused
+	case errors.Is(err, errTailDone):
+		return nil
+	case wctx.Err() != nil && ctx.Err() == nil:
+		return fmt.Errorf("room %q: joined, but no room key after %v; the daemon keeps trying (p2pchat status shows when it has it)", r.Name, wait)
+	}
+	return err
 }
 
 // mustNormalize is name normalised, or name itself if it does not

@@ -16,7 +16,8 @@ import (
 
 // TestNetnsDaemon: a daemon on each of two namespaced hosts, found by mDNS;
 // `p2pchat send` on one, `p2pchat tail --json` on the other sees the
-// message once. SIGTERM stops both cleanly.
+// message once; the full-screen UI attaches to a daemon and detaches.
+// SIGTERM stops both daemons cleanly.
 func TestNetnsDaemon(t *testing.T) {
 	lab := newE2ELab(t)
 	bin := lab.buildP2PChat()
@@ -114,6 +115,32 @@ func TestNetnsDaemon(t *testing.T) {
 	if n := countText(tail.stdoutLines(), text); n != 1 {
 		t.Errorf("tail showed the message %d times, want once", n)
 	}
+	// The full-screen UI attaches to alice's daemon: it shows the room's
+	// history and what bob sends, and what is typed in it reaches bob.
+	x := newE2ETmux(lab)
+	ui := x.startPane("alice-ui", 100, 30, "ip", "netns", "exec", hosts[0].ns, "env", "XDG_RUNTIME_DIR="+filepath.Join(lab.dir, "run-alice"),
+		bin, "--home", hosts[0].home)
+	ui.waitScreen(20*time.Second, "the attached UI shows the room and its history", func(s string) bool {
+		return strings.Contains(s, roomName) && strings.Contains(s, text)
+	})
+	reply := "bob answers the UI " + randHex(4)
+	if _, err := cli(hosts[1], "send", roomName, reply); err != nil {
+		t.Fatal(err)
+	}
+	ui.waitScreen(20*time.Second, "the attached UI shows bob's reply", func(s string) bool { return strings.Contains(s, reply) })
+	typed := "typed in the attached UI " + randHex(4)
+	ui.keys(typed)
+	ui.key("Enter")
+	waitFor(t, lab.ctx, 20*time.Second, "bob's tail shows what was typed in alice's UI", func() bool {
+		return countText(tail.stdoutLines(), typed) == 1
+	})
+	ui.keys("/quit")
+	ui.key("Enter")
+	ui.waitExit(15 * time.Second)
+	if out, err := cli(hosts[0], "rooms"); err != nil || !strings.Contains(out, roomName) {
+		t.Errorf("alice's daemon left the room when the UI detached: %q, %v", out, err)
+	}
+
 	if err := tail.signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}

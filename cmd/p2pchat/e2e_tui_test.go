@@ -74,13 +74,18 @@ type e2ePane struct {
 // left behind can be read (tmux resets them in a dead pane).
 func (x *e2eTmux) startUI(bin string, host e2eHost, nick, room string, w, h int) *e2ePane {
 	x.lab.t.Helper()
-	p := &e2ePane{x: x, name: nick, stderr: filepath.Join(x.lab.dir, nick+".stderr"), exit: filepath.Join(x.lab.dir, nick+".exit")}
 	home := filepath.Join(x.lab.dir, "home-"+nick)
-	argv := []string{"ip", "netns", "exec", host.NS, bin, "--home", home, "--nick", nick, "--log-level", "debug", room}
+	return x.startPane(nick, w, h, "ip", "netns", "exec", host.NS, bin, "--home", home, "--nick", nick, "--log-level", "debug", room)
+}
+
+// startPane runs argv in a w×h tmux session called name, as startUI does.
+func (x *e2eTmux) startPane(name string, w, h int, argv ...string) *e2ePane {
+	x.lab.t.Helper()
+	p := &e2ePane{x: x, name: name, stderr: filepath.Join(x.lab.dir, name+".stderr"), exit: filepath.Join(x.lab.dir, name+".exit")}
 	for i, a := range argv {
 		argv[i] = shellQuote(a)
 	}
-	x.run("new-session", "-d", "-s", nick, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h),
+	x.run("new-session", "-d", "-s", name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h),
 		strings.Join(argv, " ")+" 2>"+shellQuote(p.stderr)+"; echo $? >"+shellQuote(p.exit)+"; exec sleep 3600")
 	return p
 }

@@ -78,6 +78,7 @@ func (f *tuiFace) run(ctx context.Context, b api.Backend, rooms []string, pass [
 	core := newTUICore(ctx, b, self)
 	current := core.joinAll(ctx, rooms, pass, f)
 	clear(pass)
+	core.refresh(ctx)
 
 	fp := self.Fingerprint
 	cfg := tui.Config{
@@ -166,23 +167,33 @@ func newTUICore(ctx context.Context, b api.Backend, self api.Self) *tuiCore {
 		return t
 	}
 	t.cached.Store(&tui.Snapshot{ID: self.PeerID, Nick: self.Nick, Short: self.Fingerprint.Short()})
+	t.refresh(ctx)
 	go func() {
 		defer close(t.done)
 		tick := time.NewTicker(snapshotEvery)
 		defer tick.Stop()
 		for {
-			if s, err := t.fetch(ctx); err == nil {
-				t.cached.Store(&s)
-			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.poke:
 			case <-tick.C:
 			}
+			t.refresh(ctx)
 		}
 	}()
 	return t
+}
+
+// refresh fetches a snapshot now, for the program's first frame: the
+// background ones come later.
+func (t *tuiCore) refresh(ctx context.Context) {
+	if !t.remote {
+		return
+	}
+	if s, err := t.fetch(ctx); err == nil {
+		t.cached.Store(&s)
+	}
 }
 
 // stop ends the background snapshots.

@@ -140,10 +140,10 @@ func newRootCmd(o *options, stdin io.Reader, stdout, stderr io.Writer) *cobra.Co
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
-	pf.StringVar(&o.home, "home", "", "state directory (default $P2PCHAT_HOME, else the per-user state dir)")
-	pf.StringVar(&o.socket, "socket", "", "the daemon's API socket (default $P2PCHAT_SOCKET, else one per state directory, see p2pchat paths)")
+	pf.StringVar(&o.home, "home", "", "state directory `DIR` (default $P2PCHAT_HOME, else the per-user state dir)")
+	pf.StringVar(&o.socket, "socket", "", "the daemon's API socket `PATH` (default $P2PCHAT_SOCKET, else one per state directory, see p2pchat paths)")
 	pf.BoolVar(&o.json, "json", false, "one JSON object per line (see docs/CLI.md)")
-	pf.StringVar(&o.logLevel, "log-level", "warn", "log level for stderr: debug, info, warn or error")
+	pf.StringVar(&o.logLevel, "log-level", "warn", "`LEVEL` of the logs on stderr: debug, info, warn or error")
 
 	f := root.Flags()
 	nodeFlags(root, o)
@@ -180,9 +180,9 @@ func newRootCmd(o *options, stdin io.Reader, stdout, stderr io.Writer) *cobra.Co
 // embedded node and the daemon.
 func nodeFlags(cmd *cobra.Command, o *options) {
 	f := cmd.Flags()
-	f.StringVar(&o.nick, "nick", "", "nickname shown to others (default: the last one used, else $USER)")
-	f.StringArrayVar(&o.listen, "listen", nil, "multiaddr to listen on (repeatable; default all interfaces, TCP, IPv4 and IPv6)")
-	f.StringArrayVar(&o.peers, "peer", nil, "multiaddr with /p2p/ID of a peer to dial directly (repeatable)")
+	f.StringVar(&o.nick, "nick", "", "nickname `NAME` shown to others (default: the last one used, else $USER)")
+	f.StringArrayVar(&o.listen, "listen", nil, "`MULTIADDR` to listen on (repeatable; default all interfaces, TCP, IPv4 and IPv6)")
+	f.StringArrayVar(&o.peers, "peer", nil, "`MULTIADDR` with /p2p/ID of a peer to dial directly (repeatable)")
 	f.BoolVar(&o.noMDNS, "no-mdns", false, "do not discover peers with mDNS")
 }
 

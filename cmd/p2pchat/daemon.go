@@ -45,7 +45,7 @@ func daemonCmd(o *options, stderr io.Writer) *cobra.Command {
 		},
 	}
 	nodeFlags(cmd, o)
-	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "log format for stderr: text or json")
+	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "`FORMAT` of the logs on stderr: text or json")
 	return cmd
 }
 

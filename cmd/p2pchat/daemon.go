@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,7 +27,7 @@ can use. p2pchat status, rooms, join, leave, send, tail, peers, and plain
 p2pchat (the UI) talk to it.
 
 Logs go to stderr (--log-format text or json; --log-level, default info).
-SIGINT or SIGTERM stops it cleanly: the rooms hear a goodbye. Under
+SIGINT, SIGTERM or SIGHUP stops it cleanly: the rooms hear a goodbye. Under
 systemd (Type=notify) it reports readiness; see contrib/systemd.
 
 Only one daemon runs per state directory (a lock file in it); a socket
@@ -54,6 +56,9 @@ func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
 	if err := checkNodeFlags(o, nil); err != nil {
 		return err
 	}
+	// A closed terminal (SIGHUP to `p2pchat daemon &`) stops it cleanly too.
+	ctx, stopHUP := signal.NotifyContext(ctx, syscall.SIGHUP)
+	defer stopHUP()
 	log, err := newLogger(o.logLevel, o.logFormat, stderr)
 	if err != nil {
 		return err

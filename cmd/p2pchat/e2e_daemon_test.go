@@ -17,7 +17,7 @@ import (
 // TestNetnsDaemon: a daemon on each of two namespaced hosts, found by mDNS;
 // `p2pchat send` on one, `p2pchat tail --json` on the other sees the
 // message once; the full-screen UI attaches to a daemon and detaches.
-// SIGTERM stops both daemons cleanly.
+// SIGTERM and SIGHUP stop the daemons cleanly.
 func TestNetnsDaemon(t *testing.T) {
 	lab := newE2ELab(t)
 	bin := lab.buildP2PChat()
@@ -147,14 +147,16 @@ func TestNetnsDaemon(t *testing.T) {
 	if code := tail.waitExit(10 * time.Second); code != 0 {
 		t.Errorf("tail exited %d after SIGINT", code)
 	}
-	for _, h := range hosts {
-		if err := h.daemon.signal(syscall.SIGTERM); err != nil {
+	// SIGTERM (a service manager) and SIGHUP (a closed terminal) both stop
+	// a daemon cleanly.
+	for i, h := range hosts {
+		if err := h.daemon.signal([]syscall.Signal{syscall.SIGTERM, syscall.SIGHUP}[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, h := range hosts {
 		if code := h.daemon.waitExit(15 * time.Second); code != 0 {
-			t.Errorf("%s's daemon exited %d after SIGTERM", h.nick, code)
+			t.Errorf("%s's daemon exited %d after its signal", h.nick, code)
 		}
 		stopped := false
 		for _, ln := range h.daemon.stderrLines() {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -170,5 +172,27 @@ func TestTUICoreOnDaemon(t *testing.T) {
 	res := core.Command(ctx, "lobby", "/who", nil)
 	if len(res.Output) != 1 || res.Output[0].Text != "[lobby] 0 other member(s)" {
 		t.Errorf("/who: %+v", res.Output)
+	}
+}
+
+// TestOneNodePerHome: a second node for a state directory that a chat (not
+// a daemon) already uses is refused, instead of running with the same
+// identity and database.
+func TestOneNodePerHome(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	home := filepath.Join(t.TempDir(), "home")
+	ctx := context.Background()
+	first := startChat(t, ctx, "--home", home, "--json", "--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0", "lobby")
+	first.wait("ready", isEvent("ready"))
+	for _, args := range [][]string{{"--json", "--no-mdns", "lobby"}, {"daemon", "--no-mdns"}} {
+		var stdout, stderr bytes.Buffer
+		code := run(ctx, append([]string{"--home", home}, args...), strings.NewReader(""), &stdout, &stderr)
+		if code != exitRuntime || !strings.Contains(stderr.String(), fmt.Sprintf("another p2pchat (pid %d) is running with state directory", os.Getpid())) {
+			t.Errorf("%q: exit %d, stderr %q", args, code, stderr.String())
+		}
+	}
+	first.stdin.Close()
+	if code := first.exit(); code != exitOK {
+		t.Errorf("first chat exit %d", code)
 	}
 }

@@ -101,6 +101,16 @@ func TestAttach(t *testing.T) {
 	if err != nil || len(msgs) != 1 || msgs[0].Text != "hello via the daemon" {
 		t.Errorf("daemon history %v, %v", msgs, err)
 	}
+	// --nick renames the daemon's node (as /nick would).
+	chat2 := startChat(t, ctx, "--home", home, "--json", "--nick", "alicia")
+	chat2.wait("ready", isEvent("ready"))
+	chat2.stdin.Close()
+	if code := chat2.exit(); code != exitOK {
+		t.Fatalf("attach with --nick: exit %d", code)
+	}
+	if self, err := c.Self(ctx); err != nil || self.Nick != "alicia" {
+		t.Errorf("daemon's nick after attaching with --nick alicia: %q, %v", self.Nick, err)
+	}
 	// Node flags belong to the daemon: refused when attaching.
 	var stdout, stderr bytes.Buffer
 	if code := run(ctx, []string{"--home", home, "--json", "--no-mdns", "lobby"}, strings.NewReader(""), &stdout, &stderr); code != exitUsage {

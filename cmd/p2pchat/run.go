@@ -220,8 +220,14 @@ func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Wr
 		show = func(e api.Event) { ui.event(e.Event) }
 	}
 	if c, err := daemonClient(ctx, o, home); err == nil {
-		if len(o.listen) > 0 || len(o.peers) > 0 || o.noMDNS || o.nick != "" {
-			return usageError{fmt.Errorf("a daemon runs for %s: --nick, --listen, --peer and --no-mdns are its own flags (stop it, or pass another --home)", home)}
+		if len(o.listen) > 0 || len(o.peers) > 0 || o.noMDNS {
+			return usageError{fmt.Errorf("a daemon runs for %s: --listen, --peer and --no-mdns configure its node, so they go to `p2pchat daemon` (or stop it, or pass another --home)", home)}
+		}
+		if o.nick != "" {
+			// The daemon's node is this user's: --nick renames it, as /nick does.
+			if err := c.SetNick(ctx, o.nick); err != nil {
+				return err
+			}
 		}
 		return attach(ctx, c, o.args, pass, ui, out, show, stdin, stderr)
 	}

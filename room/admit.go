@@ -432,7 +432,7 @@ func (r *Room) convergeLocked(ref wire.EpochRef, hint peer.ID) {
 				r.seen(p, nick, fp.Short())
 				// Our epoch lost: what we sent under it recently never
 				// reached the other side.
-				r.resend()
+				r.resend(true)
 			}
 			if got == ref || got.Better(ref) {
 				return

@@ -27,8 +27,9 @@ const (
 const rekeyStagger = 300 * time.Millisecond
 
 // adopt makes e the current epoch if it wins over the current one, keeping
-// the replaced epoch for OldEpochTTL to read late messages, and reads the
-// envelopes that were waiting for it.
+// the replaced epoch for OldEpochTTL to read late messages, reads the
+// envelopes that were waiting for it, and re-sends our recent messages to
+// the members of e that may never have held the epoch they went out under.
 func (r *Room) adopt(e *wire.Epoch) bool {
 	r.mu.Lock()
 	if r.ctx.Err() != nil || (r.cur != nil && !e.Ref().Better(r.cur.Ref())) {
@@ -85,9 +86,20 @@ func (r *Room) adopt(e *wire.Epoch) bool {
 		switch {
 		case err == nil:
 			r.handle(rcv)
+		case reason == DropUnknownEpoch && !b.ref.Better(ref):
+			// Its epoch lost to e, and we never held it: its author
+			// re-sends it under a later epoch (see resend).
+			r.count(DropSuperseded)
 		case reason != "":
 			r.count(reason)
 		}
+	}
+	if !first {
+		// A member of e may have missed the epoch we sent under (its rekey
+		// was lost or came after a later one, as when a member fetches
+		// through admission an epoch whose push is still on its way): it
+		// cannot read what we sent under it, so send that again under e.
+		r.spawn(func() { r.resend(false) })
 	}
 	return true
 }

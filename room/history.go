@@ -145,7 +145,13 @@ func (r *Room) sendMessage(ctx context.Context, kind wire.Kind, text string) (*M
 	if r.shown.less(keyOf(b)) {
 		r.shown = keyOf(b)
 	}
+	// The epoch changed since we sealed: the re-send that came with the
+	// change did not see this message yet.
+	moved := r.cur.Ref() != ref
 	r.mu.Unlock()
+	if moved {
+		r.spawn(func() { r.resend(false) })
+	}
 	msg := r.message(r.m.node.ID(), b, true)
 	msg.State = state
 	r.m.emit(Event{Type: EventMessage, Room: r.name, Message: msg})

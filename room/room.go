@@ -71,7 +71,7 @@ type Room struct {
 	announce   bool // a presence announcement is scheduled
 	failures   map[peer.ID][]time.Time
 	refusedBy  map[peer.ID]bool // members that refused our passphrase (told once)
-	sent       []sentBody       // our recent messages, re-sent if their epoch loses
+	sent       []sentBody       // our recent messages, re-sent under a later epoch (see resend)
 	seenIDs    map[[16]byte]time.Time
 	seq        uint64                      // our last message's sequence number in this room
 	clock      uint64                      // the room's Lamport clock
@@ -314,9 +314,16 @@ func (r *Room) publishBody(ctx context.Context, b *wire.Body) (wire.EpochRef, er
 
 // resend publishes again, under the current epoch, our recent messages that
 // went out under another epoch: members that never held that epoch (the
-// other side of a healed partition, a rekey we had not seen) read them now;
-// members that did read them drop the copy by its message id.
-func (r *Room) resend() {
+// other side of a healed partition, a member whose rekey to it was lost or
+// came after a later epoch) read them now; members that did read them drop
+// the copy by its message id.
+//
+// With all false (every change of epoch), only messages whose epoch's
+// roster includes every member of the current one are sent again, so that
+// no one reads a copy who could not read the original: a joiner never gets
+// what was said before it joined. With all true (our epoch lost to another
+// group's, see convergeLocked), every recent message is.
+func (r *Room) resend(all bool) {
 	r.mu.Lock()
 	if r.cur == nil {
 		r.mu.Unlock()
@@ -325,10 +332,15 @@ func (r *Room) resend() {
 	cur := r.cur.Ref()
 	var again []*wire.Body
 	for i := range r.sent {
-		if r.sent[i].ref != cur && time.Since(r.sent[i].at) < resendWindow {
-			again = append(again, r.sent[i].body)
-			r.sent[i].ref = cur
+		sb := &r.sent[i]
+		if sb.ref == cur || time.Since(sb.at) >= resendWindow || (!all && !r.coversLocked(sb.ref)) {
+			continue
 		}
+		// A copy: the original's Record is its first envelope's.
+		b := *sb.body
+		b.Record = nil
+		again = append(again, &b)
+		sb.ref = cur
 	}
 	r.mu.Unlock()
 	ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
@@ -447,6 +459,22 @@ func (r *Room) open(env []byte, via peer.ID, mayBuffer bool) (*received, string,
 		return nil, DropReplay, errors.New("own envelope from the network")
 	}
 	return &received{from: author, body: b}, "", nil
+}
+
+// coversLocked reports whether the held epoch ref lists every member of the
+// current epoch: then anyone who can read the current epoch could read ref.
+// r.mu must be held.
+func (r *Room) coversLocked(ref wire.EpochRef) bool {
+	e := r.epochLocked(ref)
+	if e == nil || r.cur == nil {
+		return false
+	}
+	for _, pub := range r.cur.Roster() {
+		if !e.InRoster(pub) {
+			return false
+		}
+	}
+	return true
 }
 
 // epochLocked returns the held epoch named ref, or nil. r.mu must be held.
@@ -620,7 +648,7 @@ func (r *Room) tickLoop() {
 				keep = append(keep, b)
 			case r.cur != nil && !b.ref.Better(r.cur.Ref()):
 				// Its epoch lost to ours: the author re-sends it under
-				// the winner (see resend), so nothing is lost.
+				// a later epoch (see resend), so nothing is lost.
 				r.drops[DropSuperseded]++
 			default:
 				expired = append(expired, b)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -435,5 +436,73 @@ func TestBufferedUntilKey(t *testing.T) {
 	}
 	if d := r.Status().Drops[room.DropUnreadable]; d != 1 {
 		t.Errorf("unreadable drops %d, want 1", d)
+	}
+}
+
+// TestResendToMemberThatMissedEpoch: a member that never held the epoch a
+// message went out under (the rekey to it was lost, or came after a later
+// epoch the member fetched through admission while that rekey was on its
+// way) reads the message once its author moves to a later epoch; the copy
+// is never sent under an epoch that lists anyone the first did not.
+func TestResendToMemberThatMissedEpoch(t *testing.T) {
+	a, b := newPair(t, "lobby")
+	o := newOutsider(t, room.TopicFor("lobby"))
+	connect(t, a, &peerNode{n: o.n})
+	waitFor(t, "outsider in topic", func() bool { return len(o.topic.Peers()) == 1 })
+	ra, rb := mustRoom(t, a, "lobby"), mustRoom(t, b, "lobby")
+	both := []ed25519.PublicKey{a.id.PublicKey(), b.id.PublicKey()}
+	var s10, s11, s12 [32]byte
+	rand.Read(s10[:])
+	rand.Read(s11[:])
+	rand.Read(s12[:])
+
+	// Alice moves to epoch 10 of alice and bob, whose rekey never reaches
+	// bob, and says something under it.
+	if !ra.AdoptForTest(10, s10, both) {
+		t.Fatal("alice: epoch 10 not adopted")
+	}
+	if _, err := a.m.Send(context.Background(), "lobby", "under ten"); err != nil {
+		t.Fatal(err)
+	}
+	// Both move on to epoch 11 of the same members, as when bob fetches a
+	// newer epoch through admission: bob never holds epoch 10.
+	if !ra.AdoptForTest(11, s11, both) {
+		t.Fatal("alice: epoch 11 not adopted")
+	}
+	if !rb.AdoptForTest(11, s11, both) {
+		t.Fatal("bob: epoch 11 not adopted")
+	}
+	b.waitMessage("lobby", "under ten")
+
+	// An epoch that adds someone (a joiner) gets no copy of what was said
+	// before it.
+	_, xPriv, _ := ed25519.GenerateKey(rand.Reader)
+	withX := append(slices.Clone(both), xPriv.Public().(ed25519.PublicKey))
+	if !ra.AdoptForTest(12, s12, withX) {
+		t.Fatal("alice: epoch 12 not adopted")
+	}
+	if _, err := a.m.Send(context.Background(), "lobby", "under twelve"); err != nil {
+		t.Fatal(err)
+	}
+	read12 := func() []string {
+		e, err := wire.NewEpoch(wire.DeriveRoomID("lobby"), 12, &s12, withX)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, env := range o.envelopes() {
+			if h, err := wire.ParseHeader(env); err != nil || h.Epoch != e.Ref() {
+				continue
+			}
+			if _, body, err := wire.Open(e, env); err == nil {
+				out = append(out, body.Text)
+			}
+		}
+		return out
+	}
+	waitFor(t, "a message under epoch 12", func() bool { return slices.Contains(read12(), "under twelve") })
+	time.Sleep(300 * time.Millisecond)
+	if slices.Contains(read12(), "under ten") {
+		t.Error("a message was sent again under an epoch that lists a member its first epoch did not")
 	}
 }

@@ -641,10 +641,28 @@ func (r *Room) tickLoop() {
 				delete(r.old, ref)
 			}
 		}
+		// The best epoch in view: ours, or one that envelopes waiting for
+		// their key were sent under.
+		var best wire.EpochRef
+		if r.cur != nil {
+			best = r.cur.Ref()
+		}
+		for _, b := range r.buffered {
+			if b.ref.Better(best) {
+				best = b.ref
+			}
+		}
 		keep := r.buffered[:0]
 		for _, b := range r.buffered {
 			switch {
 			case now.Sub(b.at) <= r.m.timing.BufferTTL:
+				keep = append(keep, b)
+			case now.Sub(b.at) <= 2*r.m.timing.BufferTTL && best.Better(b.ref):
+				// A better epoch is in view and we are converging to it:
+				// once we hold it, this one has lost (superseded, see
+				// adopt), so wait a while longer before calling it
+				// unreadable. Only a while: a forged header naming a
+				// better epoch must not hide a real loss.
 				keep = append(keep, b)
 			case r.cur != nil && !b.ref.Better(r.cur.Ref()):
 				// Its epoch lost to ours: the author re-sends it under

@@ -506,3 +506,61 @@ func TestResendToMemberThatMissedEpoch(t *testing.T) {
 		t.Error("a message was sent again under an epoch that lists a member its first epoch did not")
 	}
 }
+
+// TestBufferedBehindBetterEpoch: an envelope under an epoch that lost the
+// race to a better one (concurrent joins) is not reported as unreadable
+// while the node converges to the better epoch whose envelopes it sees:
+// once it holds that one, the loser is superseded (its author re-sends).
+// A better epoch that never comes (a forged header) delays the verdict on
+// the others by one BufferTTL at most: a real loss is still reported.
+func TestBufferedBehindBetterEpoch(t *testing.T) {
+	b := newPeer(t, "bob")
+	r := b.join("lobby")
+	<-r.Ready()
+	_, aPriv, _ := ed25519.GenerateKey(rand.Reader)
+	aPub := aPriv.Public().(ed25519.PublicKey)
+	roster := []ed25519.PublicKey{aPub, b.id.PublicKey()}
+	rid := wire.DeriveRoomID("lobby")
+	seq := uint64(0)
+	seal := func(number uint32, secret [32]byte, text string) []byte {
+		e, err := wire.NewEpoch(rid, number, &secret, roster)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq++
+		env, err := wire.Seal(e, &wire.Body{Kind: wire.KindText, Author: aPub, Seq: seq, Time: time.Now().UnixNano(), Nick: "alice", Text: text}, func(m []byte) []byte { return ed25519.Sign(aPriv, m) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return env
+	}
+	secret := func() (s [32]byte) { rand.Read(s[:]); return s }
+	s7, s8 := secret(), secret()
+	r.DeliverForTest(seal(7, s7, "under the loser"), peer.ID(""))
+	time.Sleep(fastTiming.BufferTTL * 7 / 10)
+	r.DeliverForTest(seal(8, s8, "under the winner"), peer.ID(""))
+	// The loser is now older than BufferTTL; a tick or two pass.
+	time.Sleep(fastTiming.BufferTTL*7/10 + 2*fastTiming.Tick)
+	if st := r.Status(); st.Buffered != 2 || st.Drops[room.DropUnreadable] != 0 {
+		t.Fatalf("while converging: buffered %d, drops %v; want both kept, none unreadable", st.Buffered, st.Drops)
+	}
+	if !r.AdoptForTest(8, s8, roster) {
+		t.Fatal("epoch 8 not adopted")
+	}
+	b.waitMessage("lobby", "under the winner")
+	st := r.Status()
+	if st.Buffered != 0 || st.Drops[room.DropUnreadable] != 0 || st.Drops[room.DropSuperseded] != 1 {
+		t.Errorf("after converging: buffered %d, drops %v; want the loser superseded", st.Buffered, st.Drops)
+	}
+
+	// A forged better epoch (50) beside a real one never handed to us (9):
+	// both end up reported, the real one within 2×BufferTTL.
+	r.DeliverForTest(seal(9, secret(), "never"), peer.ID(""))
+	r.DeliverForTest(seal(50, secret(), "forged"), peer.ID(""))
+	waitFor(t, "both reported unreadable", func() bool { return r.Status().Drops[room.DropUnreadable] == 2 })
+	for _, text := range []string{"under the loser", "never", "forged"} {
+		if hasText(b, "lobby", text) {
+			t.Errorf("%q shown without its key", text)
+		}
+	}
+}

@@ -395,21 +395,7 @@ func TestBufferedUntilKey(t *testing.T) {
 	b := newPeer(t, "bob")
 	r := b.join("lobby")
 	<-r.Ready()
-	_, aPriv, _ := ed25519.GenerateKey(rand.Reader)
-	aPub := aPriv.Public().(ed25519.PublicKey)
-	roster := []ed25519.PublicKey{aPub, b.id.PublicKey()}
-	rid := wire.DeriveRoomID("lobby")
-	seal := func(number uint32, secret [32]byte, text string) []byte {
-		e, err := wire.NewEpoch(rid, number, &secret, roster)
-		if err != nil {
-			t.Fatal(err)
-		}
-		env, err := wire.Seal(e, &wire.Body{Kind: wire.KindText, Author: aPub, Seq: 1, Time: time.Now().UnixNano(), Nick: "alice", Text: text}, func(m []byte) []byte { return ed25519.Sign(aPriv, m) })
-		if err != nil {
-			t.Fatal(err)
-		}
-		return env
-	}
+	roster, seal := alongside(t, b, "lobby")
 	var s5, s9 [32]byte
 	rand.Read(s5[:])
 	rand.Read(s9[:])
@@ -517,23 +503,7 @@ func TestBufferedBehindBetterEpoch(t *testing.T) {
 	b := newPeer(t, "bob")
 	r := b.join("lobby")
 	<-r.Ready()
-	_, aPriv, _ := ed25519.GenerateKey(rand.Reader)
-	aPub := aPriv.Public().(ed25519.PublicKey)
-	roster := []ed25519.PublicKey{aPub, b.id.PublicKey()}
-	rid := wire.DeriveRoomID("lobby")
-	seq := uint64(0)
-	seal := func(number uint32, secret [32]byte, text string) []byte {
-		e, err := wire.NewEpoch(rid, number, &secret, roster)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seq++
-		env, err := wire.Seal(e, &wire.Body{Kind: wire.KindText, Author: aPub, Seq: seq, Time: time.Now().UnixNano(), Nick: "alice", Text: text}, func(m []byte) []byte { return ed25519.Sign(aPriv, m) })
-		if err != nil {
-			t.Fatal(err)
-		}
-		return env
-	}
+	roster, seal := alongside(t, b, "lobby")
 	secret := func() (s [32]byte) { rand.Read(s[:]); return s }
 	s7, s8 := secret(), secret()
 	r.DeliverForTest(seal(7, s7, "under the loser"), peer.ID(""))
@@ -562,5 +532,30 @@ func TestBufferedBehindBetterEpoch(t *testing.T) {
 		if hasText(b, "lobby", text) {
 			t.Errorf("%q shown without its key", text)
 		}
+	}
+}
+
+// alongside makes a member "alice" of a room that p is in, known only to
+// the test: it returns the roster of her and p, and a function sealing her
+// next message under the epoch of that roster with the given number and
+// secret.
+func alongside(t *testing.T, p *peerNode, roomName string) ([]ed25519.PublicKey, func(number uint32, secret [32]byte, text string) []byte) {
+	t.Helper()
+	_, aPriv, _ := ed25519.GenerateKey(rand.Reader)
+	aPub := aPriv.Public().(ed25519.PublicKey)
+	roster := []ed25519.PublicKey{aPub, p.id.PublicKey()}
+	rid := wire.DeriveRoomID(roomName)
+	seq := uint64(0)
+	return roster, func(number uint32, secret [32]byte, text string) []byte {
+		e, err := wire.NewEpoch(rid, number, &secret, roster)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq++
+		env, err := wire.Seal(e, &wire.Body{Kind: wire.KindText, Author: aPub, Seq: seq, Time: time.Now().UnixNano(), Nick: "alice", Text: text}, func(m []byte) []byte { return ed25519.Sign(aPriv, m) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return env
 	}
 }

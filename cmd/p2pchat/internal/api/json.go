@@ -87,13 +87,6 @@ func AddMessage(obj map[string]any, m *room.Message) {
 	}
 }
 
-// MessageJSON returns a message's JSON object (AddMessage's fields).
-func MessageJSON(m *room.Message) map[string]any {
-	obj := map[string]any{}
-	AddMessage(obj, m)
-	return obj
-}
-
 // wireObject holds every field of the event and message objects, for
 // decoding.
 type wireObject struct {

@@ -52,12 +52,6 @@ func Stopping() error {
 	return Notify("STOPPING=1")
 }
 
-// Status sets the one-line status that "systemctl status" shows (line
-// breaks become spaces).
-func Status(s string) error {
-	return Notify("STATUS=" + oneLine(s))
-}
-
 // lineBreaks turns line breaks into spaces.
 var lineBreaks = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
 

@@ -62,7 +62,6 @@ func TestNotify(t *testing.T) {
 		{"Ready", func() error { return Ready("x") }, "READY=1\nSTATUS=x"},
 		{"Ready multi-line", func() error { return Ready("a\nWATCHDOG=1") }, "READY=1\nSTATUS=a WATCHDOG=1"},
 		{"Stopping", Stopping, "STOPPING=1"},
-		{"Status", func() error { return Status("3 rooms, 2 peers") }, "STATUS=3 rooms, 2 peers"},
 		{"Notify", func() error { return Notify("RELOADING=1\nMONOTONIC_USEC=1") }, "RELOADING=1\nMONOTONIC_USEC=1"},
 	}
 	for _, tt := range tests {

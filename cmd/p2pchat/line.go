@@ -15,31 +15,14 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/slash"
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/room"
 )
 
-const helpText = `commands:
-  /join ROOM     join ROOM and make it the current room; on a terminal it asks
-                 for a passphrase (Enter alone: an open room, or the passphrase
-                 stored when the room was last joined)
-  /join -p ROOM  join ROOM with a passphrase: asked for on a terminal, else
-                 read from the next input line
-  /leave [ROOM]  leave ROOM (default: the current room) and forget its passphrase
-  /nick NAME     change your nick
-  /me ACTION     send an action ("* alice waves")
-  /who           list the members of the current room (✓ = verified)
-  /verify WHO    show the full fingerprint of WHO (nick, nick#fp or peer ID)
-  /verify WHO FINGERPRINT
-                 mark WHO verified if FINGERPRINT is theirs (as printed by
-                 p2pchat id on their machine)
-  /rooms         list joined rooms
-  /history [N]   show the last N stored messages of the current room (default 20)
-  /search TEXT   search stored messages of every room, best matches first
-  /status        show this node, its peers and rooms
-  /help          show this help
-  /quit          leave all rooms and exit
-any other line is a message to the current room; start it with // to send a line beginning with /`
+// helpText is line mode's /help: the command table's, wrapped for a
+// terminal.
+var helpText = slash.Help(slash.Line, 80)
 
 // maxLine bounds one stdin line; longer lines are refused as a whole.
 const maxLine = room.MaxText + 1024
@@ -213,19 +196,26 @@ func (s *commands) handle(ctx context.Context, line string) bool {
 	if line == "" {
 		return false
 	}
-	if !strings.HasPrefix(line, "/") || strings.HasPrefix(line, "//") {
-		s.send(ctx, strings.TrimPrefix(line, "/"), false)
+	text, isCmd := slash.Split(line)
+	if !isCmd {
+		s.send(ctx, text, false)
 		return false
 	}
-	cmd, arg, _ := strings.Cut(line[1:], " ")
-	arg = strings.TrimSpace(arg)
-	switch cmd {
-	case "join":
-		s.joinCmd(ctx, arg)
+	c, err := slash.Parse(line, slash.Line)
+	if c.Name == "join" && c.Command != nil {
+		// Even a wrong /join -p takes its passphrase line.
+		s.joinCmd(ctx, c, err)
+		return false
+	}
+	if err != nil {
+		s.out.errorf("%v", err)
+		return false
+	}
+	switch c.Name {
 	case "leave":
-		s.leave(ctx, arg)
+		s.leave(ctx, c.Room)
 	case "nick":
-		if err := s.b.SetNick(ctx, arg); err != nil {
+		if err := s.b.SetNick(ctx, c.Text); err != nil {
 			s.out.errorf("%v", err)
 			return false
 		}
@@ -234,44 +224,37 @@ func (s *commands) handle(ctx context.Context, line string) bool {
 			s.out.errorf("%v", err)
 			return false
 		}
-		s.out.info("nick", map[string]any{"nick": arg}, fmt.Sprintf("you are now %s#%s", arg, self.Fingerprint.Short()))
+		s.out.info("nick", map[string]any{"nick": c.Text}, fmt.Sprintf("you are now %s#%s", c.Text, self.Fingerprint.Short()))
 	case "me":
-		if arg == "" {
-			s.out.errorf("usage: /me ACTION")
-			return false
-		}
-		s.send(ctx, arg, true)
+		s.send(ctx, c.Text, true)
 	case "who":
 		s.who(ctx)
 	case "verify":
-		s.verify(ctx, arg)
+		s.verify(ctx, c.Who, c.Fingerprint)
 	case "rooms":
 		s.rooms(ctx)
 	case "history":
-		s.history(ctx, arg)
+		s.history(ctx, c.N)
 	case "search":
-		s.search(ctx, arg)
+		s.search(ctx, c.Text)
 	case "status":
 		s.status(ctx)
 	case "help":
 		s.out.info("help", map[string]any{"text": helpText}, helpText)
-	case "quit", "exit":
+	case "quit":
 		return true
 	default:
-		s.out.errorf("unknown command /%s; /help lists the commands", cmd)
+		// A command of the table that this switch forgot.
+		s.out.errorf("/%s is not available in line mode", c.Name)
 	}
 	return false
 }
 
 // history prints the last N stored messages of the current room, each as a
 // history event.
-func (s *commands) history(ctx context.Context, arg string) {
-	n := 20
-	if arg != "" {
-		if _, err := fmt.Sscan(arg, &n); err != nil || n <= 0 {
-			s.out.errorf("usage: /history [N]")
-			return
-		}
+func (s *commands) history(ctx context.Context, n int) {
+	if n == 0 {
+		n = 20
 	}
 	if s.current == "" {
 		s.out.errorf("not in any room; /join ROOM first")
@@ -292,10 +275,6 @@ func (s *commands) history(ctx context.Context, arg string) {
 
 // search prints the stored messages matching TEXT, best first.
 func (s *commands) search(ctx context.Context, arg string) {
-	if arg == "" {
-		s.out.errorf("usage: /search TEXT")
-		return
-	}
 	hits, err := s.b.Search(ctx, arg, "", 20)
 	if err != nil {
 		s.out.errorf("%v", err)
@@ -311,13 +290,9 @@ func (s *commands) search(ctx context.Context, arg string) {
 	s.out.info("search_end", map[string]any{"query": arg, "count": len(hits)}, fmt.Sprintf("* %d match(es) for %q", len(hits), arg))
 }
 
-// joinCmd runs "/join [-p] ROOM".
-func (s *commands) joinCmd(ctx context.Context, arg string) {
-	fields := strings.Fields(arg)
-	withPass := len(fields) > 0 && fields[0] == "-p"
-	if withPass {
-		fields = fields[1:]
-	}
+// joinCmd runs "/join [-p] ROOM", parsed as c with error perr.
+func (s *commands) joinCmd(ctx context.Context, c slash.Call, perr error) {
+	withPass := c.Passphrase
 	var pass []byte
 	defer func() { clear(pass) }()
 	if withPass && s.tty == nil {
@@ -340,13 +315,13 @@ func (s *commands) joinCmd(ctx context.Context, arg string) {
 		}
 		pass = l.line
 	}
-	if len(fields) != 1 {
-		s.out.errorf("usage: /join [-p] ROOM")
+	if perr != nil {
+		s.out.errorf("%v", perr)
 		return
 	}
-	name, err := room.Normalize(fields[0])
+	name, err := room.Normalize(c.Room)
 	if err != nil {
-		s.out.errorf("room %q: %v", fields[0], err)
+		s.out.errorf("room %q: %v", c.Room, err)
 		return
 	}
 	if _, err := s.b.Room(ctx, name); err == nil {
@@ -448,13 +423,7 @@ func (s *commands) who(ctx context.Context) {
 
 // verify runs "/verify WHO [FINGERPRINT]": without a fingerprint it shows
 // WHO's, with one it checks it and remembers WHO as verified.
-func (s *commands) verify(ctx context.Context, arg string) {
-	who, fpText, _ := strings.Cut(arg, " ")
-	fpText = strings.TrimSpace(fpText)
-	if who == "" {
-		s.out.errorf("usage: /verify NICK|NICK#FP|PEER_ID [FINGERPRINT]")
-		return
-	}
+func (s *commands) verify(ctx context.Context, who, fpText string) {
 	mb, ok := s.findMember(ctx, who)
 	if !ok {
 		return

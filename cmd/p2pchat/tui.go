@@ -83,7 +83,6 @@ func (f *tuiFace) run(ctx context.Context, b api.Backend, rooms []string, pass [
 	fp := self.Fingerprint
 	cfg := tui.Config{
 		Core:    core,
-		Help:    helpText,
 		Current: current,
 		Intro: []string{
 			fmt.Sprintf("you are %s#%s, fingerprint %s", self.Nick, fp.Short(), fp),

@@ -3,14 +3,9 @@ package tui
 import (
 	"slices"
 	"strings"
-)
 
-// commandNames are the commands Tab completes, the shared ones and the
-// UI's own.
-var commandNames = []string{
-	"/clear", "/help", "/history", "/join", "/leave", "/me", "/nick",
-	"/quit", "/rooms", "/search", "/status", "/verify", "/who",
-}
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/slash"
+)
 
 // completion is a Tab cycle in progress: pressing Tab again moves to the
 // next candidate; any other key ends it.
@@ -23,19 +18,19 @@ type completion struct {
 
 // candidates returns what the word that ends at the cursor (the last word
 // of before) may be completed to: commands at the start of a line, rooms
-// after /join and /leave, nicks elsewhere ("bob: " at the start of a line).
+// after the commands that take one (/join, /leave), nicks elsewhere ("bob: " at the start of a line).
 func (m *Model) candidates(before string) (head string, cands []string) {
 	start := strings.LastIndexAny(before, " \n") + 1
 	head, word := before[:start], before[start:]
 	fields := strings.Fields(head)
 	switch {
 	case start == 0 && strings.HasPrefix(word, "/"):
-		for _, c := range commandNames {
+		for _, c := range slash.Names(slash.UI) {
 			if strings.HasPrefix(c, strings.ToLower(word)) {
 				cands = append(cands, c+" ")
 			}
 		}
-	case len(fields) > 0 && (fields[0] == "/join" || fields[0] == "/leave"):
+	case len(fields) > 0 && takesRoom(fields[0]):
 		if fields[len(fields)-1] != fields[0] && fields[len(fields)-1] != "-p" {
 			return head, nil // the room is given already
 		}
@@ -60,6 +55,14 @@ func (m *Model) candidates(before string) (head string, cands []string) {
 		}
 	}
 	return head, cands
+}
+
+// takesRoom reports whether the command word (with its slash) takes a
+// room name.
+func takesRoom(word string) bool {
+	name, ok := strings.CutPrefix(word, "/")
+	c := slash.Lookup(name, slash.UI)
+	return ok && c != nil && c.RoomArg
 }
 
 // nicks returns the names the current room's members go by: the nick, or

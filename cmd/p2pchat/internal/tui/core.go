@@ -20,8 +20,9 @@ type Core interface {
 	// set, and returns the message as sent.
 	Send(ctx context.Context, room, text string, action bool) (*room.Message, error)
 	// Command runs a command line that line mode has too (/join, /leave,
-	// /nick, /who, /verify, /rooms, /status, and unknown ones, which it
-	// refuses) with current as the current room. It asks for passphrases
+	// /nick, /who, /verify, /rooms, /status: the commands of the slash
+	// table that the model does not answer itself; it answers lines that
+	// name no command) with current as the current room. It asks for passphrases
 	// with ask, which shows a masked prompt and returns what was typed; the
 	// caller clears that when done.
 	Command(ctx context.Context, current, line string, ask AskFunc) CommandResult

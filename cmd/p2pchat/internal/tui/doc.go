@@ -12,7 +12,10 @@
 //
 // The model drives the chat core through the small [Core] interface (so its
 // tests use a fake); cmd/p2pchat adapts room.Manager to it and feeds the
-// core's event stream in as [EventMsg]. Commands that line mode also has
+// core's event stream in as [EventMsg]. Command lines are parsed with the
+// table of package slash, which also gives the help panel its command list
+// and Tab its command names; a line naming no command is an error, never
+// a message. Commands that line mode also has
 // (/join, /leave, /nick, /who, /verify, /rooms, /status) run through
 // [Core.Command], so both faces answer them alike; /help, /clear, /me and
 // /quit are handled here, and /history and /search with the core's

@@ -74,7 +74,7 @@ func clock() func() time.Time {
 
 func newTestModel(t *testing.T, core Core, current string, w, h int) *Model {
 	t.Helper()
-	m := New(context.Background(), Config{Core: core, Help: "commands:\n  /join ROOM     join ROOM\n  /quit          quit", Current: current, Now: clock(), Location: time.UTC})
+	m := New(context.Background(), Config{Core: core, Current: current, Now: clock(), Location: time.UTC})
 	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
 	return m
 }

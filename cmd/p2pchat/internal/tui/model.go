@@ -3,9 +3,11 @@ package tui
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textarea"
@@ -13,6 +15,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/slash"
 	"github.com/p2pchat/p2pchat/room"
 )
 
@@ -29,9 +32,6 @@ const (
 // Config configures a [Model].
 type Config struct {
 	Core Core // required
-	// Help is the command list shared with line mode; the help panel shows
-	// it below the keys.
-	Help string
 	// Intro lines open the first room's pane: who this node is, where it
 	// listens.
 	Intro []string
@@ -407,10 +407,36 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	}
+	if typed, ok := m.escThenKey(k); ok {
+		// Esc and a key pressed right after it reach us as one Alt-key
+		// (the terminal sends the same bytes): Esc, then the key. Else
+		// Esc, "/join lobby" would lose its slash and go out as chat.
+		m.onKey(tea.KeyPressMsg{Code: tea.KeyEscape})
+		k = typed
+	}
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(k)
 	m.fitInput()
 	return cmd
+}
+
+// escThenKey returns the key that k, an Alt-key that neither the model
+// nor the input binds, is without its Alt: Alt-/ is Esc then /.
+func (m *Model) escThenKey(k tea.KeyPressMsg) (tea.KeyPressMsg, bool) {
+	if k.Text != "" || !unicode.IsPrint(k.Code) || (k.Mod != tea.ModAlt && k.Mod != tea.ModAlt|tea.ModShift) {
+		return k, false
+	}
+	v := reflect.ValueOf(m.input.KeyMap)
+	for i := range v.NumField() {
+		if b, ok := v.Field(i).Interface().(key.Binding); ok && key.Matches(k, b) {
+			return k, false
+		}
+	}
+	r := k.Code
+	if k.Mod&tea.ModShift != 0 {
+		r = unicode.ToUpper(r)
+	}
+	return tea.KeyPressMsg{Code: r, Text: string(r)}, true
 }
 
 func (m *Model) onPromptKey(k tea.KeyPressMsg) tea.Cmd {
@@ -487,28 +513,29 @@ func (m *Model) remember(text string) {
 	m.histPos, m.draft = len(m.history), ""
 }
 
-// command runs a /command line.
+// command runs a /command line: the UI's own commands here, the others
+// through the core. A line that names no command is an error, never a
+// message.
 func (m *Model) command(line string) tea.Cmd {
-	name, arg, _ := strings.Cut(line[1:], " ")
-	arg = strings.TrimSpace(arg)
 	v := m.view(m.current)
-	switch name {
+	c, err := slash.Parse(line, slash.UI)
+	if err != nil {
+		m.add(v, &entry{kind: kindError, text: err.Error()})
+		return nil
+	}
+	switch c.Name {
 	case "help":
 		m.help, m.helpScroll = true, 0
 		return nil
 	case "clear":
 		v.entries, v.scroll, v.newBelow = nil, 0, 0
 		return nil
-	case "quit", "exit":
+	case "quit":
 		return m.quit()
 	case "me":
-		if arg == "" {
-			m.add(v, &entry{kind: kindError, text: "usage: /me ACTION"})
-			return nil
-		}
-		return m.send(arg, true)
+		return m.send(c.Text, true)
 	case "search", "history":
-		return m.historyCommand(v, name, arg)
+		return m.historyCommand(v, c)
 	}
 	ctx, core, current, ask := m.ctx, m.core, m.current, m.ask
 	return func() tea.Msg {
@@ -517,28 +544,17 @@ func (m *Model) command(line string) tea.Cmd {
 }
 
 // historyCommand runs /history [N] and /search TEXT.
-func (m *Model) historyCommand(v *roomView, name, arg string) tea.Cmd {
+func (m *Model) historyCommand(v *roomView, c slash.Call) tea.Cmd {
 	h, ok := m.core.(Historian)
 	if !ok {
-		m.add(v, &entry{kind: kindNote, text: "/" + name + ": this node keeps no message history; the pane holds what this session received (PgUp to scroll back)"})
+		m.add(v, &entry{kind: kindNote, text: "/" + c.Name + ": this node keeps no message history; the pane holds what this session received (PgUp to scroll back)"})
 		return nil
 	}
-	if name == "search" {
-		if arg == "" {
-			m.add(v, &entry{kind: kindError, text: "usage: /search TEXT"})
-			return nil
-		}
-		ctx := m.ctx
+	if c.Name == "search" {
+		ctx, query := m.ctx, c.Text
 		return func() tea.Msg {
-			hits, err := h.Search(ctx, arg, searchResults)
-			return searchDoneMsg{query: arg, hits: hits, err: err}
-		}
-	}
-	n := 0 // all
-	if arg != "" {
-		if _, err := fmt.Sscan(arg, &n); err != nil || n <= 0 {
-			m.add(v, &entry{kind: kindError, text: "usage: /history [N]"})
-			return nil
+			hits, err := h.Search(ctx, query, searchResults)
+			return searchDoneMsg{query: query, hits: hits, err: err}
 		}
 	}
 	if m.current == "" {
@@ -546,7 +562,7 @@ func (m *Model) historyCommand(v *roomView, name, arg string) tea.Cmd {
 		return nil
 	}
 	v.historyBusy = false
-	return m.loadHistory(m.current, n, true)
+	return m.loadHistory(m.current, c.N, true) // N 0: all
 }
 
 func (m *Model) onSearchDone(d searchDoneMsg) {

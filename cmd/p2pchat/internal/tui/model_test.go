@@ -14,6 +14,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/slash"
 	"github.com/p2pchat/p2pchat/room"
 )
 
@@ -220,7 +221,8 @@ func TestCommands(t *testing.T) {
 	run(t, m, press(tea.KeyEnter))
 	send(m, typed("/bogus")...)
 	run(t, m, press(tea.KeyEnter))
-	if !slices.Equal(core.lines, []string{"/who", "/bogus"}) {
+	// The UI answers an unknown command itself.
+	if !slices.Equal(core.lines, []string{"/who"}) {
 		t.Errorf("core ran %q", core.lines)
 	}
 	f := plain(t, m)
@@ -697,5 +699,113 @@ func TestLateMessageInPlace(t *testing.T) {
 	}
 	if !strings.Contains(plain(t, m), "second · arrived late") {
 		t.Errorf("late mark missing:\n%s", plain(t, m))
+	}
+}
+
+// TestSlashLinesNeverChat checks that a line starting with "/" is a
+// command or an error, never a message: unknown commands, wrong
+// arguments, and Esc typed just before "/join", which the terminal sends
+// as Alt-/.
+func TestSlashLinesNeverChat(t *testing.T) {
+	tests := []struct {
+		name string
+		keys []tea.Msg
+		want string // on the screen; "" for nothing in particular
+		core []string
+	}{
+		{"unknown", typed("/frobnicate now"), "! unknown command /frobnicate; /help lists the commands", nil},
+		{"slash alone", typed("/"), "! unknown command /; /help lists the commands", nil},
+		{"room with a space", typed("/join my room"), `! room names cannot contain spaces, and "my room" has one; did you mean /join my-room?`, nil},
+		{"leave with a space", typed("/leave my room"), "did you mean /leave my-room?", nil},
+		{"me without action", typed("/me"), "! usage: /me ACTION", nil},
+		{"history word", typed("/history five"), "! usage: /history [N]", nil},
+		{"alias", typed("/exit"), "", nil},
+		{"Esc, /who", append([]tea.Msg{press('/', tea.ModAlt)}, typed("who")...), "", []string{"/who"}},
+		{"Esc, /leave", append([]tea.Msg{press('/', tea.ModAlt)}, typed("leave")...), "", []string{"/leave"}},
+		{"Esc in help, /who", append([]tea.Msg{press('/', tea.ModAlt)}, typed("who")...), "", []string{"/who"}},
+		{"Esc key, /who", append([]tea.Msg{press(tea.KeyEscape)}, typed("/who")...), "", []string{"/who"}},
+		{"double slash", typed("//join is a command"), "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, core, _ := twoRooms(t)
+			if strings.HasPrefix(tt.name, "Esc in help") {
+				m.help = true
+			}
+			send(m, tt.keys...)
+			run(t, m, press(tea.KeyEnter))
+			if m.help {
+				t.Error("the help panel is still open")
+			}
+			sent := core.sends()
+			if tt.name == "double slash" {
+				if !slices.Equal(sent, []string{"lobby|/join is a command"}) {
+					t.Errorf("sent %q, want the literal /join line", sent)
+				}
+				return
+			}
+			if len(sent) != 0 {
+				t.Errorf("sent %q as chat", sent)
+			}
+			if !slices.Equal(core.lines, tt.core) {
+				t.Errorf("core ran %q, want %q", core.lines, tt.core)
+			}
+			if tt.name == "alias" && !m.quitting {
+				t.Error("/exit did not quit")
+			}
+			if tt.want == "" {
+				return
+			}
+			if f := plain(t, m); !strings.Contains(f, tt.want) {
+				t.Errorf("screen lacks %q:\n%s", tt.want, f)
+			}
+		})
+	}
+}
+
+// TestEscThenJoin types Esc and "/join dev" as the terminal sends them
+// when they come quickly: Alt-/, then "join dev". The Enter must run
+// /join (which asks for a passphrase, so its command is not run here),
+// not send "join dev".
+func TestEscThenJoin(t *testing.T) {
+	m, core, _ := twoRooms(t)
+	send(m, press('/', tea.ModAlt))
+	send(m, typed("join dev")...)
+	if got := m.input.Value(); got != "/join dev" {
+		t.Fatalf("input %q, want /join dev", got)
+	}
+	_, cmd := m.Update(press(tea.KeyEnter))
+	if cmd == nil || len(core.sends()) != 0 || m.history[len(m.history)-1] != "/join dev" {
+		t.Errorf("Enter: command %v, sent %q", cmd != nil, core.sends())
+	}
+	// Alt-keys the input binds keep their meaning: Alt-B is a word back.
+	m.input.Reset()
+	send(m, typed("one two")...)
+	send(m, press('b', tea.ModAlt))
+	send(m, typed("X")...)
+	if got := m.input.Value(); got != "one Xtwo" {
+		t.Errorf("Alt-B then X: input %q, want one Xtwo", got)
+	}
+}
+
+// TestHelpPanelListsEachCommandOnce checks the UI's help: every command
+// of the table once, with the UI's text, and the keys.
+func TestHelpPanelListsEachCommandOnce(t *testing.T) {
+	m, _, _ := twoRooms(t)
+	send(m, typed("/help")...)
+	run(t, m, press(tea.KeyEnter))
+	m.Update(tea.WindowSizeMsg{Width: 200, Height: 80})
+	help := plain(t, m)
+	flat := strings.Join(strings.Fields(help), " ")
+	for _, c := range slash.Commands(slash.UI) {
+		if n := strings.Count(help, "\n  "+c.Usage()); n != 1 {
+			t.Errorf("%s listed %d times:\n%s", c.Usage(), n, help)
+		}
+		if !strings.Contains(flat, c.HelpFor(slash.UI)) {
+			t.Errorf("%s lacks its help %q:\n%s", c.Usage(), c.HelpFor(slash.UI), help)
+		}
+	}
+	if !strings.Contains(help, "Alt-1 … Alt-9") || strings.Contains(help, "(default 20)") {
+		t.Errorf("the panel lacks the keys or has line mode's /history:\n%s", help)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/slash"
 	"github.com/p2pchat/p2pchat/room"
 )
 
@@ -482,7 +483,7 @@ func (m *Model) inputLines(l layout) ([]string, *tea.Cursor) {
 // helpLines draws the help panel in the pane's place.
 func (m *Model) helpLines(l layout) []string {
 	var lines []string
-	for _, s := range strings.Split(helpKeys+"\n\n"+m.cfg.Help+"\n"+helpExtra, "\n") {
+	for _, s := range strings.Split(helpKeys+"\n\n"+slash.Help(slash.UI, 0), "\n") {
 		// Wrapped rows of an indented line continue under its text.
 		indent := 0
 		if strings.HasPrefix(s, "  ") {
@@ -525,10 +526,6 @@ const helpKeys = `keys:
 marks:
   ✓ verified peer  ? not verified yet  ! its key changed: verify it
   ✗ messages that could not be read  3@ unread messages, one names you`
-
-const helpExtra = `  /history [N]   load the room's last N stored messages (default: all)
-  /search TEXT   list stored messages, in every room, that have every word
-  /clear         clear this room's messages from the screen`
 
 // hangWrap wraps one paragraph: its first row to first cells, the others
 // to rest cells.

@@ -6,18 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
-	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/localsock"
-	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/room"
-	"github.com/p2pchat/p2pchat/room/store"
 )
 
 // giveUp is how long a client waits for a daemon that went away (a restart
@@ -96,248 +90,17 @@ func remote(o *options, f func(ctx context.Context, c *api.Client) error) func(*
 
 // clientCmds are the subcommands that drive a running daemon, and paths.
 func clientCmds(o *options, stdin io.Reader, stdout, stderr io.Writer) []*cobra.Command {
-	out := func() *printer { return newPrinter(stdout, o.json) }
-	var (
-		joinPass bool
-		wait     time.Duration
-		action   bool
-		tailN    int
-		tailMax  int
-	)
-	status := &cobra.Command{
-		Use:   "status",
-		Short: "show the daemon's node, peers and rooms",
-		Args:  args(0, 0, "[--json]"),
-		RunE: remote(o, func(ctx context.Context, c *api.Client) error {
-			st, err := c.Status(ctx)
-			if err != nil {
-				return err
-			}
-			out().info(statusAnswer(st))
-			return nil
-		}),
+	return []*cobra.Command{
+		newStatusCmd(o, stdout),
+		newRoomsCmd(o, stdout),
+		newJoinCmd(o, stdin, stdout, stderr),
+		newLeaveCmd(o, stdout),
+		newSendCmd(o, stdin, stdout),
+		newTailCmd(o, stdout),
+		newPeersCmd(o, stdout),
+		newVerifyCmd(o, stdout),
+		newPathsCmd(o, stdout),
 	}
-	rooms := &cobra.Command{
-		Use:   "rooms",
-		Short: "list the daemon's rooms",
-		Args:  args(0, 0, "[--json]"),
-		RunE: remote(o, func(ctx context.Context, c *api.Client) error {
-			rs, err := c.Rooms(ctx)
-			if err != nil {
-				return err
-			}
-			var names, lines []string
-			for _, r := range rs {
-				names = append(names, r.Name)
-				state := "waiting for the room key"
-				if r.Ready {
-					state = "ready"
-				}
-				lines = append(lines, fmt.Sprintf("%-20s %-10s %-24s %d other member(s)", r.Name, r.Kind, state, len(r.Members)))
-			}
-			if len(lines) == 0 {
-				lines = []string{"not in any room"}
-			}
-			out().info("rooms", map[string]any{"rooms": names}, strings.Join(lines, "\n"))
-			return nil
-		}),
-	}
-	join := &cobra.Command{
-		Use:   "join ROOM",
-		Short: "make the daemon join ROOM (and remember it)",
-		Long: `Make the daemon join ROOM and remember it across restarts. With -p (or
---passphrase-file, or $P2PCHAT_PASSPHRASE) ROOM is a passphrase room: -p
-asks for the passphrase on the terminal, or reads the first line of stdin
-when it is not one. Without, ROOM is open, or joined with the passphrase
-stored when it was last joined with one. It waits up to --wait for the
-room key and prints the joined event; a member refusing the passphrase
-is an error (exit 1).`,
-		Args: args(1, 1, "ROOM [-p | --passphrase-file FILE]"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			name, err := room.Normalize(a[0])
-			if err != nil {
-				return usageError{fmt.Errorf("room %q: %v", a[0], err)}
-			}
-			pass, err := startPassphrase(o.passFile)
-			if err != nil {
-				return err
-			}
-			defer clear(pass)
-			if joinPass && pass == nil {
-				if pass, err = askPassphrase(cmd.Context(), name, stdin, stderr); err != nil {
-					return err
-				}
-			}
-			return remote(o, func(ctx context.Context, c *api.Client) error {
-				return joinRoom(ctx, c, name, pass, wait, out())
-			})(cmd, a)
-		},
-	}
-	join.Flags().DurationVar(&wait, "wait", 15*time.Second, "how long to wait for the room key (0: do not wait)")
-	join.Flags().BoolVarP(&joinPass, "passphrase", "p", false, "join as a passphrase room: ask for it (or read the first stdin line)")
-	join.Flags().StringVar(&o.passFile, "passphrase-file", "", "join as a passphrase room with the passphrase in `FILE`")
-	leave := &cobra.Command{
-		Use:   "leave ROOM",
-		Short: "make the daemon leave ROOM (and forget its passphrase)",
-		Args:  args(1, 1, "ROOM"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			return remote(o, func(ctx context.Context, c *api.Client) error {
-				if err := c.Leave(ctx, a[0]); err != nil {
-					return err
-				}
-				name, _ := room.Normalize(a[0])
-				out().info("left", map[string]any{"room": name}, fmt.Sprintf("* [%s] left", name))
-				return nil
-			})(cmd, a)
-		},
-	}
-	send := &cobra.Command{
-		Use:   "send ROOM [TEXT ...]",
-		Short: "send a message to ROOM through the daemon (TEXT, else all of stdin)",
-		Long: `Send TEXT (the arguments joined by spaces) to ROOM, which the daemon must
-have joined. Without TEXT, all of stdin is one message (one trailing
-newline removed). It waits up to --wait for the room key. With --json it
-prints the message object; otherwise nothing on success.`,
-		Args: args(1, -1, "ROOM [TEXT ...]"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			text := strings.Join(a[1:], " ")
-			if len(a) == 1 {
-				b, err := io.ReadAll(io.LimitReader(stdin, room.MaxText+3))
-				if err != nil {
-					return fmt.Errorf("reading the message from stdin: %w", err)
-				}
-				text = string(trimLineEnd(b))
-			}
-			switch {
-			case text == "":
-				return usageError{errors.New("empty message not sent")}
-			case len(text) > room.MaxText:
-				return usageError{fmt.Errorf("message longer than %d bytes not sent", room.MaxText)}
-			}
-			return remote(o, func(ctx context.Context, c *api.Client) error {
-				ctx, cancel := context.WithTimeout(ctx, wait)
-				defer cancel()
-				m, err := c.Send(ctx, a[0], text, action)
-				if err != nil {
-					return fmt.Errorf("message not sent: %w", err)
-				}
-				if o.json {
-					obj := map[string]any{"type": "message", "room": mustNormalize(a[0])}
-					api.AddMessage(obj, m)
-					return writeJSON(stdout, obj)
-				}
-				return nil
-			})(cmd, a)
-		},
-	}
-	send.Flags().DurationVar(&wait, "wait", sendTimeout, "how long to wait for the room key")
-	send.Flags().BoolVar(&action, "action", false, "send an action, as /me does")
-	tail := &cobra.Command{
-		Use:   "tail ROOM",
-		Short: "print ROOM's events as they happen (Ctrl-C stops)",
-		Long: `Print the events of ROOM as the daemon sees them, as line mode does
-(--json: the objects of docs/CLI.md, with event_id), until interrupted.
--n N first prints the last N stored messages (type history); --count N
-exits after N messages. A dropped connection to the daemon is resumed
-without losing or repeating events.`,
-		Args: args(1, 1, "ROOM [-n N] [--json]"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			name, err := room.Normalize(a[0])
-			if err != nil {
-				return usageError{fmt.Errorf("room %q: %v", a[0], err)}
-			}
-			return remote(o, func(ctx context.Context, c *api.Client) error {
-				return tailRoom(ctx, c, name, tailN, tailMax, out())
-			})(cmd, a)
-		},
-	}
-	tail.Flags().IntVarP(&tailN, "n", "n", 0, "first print the last `N` stored messages")
-	tail.Flags().IntVar(&tailMax, "count", 0, "exit after printing `N` messages (stored ones included); 0: never")
-	peers := &cobra.Command{
-		Use:   "peers",
-		Short: "list the daemon's connected peers",
-		Args:  args(0, 0, "[--json]"),
-		RunE: remote(o, func(ctx context.Context, c *api.Client) error {
-			ps, err := c.Peers(ctx)
-			if err != nil {
-				return err
-			}
-			var list []map[string]any
-			lines := []string{fmt.Sprintf("%d peer(s) connected", len(ps))}
-			for _, p := range ps {
-				mark := ""
-				if p.Verified {
-					mark = " ✓"
-				}
-				list = append(list, map[string]any{"peer_id": p.PeerID.String(), "fp": p.Fingerprint.Short(), "fingerprint": p.Fingerprint.String(),
-					"nick": p.Nick, "verified": p.Verified, "addrs": p.Addrs})
-				lines = append(lines, fmt.Sprintf("  %s#%s%s  %s  %s", clean(p.Nick), p.Fingerprint.Short(), mark, p.PeerID, strings.Join(p.Addrs, " ")))
-			}
-			out().info("peers", map[string]any{"peers": list}, strings.Join(lines, "\n"))
-			return nil
-		}),
-	}
-	verify := &cobra.Command{
-		Use:   "verify PEER_ID [FINGERPRINT]",
-		Short: "show a peer's fingerprint, or mark it verified if FINGERPRINT is its",
-		Args:  args(1, 2, "PEER_ID [FINGERPRINT]"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			p, err := peer.Decode(a[0])
-			if err != nil {
-				return usageError{fmt.Errorf("peer ID %q: %v", a[0], err)}
-			}
-			fp, err := identity.PeerFingerprint(p)
-			if err != nil {
-				return usageError{fmt.Errorf("peer ID %q: %v", a[0], err)}
-			}
-			return remote(o, func(ctx context.Context, c *api.Client) error {
-				fields := map[string]any{"peer_id": p.String(), "fp": fp.Short(), "fingerprint": fp.String()}
-				if len(a) == 1 {
-					v, err := c.Verified(ctx, p)
-					if err != nil {
-						return err
-					}
-					fields["verified"] = v
-					out().info("fingerprint", fields, fmt.Sprintf("%s\n  fingerprint %s (verified: %v)", p, fp, v))
-					return nil
-				}
-				if err := c.Verify(ctx, p, a[1]); err != nil {
-					return err
-				}
-				out().info("verified", fields, fmt.Sprintf("* %s verified ✓: fingerprint %s matches", p, fp))
-				return nil
-			})(cmd, a)
-		},
-	}
-	paths := &cobra.Command{
-		Use:   "paths",
-		Short: "print where p2pchat keeps its state, its socket and whether a daemon runs",
-		Args:  args(0, 0, "[--json]"),
-		RunE: func(*cobra.Command, []string) error {
-			home, err := resolveHome(o.home)
-			if err != nil {
-				return err
-			}
-			sock, err := socketPath(o, home)
-			if err != nil {
-				return err
-			}
-			pid, running := localsock.LockHolder(home)
-			state := "not running"
-			if running {
-				state = fmt.Sprintf("running (pid %d)", pid)
-			}
-			fields := map[string]any{"home": home, "identity": filepath.Join(home, identity.KeyFileName), "database": filepath.Join(home, store.FileName),
-				"socket": sock, "lock": filepath.Join(home, localsock.LockFileName), "daemon_running": running}
-			if running {
-				fields["daemon_pid"] = pid
-			}
-			out().info("paths", fields, fmt.Sprintf("state directory: %s\nidentity:        %s\ndatabase:        %s\nAPI socket:      %s\nlock file:       %s\ndaemon:          %s",
-				home, fields["identity"], fields["database"], sock, fields["lock"], state))
-			return nil
-		},
-	}
-	return []*cobra.Command{status, rooms, join, leave, send, tail, peers, verify, paths}
 }
 
 // joinRoom makes the daemon join name and waits up to wait for the room

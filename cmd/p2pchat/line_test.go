@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -77,5 +79,17 @@ func TestLineHelp(t *testing.T) {
 		if strings.Contains(help, ui) {
 			t.Errorf("line mode's help has the UI's %q:\n%s", ui, help)
 		}
+	}
+}
+
+// TestCLIDocHasHelp checks that docs/CLI.md shows line mode's /help as it
+// is generated.
+func TestCLIDocHasHelp(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "CLI.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "```\n"+helpText+"\n```\n") {
+		t.Errorf("docs/CLI.md lacks the /help text; it is now:\n%s", helpText)
 	}
 }

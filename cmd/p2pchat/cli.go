@@ -161,6 +161,7 @@ func newRootCmd(o *options, stdin io.Reader, stdout, stderr io.Writer) *cobra.Co
 			},
 		},
 		newVersionCmd(o, stdout),
+		newServiceCmd(o, stdout, stderr),
 		daemonCmd(o, stderr),
 		manCmd(root, stdout),
 	)

@@ -12,9 +12,10 @@ out=build/release
 rm -rf "$out"
 mkdir -p "$out/man" "$out/completions" "$out/systemd"
 
-# A host binary to generate them with; the release binaries are built
-# later by GoReleaser, one per target.
-CGO_ENABLED=0 go build -trimpath -o "$out/p2pchat-gen" ./cmd/p2pchat
+# A binary for this machine to generate them with (whatever GOOS and
+# GOARCH say: `goreleaser build --single-target` takes its target from
+# them); the release binaries are built later by GoReleaser, one per target.
+CGO_ENABLED=0 GOOS=$(go env GOHOSTOS) GOARCH=$(go env GOHOSTARCH) go build -trimpath -o "$out/p2pchat-gen" ./cmd/p2pchat
 SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) "$out/p2pchat-gen" man --dir "$out/man" >/dev/null
 "$out/p2pchat-gen" completion bash >"$out/completions/p2pchat.bash"
 "$out/p2pchat-gen" completion zsh >"$out/completions/p2pchat.zsh"

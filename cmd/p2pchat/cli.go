@@ -160,14 +160,8 @@ func newRootCmd(o *options, stdin io.Reader, stdout, stderr io.Writer) *cobra.Co
 				return cmdID(o, stdout)
 			},
 		},
-		&cobra.Command{
-			Use:   "version",
-			Short: "print the version",
-			Args:  args(0, 0, "(no arguments)"),
-			Run: func(*cobra.Command, []string) {
-				fmt.Fprintln(stdout, versionString())
-			},
-		},
+		newVersionCmd(o, stdout),
+		newServiceCmd(o, stdout, stderr),
 		daemonCmd(o, stderr),
 		manCmd(root, stdout),
 	)

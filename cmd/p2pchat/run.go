@@ -8,8 +8,6 @@ import (
 	stdlog "log"
 	"log/slog"
 	"os"
-	"runtime"
-	"runtime/debug"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -22,14 +20,6 @@ import (
 	"github.com/p2pchat/p2pchat/room"
 	"github.com/p2pchat/p2pchat/room/store"
 )
-
-func versionString() string {
-	v := "(devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		v = bi.Main.Version
-	}
-	return fmt.Sprintf("p2pchat %s %s %s/%s", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-}
 
 // loadIdentity loads (or creates) the identity in the state directory and
 // returns it with the directory.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -43,10 +44,22 @@ const probeTimeout = time.Second
 // It does not create the directory; [Listen] does. The error is reserved
 // for platforms where no such directory can be named; today it is nil.
 func RuntimeDir() (string, error) {
-	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" && filepath.IsAbs(x) {
-		return filepath.Join(x, "p2pchat"), nil
+	return runtimeDir(runtime.GOOS, os.Getenv("XDG_RUNTIME_DIR"), os.TempDir(), ownUID()), nil
+}
+
+// runtimeDir is [RuntimeDir]'s rule for the OS goos, given
+// $XDG_RUNTIME_DIR, the temporary directory and the uid, so that every
+// OS's choice is tested on any.
+func runtimeDir(goos, xdg, tmp string, uid int) string {
+	if xdg != "" && filepath.IsAbs(xdg) {
+		return filepath.Join(xdg, "p2pchat")
 	}
-	return filepath.Join(os.TempDir(), tempDirName()), nil
+	// Windows' temporary directory is per user; Unix systems share theirs
+	// between users, so the uid keeps one user's directory from another's.
+	if goos == "windows" {
+		return filepath.Join(tmp, "p2pchat")
+	}
+	return filepath.Join(tmp, "p2pchat-"+strconv.Itoa(uid))
 }
 
 // SocketPath returns the socket path in dir for the daemon whose state

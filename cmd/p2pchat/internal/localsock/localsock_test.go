@@ -128,6 +128,27 @@ func TestRuntimeDir(t *testing.T) {
 	}
 }
 
+// TestRuntimeDirRules: the socket directory chosen on each OS, checked on
+// any.
+func TestRuntimeDirRules(t *testing.T) {
+	for _, tt := range []struct {
+		goos, xdg, tmp string
+		want           string
+	}{
+		{"linux", "/run/user/1000", "/tmp", filepath.Join("/run/user/1000", "p2pchat")},
+		{"linux", "", "/tmp", filepath.Join("/tmp", "p2pchat-1000")},
+		{"linux", "run/rel", "/tmp", filepath.Join("/tmp", "p2pchat-1000")},
+		{"darwin", "", "/var/folders/xy/T", filepath.Join("/var/folders/xy/T", "p2pchat-1000")},
+		{"freebsd", "", "/tmp", filepath.Join("/tmp", "p2pchat-1000")},
+		{"windows", "", "/Users/a/AppData/Local/Temp", filepath.Join("/Users/a/AppData/Local/Temp", "p2pchat")},
+		{"windows", "/xdg", "/Temp", filepath.Join("/xdg", "p2pchat")},
+	} {
+		if got := runtimeDir(tt.goos, tt.xdg, tt.tmp, 1000); got != tt.want {
+			t.Errorf("runtimeDir(%s, %q, %q) = %q, want %q", tt.goos, tt.xdg, tt.tmp, got, tt.want)
+		}
+	}
+}
+
 func TestSocketPath(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	base := t.TempDir()

@@ -4,10 +4,6 @@ package localsock
 
 import "io/fs"
 
-// tempDirName is the socket directory's name in [os.TempDir], which is
-// per user on Windows.
-func tempDirName() string { return "p2pchat" }
-
 // checkOwner accepts every directory: ownership is not a uid here, and
 // the per-user temporary directory keeps other users out.
 func checkOwner(string, fs.FileInfo) error { return nil }

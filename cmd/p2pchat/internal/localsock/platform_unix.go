@@ -6,13 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strconv"
 	"syscall"
 )
-
-// tempDirName is the socket directory's name in [os.TempDir], which Unix
-// systems share between users.
-func tempDirName() string { return "p2pchat-" + strconv.Itoa(ownUID()) }
 
 // checkOwner fails unless fi, the Lstat of dir, is owned by the current
 // user.

@@ -49,7 +49,7 @@ is an error (exit 1).`,
 			})(cmd, a)
 		},
 	}
-	cmd.Flags().DurationVar(&wait, "wait", 15*time.Second, "how long to wait for the room key (0: do not wait)")
+	waitFlag(cmd.Flags(), &wait, 15*time.Second, "how long to wait for the room key (0: do not wait)")
 	cmd.Flags().BoolVarP(&joinPass, "passphrase", "p", false, "join as a passphrase room: ask for it (or read the first stdin line)")
 	cmd.Flags().StringVar(&o.passFile, "passphrase-file", "", "join as a passphrase room with the passphrase in `FILE`")
 	return cmd

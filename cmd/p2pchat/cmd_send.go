@@ -59,7 +59,7 @@ prints the message object; otherwise nothing on success.`,
 			})(cmd, a)
 		},
 	}
-	cmd.Flags().DurationVar(&wait, "wait", sendTimeout, "how long to wait for the room key")
+	waitFlag(cmd.Flags(), &wait, sendTimeout, "how long to wait for the room key")
 	cmd.Flags().BoolVar(&action, "action", false, "send an action, as /me does")
 	return cmd
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multiaddr"
 
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
@@ -96,8 +95,8 @@ func checkNodeFlags(o *options, rooms []string) error {
 		}
 	}
 	for _, a := range o.peers {
-		if _, err := peer.AddrInfoFromString(a); err != nil {
-			return usageError{fmt.Errorf("--peer %q: want a multiaddr ending in /p2p/PEER_ID: %v", a, err)}
+		if err := peerAddrError(a); err != nil {
+			return usageError{err}
 		}
 	}
 	return nil

@@ -115,7 +115,7 @@ func joinRoom(ctx context.Context, c *api.Client, name string, pass []byte, wait
 		return err
 	}
 	joined := func() error {
-		out.show(api.Event{Event: room.Event{Type: room.EventJoined, Room: r.Name}, Kind: r.Kind})
+		out.show(api.Event{Event: room.Event{Type: room.EventJoined, Room: r.Name, Kind: r.Kind}})
 		return nil
 	}
 	if r.Ready {

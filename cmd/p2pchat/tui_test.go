@@ -156,7 +156,7 @@ func TestTUICore(t *testing.T) {
 		}
 	}()
 	defer m.Close(ctx)
-	b := &api.Local{ID: id, Node: n, M: m, Store: st}
+	b := &api.Local{M: m}
 	self, err := b.Self(ctx)
 	if err != nil {
 		t.Fatal(err)

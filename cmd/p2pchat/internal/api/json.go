@@ -15,9 +15,7 @@ import (
 // Event is a room event with what showing it needs from its node: the
 // objects of --json line mode and of the API's event stream (docs/CLI.md).
 type Event struct {
-	room.Event
-	Kind     string // EventJoined: the room's kind; "" if left since
-	Verified bool   // EventMemberJoined: the user verified the peer
+	room.Event // with Kind and Verified set by the room manager
 	// EventID is the event's position in a daemon's event log, from 1;
 	// 0 for events that did not come through one.
 	EventID uint64

@@ -2,33 +2,24 @@ package api
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/p2pchat/p2pchat/identity"
-	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room"
-	"github.com/p2pchat/p2pchat/room/store"
 )
 
-// Local is a [Backend] for a node in this process.
+// Local is a [Backend] for a node in this process: a thin adapter over its
+// room manager, which answers for the node and the store.
 type Local struct {
-	ID    *identity.Identity
-	Node  *node.Node
-	M     *room.Manager
-	Store *store.Store
+	M *room.Manager
 }
 
 var _ Backend = (*Local)(nil)
 
 // Self implements [Backend].
 func (l *Local) Self(context.Context) (Self, error) {
-	s := Self{PeerID: l.ID.PeerID(), Fingerprint: l.ID.Fingerprint(), Nick: l.M.Nick()}
-	for _, a := range l.Node.Addrs() {
-		s.Addrs = append(s.Addrs, a.String())
-	}
-	return s, nil
+	s := l.M.Self()
+	return Self{PeerID: s.PeerID, Fingerprint: s.Fingerprint, Nick: s.Nick, Addrs: s.Addrs}, nil
 }
 
 // Status implements [Backend].
@@ -37,7 +28,7 @@ func (l *Local) Status(ctx context.Context) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	return Status{Self: self, Peers: len(l.Node.ConnectedPeers()), Rooms: l.M.Status().Rooms}, nil
+	return Status{Self: self, Peers: l.M.PeerCount(), Rooms: l.M.Status().Rooms}, nil
 }
 
 // Rooms implements [Backend].
@@ -64,15 +55,7 @@ func (l *Local) Room(_ context.Context, name string) (RoomInfo, error) {
 
 // StoredKind implements [Backend].
 func (l *Local) StoredKind(ctx context.Context, name string) (string, error) {
-	norm, err := room.Normalize(name)
-	if err != nil {
-		return "", fmt.Errorf("room %q: %w", name, err)
-	}
-	rec, ok, err := l.Store.Room(ctx, norm)
-	if err != nil || !ok {
-		return "", err
-	}
-	return rec.Kind, nil
+	return l.M.StoredKind(ctx, name)
 }
 
 // Join implements [Backend].
@@ -120,33 +103,8 @@ func (l *Local) Verify(ctx context.Context, p peer.ID, fingerprint string) error
 // Peers implements [Backend].
 func (l *Local) Peers(ctx context.Context) ([]PeerInfo, error) {
 	var out []PeerInfo
-	for _, p := range l.Node.ConnectedPeers() {
-		fp, err := identity.PeerFingerprint(p)
-		if err != nil {
-			continue // not an Ed25519 key: not a p2pchat peer
-		}
-		pi := PeerInfo{PeerID: p, Fingerprint: fp}
-		if rec, ok, err := l.Store.Peer(ctx, p.String()); err == nil && ok {
-			pi.Nick, pi.Verified = rec.LastNick, rec.Verified
-		}
-		for _, a := range l.Node.RemoteAddrs(p) {
-			pi.Addrs = append(pi.Addrs, a.String())
-		}
-		out = append(out, pi)
+	for _, p := range l.M.Peers(ctx) {
+		out = append(out, PeerInfo(p))
 	}
 	return out, nil
-}
-
-// Annotate adds to ev what showing it needs from this node.
-func (l *Local) Annotate(ev room.Event) Event {
-	e := Event{Event: ev}
-	switch ev.Type {
-	case room.EventJoined:
-		if r, err := l.M.Room(ev.Room); err == nil {
-			e.Kind = r.Kind()
-		}
-	case room.EventMemberJoined:
-		e.Verified = l.M.Verified(ev.Peer)
-	}
-	return e
 }

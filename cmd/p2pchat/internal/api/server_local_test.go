@@ -38,13 +38,13 @@ func TestLocalThroughAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local := &Local{ID: id, Node: n, M: m, Store: st}
+	local := &Local{M: m}
 	s, _, c := serve(t, ServerConfig{Backend: local})
 	pumped := make(chan struct{})
 	go func() {
 		defer close(pumped)
 		for ev := range m.Events() {
-			s.Publish(local.Annotate(ev))
+			s.Publish(Event{Event: ev})
 		}
 	}()
 	t.Cleanup(func() {

@@ -18,7 +18,6 @@ import (
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room"
-	"github.com/p2pchat/p2pchat/room/store"
 )
 
 // loadIdentity loads (or creates) the identity in the state directory and
@@ -108,7 +107,7 @@ func checkNodeFlags(o *options, rooms []string) error {
 type embedded struct {
 	*api.Local
 	node  *node.Node
-	store *store.Store
+	store *room.Store
 	lock  *localsock.Lock
 }
 
@@ -125,14 +124,14 @@ func startNode(ctx context.Context, o *options, home string, id *identity.Identi
 			e.close(context.Background())
 		}
 	}()
-	if e.store, err = store.Open(ctx, home); err != nil {
+	if e.store, err = room.OpenStore(ctx, home); err != nil {
 		return nil, err
 	}
 	nick := o.nick
 	if nick == "" {
 		nick = defaultNick()
 		// Without --nick, the nick of the last run (kept in the database).
-		if last, ok, err := e.store.Setting(ctx, store.SettingNick); err == nil && ok && room.ValidNick(last) {
+		if last, ok := room.LastNick(ctx, e.store); ok {
 			nick = last
 		}
 	}

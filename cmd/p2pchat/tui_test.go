@@ -19,7 +19,6 @@ import (
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room"
-	"github.com/p2pchat/p2pchat/room/store"
 )
 
 // TestTUIFaceChoice: the full-screen UI only ever runs on terminals, and
@@ -137,7 +136,7 @@ func TestTUICore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, home)
+	st, err := room.OpenStore(ctx, home)
 	if err != nil {
 		t.Fatal(err)
 	}

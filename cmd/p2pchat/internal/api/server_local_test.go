@@ -9,7 +9,6 @@ import (
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room"
-	"github.com/p2pchat/p2pchat/room/store"
 )
 
 // TestLocalThroughAPI drives a real node (one, on loopback, with a
@@ -25,7 +24,7 @@ func TestLocalThroughAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, home)
+	st, err := room.OpenStore(ctx, home)
 	if err != nil {
 		t.Fatal(err)
 	}

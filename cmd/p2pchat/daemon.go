@@ -110,12 +110,14 @@ func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
 	pumped = make(chan struct{})
 	go func() {
 		defer close(pumped)
-		for ev := range e.M.Events() {
+		// The server streams the node's own event log; the daemon only logs
+		// the errors.
+		_ = e.Follow(context.Background(), api.EventsOptions{FromStart: true}, func(ev api.Event) error {
 			if ev.Type == room.EventError {
 				log.Info("room", "room", ev.Room, "reason", ev.Reason, "err", ev.Err)
 			}
-			srv.Publish(api.Event{Event: ev})
-		}
+			return nil
+		})
 	}()
 	l, err := localsock.Listen(sock)
 	if err != nil {

@@ -150,10 +150,11 @@ func startNode(ctx context.Context, o *options, home string, id *identity.Identi
 	if err != nil {
 		return nil, err
 	}
-	e.M, err = room.New(room.Config{Identity: id, Node: e.node, Nick: nick, Store: e.store, Logger: log})
+	m, err := room.New(room.Config{Identity: id, Node: e.node, Nick: nick, Store: e.store, Logger: log})
 	if err != nil {
 		return nil, err
 	}
+	e.Local = api.NewLocal(m)
 	return e, nil
 }
 
@@ -233,9 +234,13 @@ func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Wr
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for ev := range e.M.Events() {
-			show(api.Event{Event: ev})
-		}
+		// Every event from the first, until the manager is closed; the
+		// in-process output has never carried event ids.
+		_ = e.Follow(context.Background(), api.EventsOptions{FromStart: true}, func(ev api.Event) error {
+			ev.EventID = 0
+			show(ev)
+			return nil
+		})
 	}()
 	defer func() {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

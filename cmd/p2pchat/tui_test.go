@@ -150,12 +150,8 @@ func TestTUICore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		for range m.Events() {
-		}
-	}()
 	defer m.Close(ctx)
-	b := &api.Local{M: m}
+	b := api.NewLocal(m) // reads m's events
 	self, err := b.Self(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -49,6 +49,13 @@ type Backend interface {
 	Verify(ctx context.Context, p peer.ID, fingerprint string) error
 	// Peers returns the connected peers.
 	Peers(ctx context.Context) ([]PeerInfo, error)
+	// Follow calls fn with the node's events in event id order, as
+	// opts selects them, until ctx ends (it then returns nil), fn returns
+	// an error (returned) or the node stops. Events carry their event id;
+	// where events were lost fn gets an error event of reason
+	// [ReasonEventsMissed]. [Local] reads its event log, [Client] the
+	// daemon's, which is the same kind of log fed the same way.
+	Follow(ctx context.Context, opts EventsOptions, fn func(Event) error) error
 }
 
 // Self is this node.

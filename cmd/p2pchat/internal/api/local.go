@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -9,9 +10,50 @@ import (
 )
 
 // Local is a [Backend] for a node in this process: a thin adapter over its
-// room manager, which answers for the node and the store.
+// room manager, which answers for the node and the store. It keeps the
+// manager's events in an event log, the one a daemon's [Server] streams.
 type Local struct {
 	M *room.Manager
+
+	events *eventLog
+	done   chan struct{} // closed when the manager's event stream has ended
+}
+
+// NewLocal returns a Local for m, which from now on reads m's events
+// (nothing else may read [room.Manager.Events]) into its event log, keeping
+// the newest [ServerConfig]'s default number and bytes of them.
+func NewLocal(m *room.Manager) *Local {
+	l := &Local{M: m, events: newEventLog(0, 0), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		for ev := range m.Events() {
+			_, _ = l.events.append(Event{Event: ev}) // a room event always encodes
+		}
+	}()
+	return l
+}
+
+// Follow implements [Backend]. It returns nil when ctx ends or once the
+// manager is closed and every event was delivered; opts.GiveUp is unused.
+func (l *Local) Follow(ctx context.Context, opts EventsOptions, fn func(Event) error) error {
+	if l.events == nil {
+		return errors.New("api: a Local without events: make it with NewLocal")
+	}
+	var filter string
+	if opts.Room != "" {
+		var err error
+		if filter, err = normalize(opts.Room); err != nil {
+			return err
+		}
+	}
+	cursor := l.events.last()
+	switch {
+	case opts.Since > 0:
+		cursor = min(opts.Since, cursor)
+	case opts.FromStart:
+		cursor = 0
+	}
+	return l.events.follow(ctx, cursor, filter, l.done, fn)
 }
 
 var _ Backend = (*Local)(nil)

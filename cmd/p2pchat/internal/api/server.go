@@ -88,6 +88,9 @@ type ServerConfig struct {
 	// EventLogBytes bounds the event log's JSON in bytes; default 8 MiB.
 	// The newest event is kept whatever its size.
 	EventLogBytes int
+	// A [Local] made by [NewLocal] brings its own event log, fed by its
+	// manager: the server streams that one (the two bounds above do not
+	// apply) and nothing needs to [Server.Publish] the manager's events.
 }
 
 // Server is the HTTP/JSON control API of a daemon (docs/API.md) over a
@@ -124,12 +127,16 @@ func NewServer(cfg ServerConfig) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	events := newEventLog(cfg.EventLogSize, cfg.EventLogBytes)
+	if l, ok := cfg.Backend.(*Local); ok && l.events != nil {
+		events = l.events // one log: what Local.Follow reads is what streams send
+	}
 	s := &Server{
 		backend:   cfg.Backend,
 		log:       log,
 		authorize: cfg.Authorize,
 		boot:      rand.Text(),
-		events:    newEventLog(cfg.EventLogSize, cfg.EventLogBytes),
+		events:    events,
 		mux:       http.NewServeMux(),
 		kick:      &kick{ch: make(chan struct{})},
 	}

@@ -3,6 +3,9 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,20 +40,13 @@ func TestLocalThroughAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local := &Local{M: m}
-	s, _, c := serve(t, ServerConfig{Backend: local})
-	pumped := make(chan struct{})
-	go func() {
-		defer close(pumped)
-		for ev := range m.Events() {
-			s.Publish(Event{Event: ev})
-		}
-	}()
+	local := NewLocal(m)
+	_, _, c := serve(t, ServerConfig{Backend: local})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		m.Close(ctx)
-		<-pumped
+		<-local.done
 		n.Close()
 		st.Close()
 	})
@@ -60,6 +56,7 @@ func TestLocalThroughAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer events.Close()
+	var streamed []Event
 	next := func(typ room.EventType) Event {
 		t.Helper()
 		for {
@@ -67,6 +64,7 @@ func TestLocalThroughAPI(t *testing.T) {
 			if err != nil {
 				t.Fatalf("waiting for %s: %v", typ, err)
 			}
+			streamed = append(streamed, ev)
 			if ev.Type == typ {
 				if ev.EventID == 0 {
 					t.Errorf("%s event without an event id", typ)
@@ -134,4 +132,36 @@ func TestLocalThroughAPI(t *testing.T) {
 	if v, err := c.Verified(ctx, other.PeerID()); err != nil || !v {
 		t.Errorf("Verified: %v, %v", v, err)
 	}
+
+	// The in-process face reads the same log: the same events, ids and
+	// annotations as the socket's stream, up to the last one streamed.
+	stop := errors.New("stop")
+	var inproc []string
+	want := streamed[len(streamed)-1].EventID
+	err = local.Follow(ctx, EventsOptions{FromStart: true}, func(e Event) error {
+		inproc = append(inproc, summary(e))
+		if e.EventID == want {
+			return stop
+		}
+		return nil
+	})
+	if err != stop {
+		t.Fatalf("Local.Follow: %v", err)
+	}
+	var socket []string
+	for _, e := range streamed {
+		socket = append(socket, summary(e))
+	}
+	if !slices.Equal(inproc, socket) {
+		t.Errorf("in process:\n%s\nover the socket:\n%s", strings.Join(inproc, "\n"), strings.Join(socket, "\n"))
+	}
+}
+
+// summary is what an event says, for comparing event paths.
+func summary(e Event) string {
+	s := fmt.Sprintf("%d %s room=%s kind=%s verified=%v peer=%s", e.EventID, e.Type, e.Room, e.Kind, e.Verified, e.Peer)
+	if e.Message != nil {
+		s += fmt.Sprintf(" msg=%s %q %s", e.Message.ID, e.Message.Text, e.Message.State)
+	}
+	return s
 }

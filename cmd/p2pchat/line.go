@@ -453,7 +453,7 @@ func (s *commands) verify(ctx context.Context, who, fpText string) {
 	}
 	if err := s.b.Verify(ctx, mb.Peer, fpText); err != nil {
 		if errors.Is(err, room.ErrFingerprint) {
-			s.out.event(room.Event{Type: room.EventError, Room: s.current, Peer: mb.Peer, Reason: "fingerprint_mismatch",
+			s.out.event(room.Event{Type: room.EventError, Room: s.current, Peer: mb.Peer, Reason: room.ReasonFingerprintMismatch,
 				// Wrap the sentinel, not err: err spells out the peer's
 				// real fingerprint, which invites pasting it back.
 				Err: fmt.Errorf("the fingerprints differ: the key %s uses is not the one whose fingerprint you typed; do not trust it until you know why (%w)", desc, room.ErrFingerprint)})
@@ -513,7 +513,7 @@ func (s *commands) findMember(ctx context.Context, who string) (room.Member, boo
 	for _, mb := range found {
 		list = append(list, fmt.Sprintf("%s#%s %s", mb.Nick, mb.Fingerprint.Short(), mb.Peer))
 	}
-	s.out.event(room.Event{Type: room.EventError, Room: s.current, Reason: "ambiguous",
+	s.out.event(room.Event{Type: room.EventError, Room: s.current, Reason: room.ReasonAmbiguous,
 		Err: fmt.Errorf("%d members of room %q are called %q; say which with nick#fp or the peer ID: %s", len(found), s.current, who, strings.Join(list, ", "))})
 	return room.Member{}, false
 }

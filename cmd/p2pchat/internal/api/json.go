@@ -168,7 +168,7 @@ func DecodeEvent(b []byte) (Event, error) {
 	case room.EventJoined:
 		e.Kind = w.Kind
 	case room.EventMemberJoined, room.EventMemberLeft, room.EventNick, room.EventKeyChanged:
-		e.Nick, e.Short, e.Verified, e.Reason, e.OldNick = w.Nick, w.FP, w.Verified, w.Reason, w.OldNick
+		e.Nick, e.Short, e.Verified, e.Reason, e.OldNick = w.Nick, w.FP, w.Verified, room.Reason(w.Reason), w.OldNick
 		e.OldPeer, e.OldVerified = w.OldPeerID, w.OldVerified
 	case room.EventMessage:
 		if e.Message, err = w.message(); err != nil {
@@ -177,7 +177,7 @@ func DecodeEvent(b []byte) (Event, error) {
 	case room.EventState:
 		e.Message = &room.Message{ID: w.ID, Seq: w.Seq, State: w.State, SeenBy: w.SeenBy, Self: true}
 	case room.EventError:
-		e.Err, e.Reason = errors.New(w.Error), w.Reason
+		e.Err, e.Reason = errors.New(w.Error), room.Reason(w.Reason)
 	}
 	return e, nil
 }

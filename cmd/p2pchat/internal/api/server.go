@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/p2pchat/p2pchat/room"
 )
 
 // Version is the API version, the v1 of every path.
@@ -31,12 +33,12 @@ const (
 const (
 	// ReasonEventsMissed: events after the requested one were dropped from
 	// the daemon's event log before the stream could send them.
-	ReasonEventsMissed = "events_missed"
+	ReasonEventsMissed room.Reason = "events_missed"
 	// ReasonDaemonRestarted: [Client.Follow] found another daemon (another
 	// boot id) when it reconnected; it goes on with the new one's events.
-	ReasonDaemonRestarted = "daemon_restarted"
+	ReasonDaemonRestarted room.Reason = "daemon_restarted"
 	// ReasonBadEvent: [Client.Follow] read an event it could not decode.
-	ReasonBadEvent = "bad_event"
+	ReasonBadEvent room.Reason = "bad_event"
 )
 
 // Limits of requests.

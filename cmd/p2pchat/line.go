@@ -409,14 +409,14 @@ func (s *commands) who(ctx context.Context) {
 	}
 	ms := r.Members
 	lines := []string{fmt.Sprintf("[%s] %d other member(s)", r.Name, len(ms))}
-	var list []map[string]any
+	var list []api.MemberJSON
 	for _, mb := range ms {
 		mark := ""
 		if mb.Verified {
 			mark = " ✓"
 		}
 		lines = append(lines, fmt.Sprintf("  %s#%s%s  %s", clean(mb.Nick), mb.Fingerprint.Short(), mark, mb.Peer))
-		list = append(list, map[string]any{"peer_id": mb.Peer.String(), "nick": mb.Nick, "fp": mb.Fingerprint.Short(), "fingerprint": mb.Fingerprint.String(), "verified": mb.Verified})
+		list = append(list, api.MemberJSON{PeerID: mb.Peer.String(), Nick: mb.Nick, FP: mb.Fingerprint.Short(), Fingerprint: mb.Fingerprint.String(), Verified: mb.Verified})
 	}
 	s.out.info("who", map[string]any{"room": r.Name, "members": list}, strings.Join(lines, "\n"))
 }
@@ -559,15 +559,15 @@ func statusAnswer(st api.Status) (typ string, fields map[string]any, text string
 		fmt.Sprintf("fingerprint: %s", fp),
 		fmt.Sprintf("peers: %d connected", st.Peers),
 	}
-	var rooms []map[string]any
+	var rooms []api.RoomJSON
 	for _, r := range st.Rooms {
 		state := "waiting for the room key"
 		if r.Ready {
 			state = fmt.Sprintf("epoch %d, key %.8s, %d in the key's roster", r.Epoch, r.KeyID, r.Roster)
 		}
 		lines = append(lines, fmt.Sprintf("[%s] %s; %d other member(s); %s; %d buffered; dropped %s", r.Name, room.DescribeKind(r.Kind), r.Members, state, r.Buffered, dropSummary(r.Drops)))
-		rooms = append(rooms, map[string]any{"room": r.Name, "kind": r.Kind, "ready": r.Ready, "members": r.Members, "roster": r.Roster, "buffered": r.Buffered,
-			"epoch": r.Epoch, "key_id": r.KeyID, "dropped": r.Drops, "topic": r.Topic})
+		rooms = append(rooms, api.RoomJSON{Room: r.Name, Kind: r.Kind, Ready: r.Ready, Members: r.Members, Roster: r.Roster, Buffered: r.Buffered,
+			Epoch: r.Epoch, KeyID: r.KeyID, Dropped: r.Drops, Topic: r.Topic})
 	}
 	return "status", map[string]any{"peer_id": st.PeerID.String(), "fingerprint": fp.String(), "nick": st.Nick, "peers": st.Peers, "rooms": rooms}, strings.Join(lines, "\n")
 }

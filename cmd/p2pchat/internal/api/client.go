@@ -302,7 +302,7 @@ func (c *Client) Peers(ctx context.Context) ([]PeerInfo, error) {
 	return out, nil
 }
 
-func (r roomJSON) status() room.RoomStatus {
+func (r RoomJSON) status() room.RoomStatus {
 	return room.RoomStatus{Name: r.Room, Topic: r.Topic, Kind: r.Kind, Ready: r.Ready, Epoch: r.Epoch, KeyID: r.KeyID,
 		Roster: r.Roster, Members: r.Members, Buffered: r.Buffered, Drops: r.Dropped}
 }

@@ -28,7 +28,7 @@ func (s *Server) getStatus(_ http.ResponseWriter, r *http.Request) (any, error) 
 		return nil, err
 	}
 	out := statusJSON{Type: "status", PeerID: st.PeerID.String(), Fingerprint: st.Fingerprint.String(), FP: st.Fingerprint.Short(),
-		Nick: st.Nick, Addrs: nonNil(st.Addrs), Peers: st.Peers, Rooms: []roomJSON{}}
+		Nick: st.Nick, Addrs: nonNil(st.Addrs), Peers: st.Peers, Rooms: []RoomJSON{}}
 	for _, rs := range st.Rooms {
 		out.Rooms = append(out.Rooms, roomStatusJSON(rs))
 	}

@@ -20,9 +20,11 @@ type (
 		Nick        string     `json:"nick"`
 		Addrs       []string   `json:"addrs"`
 		Peers       int        `json:"peers"`
-		Rooms       []roomJSON `json:"rooms"`
+		Rooms       []RoomJSON `json:"rooms"`
 	}
-	roomJSON struct {
+	// RoomJSON is a room's status: the rooms of /v1/status and of line
+	// mode's status answer.
+	RoomJSON struct {
 		Room     string            `json:"room"`
 		Kind     string            `json:"kind"`
 		Ready    bool              `json:"ready"`
@@ -35,13 +37,14 @@ type (
 		Dropped  map[string]uint64 `json:"dropped"`
 	}
 	roomInfoJSON struct {
-		roomJSON
-		MemberList []memberJSON `json:"member_list"`
+		RoomJSON
+		MemberList []MemberJSON `json:"member_list"`
 	}
 	roomsJSON struct {
 		Rooms []roomInfoJSON `json:"rooms"`
 	}
-	memberJSON struct {
+	// MemberJSON is a room member: in /v1/rooms and line mode's who.
+	MemberJSON struct {
 		PeerID      string `json:"peer_id"`
 		Nick        string `json:"nick"`
 		FP          string `json:"fp"`
@@ -51,7 +54,7 @@ type (
 	whoJSON struct {
 		Type    string       `json:"type"`
 		Room    string       `json:"room"`
-		Members []memberJSON `json:"members"`
+		Members []MemberJSON `json:"members"`
 	}
 	storedJSON struct {
 		Room string `json:"room"`
@@ -115,23 +118,23 @@ type (
 	}
 )
 
-func roomStatusJSON(rs room.RoomStatus) roomJSON {
+func roomStatusJSON(rs room.RoomStatus) RoomJSON {
 	drops := rs.Drops
 	if drops == nil {
 		drops = map[string]uint64{}
 	}
-	return roomJSON{Room: rs.Name, Kind: rs.Kind, Ready: rs.Ready, Members: rs.Members, Roster: rs.Roster,
+	return RoomJSON{Room: rs.Name, Kind: rs.Kind, Ready: rs.Ready, Members: rs.Members, Roster: rs.Roster,
 		Buffered: rs.Buffered, Epoch: rs.Epoch, KeyID: rs.KeyID, Topic: rs.Topic, Dropped: drops}
 }
 
 func roomInfoToJSON(ri RoomInfo) roomInfoJSON {
-	return roomInfoJSON{roomJSON: roomStatusJSON(ri.RoomStatus), MemberList: membersJSON(ri.Members)}
+	return roomInfoJSON{RoomJSON: roomStatusJSON(ri.RoomStatus), MemberList: membersJSON(ri.Members)}
 }
 
-func membersJSON(ms []room.Member) []memberJSON {
-	out := make([]memberJSON, 0, len(ms))
+func membersJSON(ms []room.Member) []MemberJSON {
+	out := make([]MemberJSON, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, memberJSON{PeerID: m.Peer.String(), Nick: m.Nick, FP: m.Fingerprint.Short(),
+		out = append(out, MemberJSON{PeerID: m.Peer.String(), Nick: m.Nick, FP: m.Fingerprint.Short(),
 			Fingerprint: m.Fingerprint.String(), Verified: m.Verified})
 	}
 	return out

@@ -5,7 +5,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/room"
 )
 
@@ -58,13 +57,8 @@ type Backend interface {
 	Follow(ctx context.Context, opts EventsOptions, fn func(Event) error) error
 }
 
-// Self is this node.
-type Self struct {
-	PeerID      peer.ID
-	Fingerprint identity.Fingerprint
-	Nick        string
-	Addrs       []string // listen addresses, each ending in /p2p/PEER_ID
-}
+// Self is this node, as its room manager describes it.
+type Self = room.SelfInfo
 
 // Status is a snapshot of the node.
 type Status struct {
@@ -79,11 +73,5 @@ type RoomInfo struct {
 	Members []room.Member // other members, sorted by nick then peer ID
 }
 
-// PeerInfo is a connected peer.
-type PeerInfo struct {
-	PeerID      peer.ID
-	Fingerprint identity.Fingerprint
-	Nick        string   // the last nick this node saw it use, if any
-	Verified    bool     // the user verified its fingerprint
-	Addrs       []string // remote addresses of its connections
-}
+// PeerInfo is a connected peer, as the room manager describes it.
+type PeerInfo = room.PeerInfo

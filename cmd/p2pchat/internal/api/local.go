@@ -60,8 +60,7 @@ var _ Backend = (*Local)(nil)
 
 // Self implements [Backend].
 func (l *Local) Self(context.Context) (Self, error) {
-	s := l.M.Self()
-	return Self{PeerID: s.PeerID, Fingerprint: s.Fingerprint, Nick: s.Nick, Addrs: s.Addrs}, nil
+	return l.M.Self(), nil
 }
 
 // Status implements [Backend].
@@ -144,9 +143,5 @@ func (l *Local) Verify(ctx context.Context, p peer.ID, fingerprint string) error
 
 // Peers implements [Backend].
 func (l *Local) Peers(ctx context.Context) ([]PeerInfo, error) {
-	var out []PeerInfo
-	for _, p := range l.M.Peers(ctx) {
-		out = append(out, PeerInfo(p))
-	}
-	return out, nil
+	return l.M.Peers(ctx), nil
 }

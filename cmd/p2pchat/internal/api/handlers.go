@@ -75,15 +75,20 @@ func (s *Server) postRoom(w http.ResponseWriter, r *http.Request) (any, error) {
 }
 
 func (s *Server) getRoom(_ http.ResponseWriter, r *http.Request) (any, error) {
-	name, _, err := pathRoom(r)
-	if err != nil {
-		return nil, err
-	}
-	ri, err := s.backend.Room(r.Context(), name)
+	ri, err := s.pathRoomInfo(r)
 	if err != nil {
 		return nil, err
 	}
 	return roomInfoToJSON(ri), nil
+}
+
+// pathRoomInfo returns the joined room that r's path names.
+func (s *Server) pathRoomInfo(r *http.Request) (RoomInfo, error) {
+	name, _, err := pathRoom(r)
+	if err != nil {
+		return RoomInfo{}, err
+	}
+	return s.backend.Room(r.Context(), name)
 }
 
 func (s *Server) deleteRoom(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -98,11 +103,7 @@ func (s *Server) deleteRoom(_ http.ResponseWriter, r *http.Request) (any, error)
 }
 
 func (s *Server) getMembers(_ http.ResponseWriter, r *http.Request) (any, error) {
-	name, _, err := pathRoom(r)
-	if err != nil {
-		return nil, err
-	}
-	ri, err := s.backend.Room(r.Context(), name)
+	ri, err := s.pathRoomInfo(r)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room"
@@ -97,6 +99,38 @@ func TestLocalThroughAPI(t *testing.T) {
 	}
 	if hits, err := c.Search(ctx, "hello", "", 0); err != nil || len(hits) != 1 || hits[0].Snippet != "[hello] <world>" {
 		t.Errorf("Search: %+v, %v", hits, err)
+	}
+	// A verified peer joins: its member_joined says so, on both paths.
+	bobID, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Verify(ctx, bobID.PeerID(), bobID.Fingerprint().String()); err != nil {
+		t.Fatal(err)
+	}
+	bobNode, err := node.New(ctx, bobID.PrivKey(), node.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, NoMDNS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bobNode.Close()
+	bob, err := room.New(room.Config{Identity: bobID, Node: bobNode, Nick: "bob",
+		Timing: room.Timing{FoundWait: 200 * time.Millisecond, Tick: 100 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range bob.Events() {
+		}
+	}()
+	defer bob.Close(ctx)
+	if err := bobNode.Connect(ctx, peer.AddrInfo{ID: n.ID(), Addrs: n.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Join(ctx, "lobby", room.JoinOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(room.EventMemberJoined); ev.Peer != bobID.PeerID() || !ev.Verified {
+		t.Errorf("member_joined %+v, want bob verified", ev)
 	}
 	if _, err := c.Join(ctx, "vault", []byte("pw")); err != nil {
 		t.Fatal(err)

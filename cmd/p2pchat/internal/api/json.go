@@ -12,12 +12,13 @@ import (
 	"github.com/p2pchat/p2pchat/room"
 )
 
-// Event is a room event with what showing it needs from its node: the
-// objects of --json line mode and of the API's event stream (docs/CLI.md).
+// Event is a room event (its Kind and Verified set by the room manager)
+// with its place in an event log: the objects of --json line mode and of
+// the API's event stream (docs/CLI.md).
 type Event struct {
-	room.Event // with Kind and Verified set by the room manager
-	// EventID is the event's position in a daemon's event log, from 1;
-	// 0 for events that did not come through one.
+	room.Event
+	// EventID is the event's position in an event log ([Backend.Follow]),
+	// from 1; 0 for events that did not come through one.
 	EventID uint64
 }
 

@@ -52,7 +52,7 @@ func (r *Room) adopt(e *wire.Epoch) bool {
 		pub, _ := identity.PublicKeyOf(p)
 		if !e.InRoster(pub) {
 			delete(r.members, p)
-			gone = append(gone, Event{Type: EventMemberLeft, Room: r.name, Peer: p, Nick: mb.nick, Short: mb.short, Reason: "not in the new epoch"})
+			gone = append(gone, Event{Type: EventMemberLeft, Room: r.name, Peer: p, Nick: mb.nick, Short: mb.short, Reason: ReasonNotInEpoch})
 		}
 	}
 	for p := range r.departed {
@@ -192,7 +192,7 @@ func (r *Room) wrongSecret(p peer.ID) {
 		return
 	}
 	fp, _ := identity.PeerFingerprint(p)
-	r.m.emit(Event{Type: EventError, Room: r.name, Peer: p, Short: fp.Short(), Reason: "wrong_passphrase",
+	r.m.emit(Event{Type: EventError, Room: r.name, Peer: p, Short: fp.Short(), Reason: ReasonWrongPassphrase,
 		Err: fmt.Errorf("room %q: member %s#%s refused our passphrase (wrong passphrase, or another group using the same room name)", r.name, p, fp.Short())})
 }
 

@@ -31,9 +31,11 @@ type Event struct {
 	Nick        string  // for member events (new nick for EventNick)
 	OldNick     string  // for EventNick
 	Short       string  // short fingerprint of Peer
-	Reason      string  // for EventMemberLeft and EventError: why
+	Reason      Reason  // for EventMemberLeft and EventError: why
 	OldPeer     string  // for EventKeyChanged: the peer ID that used the nick before
 	OldVerified bool    // for EventKeyChanged: that peer had been verified
+	Kind        string  // for EventJoined: the room's kind; "" if left since
+	Verified    bool    // for EventMemberJoined: the user verified Peer
 	Message     *Message
 	Err         error // for EventError
 }

@@ -219,7 +219,7 @@ func (r *Room) remember(id [16]byte) {
 func (r *Room) deliver(from peer.ID, b *wire.Body, synced bool) {
 	fresh, err := r.record(b, "")
 	if err != nil {
-		r.m.emit(Event{Type: EventError, Room: r.name, Reason: "store",
+		r.m.emit(Event{Type: EventError, Room: r.name, Reason: ReasonStore,
 			Err: fmt.Errorf("room %q: a message could not be stored and is not shown; it will be fetched again: %w", r.name, err)})
 		return
 	}

@@ -142,8 +142,6 @@ func New(cfg Config) (*Manager, error) {
 // bound, so a slow reader loses nothing; read it promptly.
 func (m *Manager) Events() <-chan Event { return m.events.out }
 
-func (m *Manager) emit(e Event) { m.events.push(e) }
-
 // Nick returns the current nick.
 func (m *Manager) Nick() string { return m.nick.Load().(string) }
 

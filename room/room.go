@@ -509,7 +509,7 @@ func (r *Room) handle(rcv *received) {
 	b := rcv.body
 	fp, _ := identity.PeerFingerprint(rcv.from)
 	if b.Kind == wire.KindBye {
-		r.removeMember(rcv.from, "left")
+		r.removeMember(rcv.from, ReasonLeft)
 		return
 	}
 	r.seen(rcv.from, b.Nick, fp.Short())
@@ -556,7 +556,7 @@ func (r *Room) seen(p peer.ID, nick, short string) {
 
 // removeMember handles a member leaving: it is reported, and if it holds
 // the current epoch a rekey is scheduled.
-func (r *Room) removeMember(p peer.ID, reason string) {
+func (r *Room) removeMember(p peer.ID, reason Reason) {
 	pub, _ := identity.PublicKeyOf(p)
 	r.mu.Lock()
 	mb := r.members[p]
@@ -593,7 +593,7 @@ func (r *Room) peerLoop() {
 				return
 			}
 			if !slices.Contains(r.topic.Peers(), ev.Peer) {
-				r.removeMember(ev.Peer, "disconnected")
+				r.removeMember(ev.Peer, ReasonDisconnected)
 			}
 		})
 	}
@@ -678,10 +678,10 @@ func (r *Room) tickLoop() {
 		}
 		r.mu.Unlock()
 		for _, p := range gone {
-			r.removeMember(p, "timed out")
+			r.removeMember(p, ReasonTimedOut)
 		}
 		if len(expired) > 0 {
-			r.m.emit(Event{Type: EventError, Room: r.name, Reason: "unreadable",
+			r.m.emit(Event{Type: EventError, Room: r.name, Reason: ReasonUnreadable,
 				Err: fmt.Errorf("room %q: %d message(s) could not be read: they were sent under epoch %d, whose key no member handed us within %v", r.name, len(expired), expired[0].ref.Number, r.m.timing.BufferTTL)})
 		}
 	}

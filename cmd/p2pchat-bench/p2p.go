@@ -15,7 +15,6 @@ import (
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room"
-	"github.com/p2pchat/p2pchat/room/store"
 )
 
 // p2pRoom is the room every p2pchat cluster meets in.
@@ -45,7 +44,7 @@ type p2pCluster struct {
 
 type p2pMember struct {
 	n    *node.Node
-	st   *store.Store // nil without persist
+	st   *room.Store // nil without persist
 	m    *room.Manager
 	done chan struct{} // closed when the event loop has drained
 }
@@ -140,7 +139,7 @@ func (c *p2pCluster) newMember(ctx context.Context) (_ *p2pMember, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if m.st, err = store.Open(ctx, dir); err != nil {
+		if m.st, err = room.OpenStore(ctx, dir); err != nil {
 			return nil, err
 		}
 	}

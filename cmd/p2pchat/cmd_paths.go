@@ -9,7 +9,7 @@ import (
 
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/localsock"
 	"github.com/p2pchat/p2pchat/identity"
-	"github.com/p2pchat/p2pchat/room/store"
+	"github.com/p2pchat/p2pchat/room"
 )
 
 // newPathsCmd is p2pchat paths: where the state is, and whether a daemon runs.
@@ -32,7 +32,7 @@ func newPathsCmd(o *options, stdout io.Writer) *cobra.Command {
 			if running {
 				state = fmt.Sprintf("running (pid %d)", pid)
 			}
-			fields := map[string]any{"home": home, "identity": filepath.Join(home, identity.KeyFileName), "database": filepath.Join(home, store.FileName),
+			fields := map[string]any{"home": home, "identity": filepath.Join(home, identity.KeyFileName), "database": filepath.Join(home, room.DatabaseFile),
 				"socket": sock, "lock": filepath.Join(home, localsock.LockFileName), "daemon_running": running}
 			if running {
 				fields["daemon_pid"] = pid

@@ -110,12 +110,14 @@ func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
 	pumped = make(chan struct{})
 	go func() {
 		defer close(pumped)
-		for ev := range e.M.Events() {
+		// The server streams the node's own event log; the daemon only logs
+		// the errors.
+		_ = e.Follow(context.Background(), api.EventsOptions{FromStart: true}, func(ev api.Event) error {
 			if ev.Type == room.EventError {
 				log.Info("room", "room", ev.Room, "reason", ev.Reason, "err", ev.Err)
 			}
-			srv.Publish(e.Annotate(ev))
-		}
+			return nil
+		})
 	}()
 	l, err := localsock.Listen(sock)
 	if err != nil {
@@ -123,13 +125,13 @@ func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
-	rooms, err := e.Store.Rooms(ctx)
+	rooms, err := e.M.StoredRooms(ctx)
 	if err != nil {
 		return err
 	}
-	for _, r := range rooms {
-		if _, err := e.M.Join(ctx, r.Name, room.JoinOptions{}); err != nil {
-			log.Warn("rejoining a remembered room", "room", r.Name, "err", err)
+	for _, name := range rooms {
+		if _, err := e.M.Join(ctx, name, room.JoinOptions{}); err != nil {
+			log.Warn("rejoining a remembered room", "room", name, "err", err)
 		}
 	}
 	self, _ := e.Self(ctx)

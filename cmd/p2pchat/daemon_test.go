@@ -151,7 +151,7 @@ func TestTUICoreOnDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	core := newTUICore(ctx, c, self)
+	core := newTUICore(ctx, c, self, nil)
 	defer core.stop()
 	noPass := func(context.Context, string) ([]byte, error) { return nil, nil }
 	if res := core.Command(ctx, "", "/join Lobby", noPass); res.Current != "lobby" || len(res.Output) != 0 {

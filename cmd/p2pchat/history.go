@@ -6,15 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"time"
-
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/room"
-	"github.com/p2pchat/p2pchat/room/store"
 )
 
 // historyCmd runs the subcommands that read the state database without
@@ -24,40 +20,22 @@ type historyCmd struct {
 	n               int
 	args            []string
 	o               *options
-	self            peer.ID
-	st              *store.Store
+	archive         *room.Archive
 	stdout          io.Writer
 }
 
-// run opens the state database and runs f.
+// run opens the state directory's history and runs f.
 func (h *historyCmd) run(ctx context.Context, f func(*historyCmd, context.Context) error) error {
 	home, err := resolveHome(h.o.home)
 	if err != nil {
 		return err
 	}
-	if id, err := identity.Load(home); err == nil {
-		h.self = id.PeerID()
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	h.st, err = store.Open(ctx, home)
+	h.archive, err = room.OpenHistory(ctx, home)
 	if err != nil {
 		return err
 	}
-	defer h.st.Close()
+	defer h.archive.Close()
 	return f(h, ctx)
-}
-
-// message turns a stored message into what is printed, verifying its
-// record against the author's signature on the way: what the database
-// holds is shown only if it is what its author signed.
-func (h *historyCmd) message(sm store.Message) (*room.Message, error) {
-	m, err := room.VerifyRecord(sm.Record)
-	if err != nil {
-		return nil, fmt.Errorf("message %x in room %q does not verify (%w): the database was altered", sm.ID, sm.Room, err)
-	}
-	m.Self, m.State = m.From == h.self, sm.State
-	return m, nil
 }
 
 func (h *historyCmd) print(roomName string, m *room.Message, extra map[string]any) error {
@@ -86,15 +64,11 @@ func (h *historyCmd) history(ctx context.Context) error {
 			return usageError{fmt.Errorf("--since %q: want an RFC 3339 time or a duration such as 2h", h.since)}
 		}
 	}
-	msgs, err := h.st.History(ctx, name, h.n, since)
+	msgs, err := h.archive.History(ctx, name, h.n, since)
 	if err != nil {
 		return err
 	}
-	for _, sm := range msgs {
-		m, err := h.message(sm)
-		if err != nil {
-			return err
-		}
+	for _, m := range msgs {
 		if err := h.print(name, m, nil); err != nil {
 			return err
 		}
@@ -111,15 +85,12 @@ func (h *historyCmd) search(ctx context.Context) error {
 		}
 		roomName = n
 	}
-	hits, err := h.st.Search(ctx, h.args[0], roomName, h.n)
+	hits, err := h.archive.Search(ctx, h.args[0], roomName, h.n)
 	if err != nil {
 		return err
 	}
 	for _, hit := range hits {
-		m, err := h.message(hit.Message)
-		if err != nil {
-			return err
-		}
+		m := hit.Message
 		if !h.o.json {
 			shown := *m
 			shown.Text = hit.Snippet
@@ -145,21 +116,17 @@ func (h *historyCmd) export(ctx context.Context) error {
 	if err != nil {
 		return usageError{err}
 	}
-	msgs, err := h.st.History(ctx, name, 0, time.Time{})
+	msgs, err := h.archive.Export(ctx, name)
 	if err != nil {
 		return err
 	}
-	for _, sm := range msgs {
-		m, err := h.message(sm)
-		if err != nil {
-			return err
-		}
+	for _, m := range msgs {
 		pub, err := identity.PublicKeyOf(m.From)
 		if err != nil {
 			return err
 		}
 		if err := h.print(name, m, map[string]any{
-			"record":     base64.StdEncoding.EncodeToString(sm.Record),
+			"record":     base64.StdEncoding.EncodeToString(m.Record),
 			"author_key": base64.StdEncoding.EncodeToString(pub),
 		}); err != nil {
 			return err

@@ -409,14 +409,14 @@ func (s *commands) who(ctx context.Context) {
 	}
 	ms := r.Members
 	lines := []string{fmt.Sprintf("[%s] %d other member(s)", r.Name, len(ms))}
-	var list []map[string]any
+	var list []api.MemberJSON
 	for _, mb := range ms {
 		mark := ""
 		if mb.Verified {
 			mark = " ✓"
 		}
 		lines = append(lines, fmt.Sprintf("  %s#%s%s  %s", clean(mb.Nick), mb.Fingerprint.Short(), mark, mb.Peer))
-		list = append(list, map[string]any{"peer_id": mb.Peer.String(), "nick": mb.Nick, "fp": mb.Fingerprint.Short(), "fingerprint": mb.Fingerprint.String(), "verified": mb.Verified})
+		list = append(list, api.MemberJSON{PeerID: mb.Peer.String(), Nick: mb.Nick, FP: mb.Fingerprint.Short(), Fingerprint: mb.Fingerprint.String(), Verified: mb.Verified})
 	}
 	s.out.info("who", map[string]any{"room": r.Name, "members": list}, strings.Join(lines, "\n"))
 }
@@ -453,7 +453,7 @@ func (s *commands) verify(ctx context.Context, who, fpText string) {
 	}
 	if err := s.b.Verify(ctx, mb.Peer, fpText); err != nil {
 		if errors.Is(err, room.ErrFingerprint) {
-			s.out.event(room.Event{Type: room.EventError, Room: s.current, Peer: mb.Peer, Reason: "fingerprint_mismatch",
+			s.out.event(room.Event{Type: room.EventError, Room: s.current, Peer: mb.Peer, Reason: room.ReasonFingerprintMismatch,
 				// Wrap the sentinel, not err: err spells out the peer's
 				// real fingerprint, which invites pasting it back.
 				Err: fmt.Errorf("the fingerprints differ: the key %s uses is not the one whose fingerprint you typed; do not trust it until you know why (%w)", desc, room.ErrFingerprint)})
@@ -513,7 +513,7 @@ func (s *commands) findMember(ctx context.Context, who string) (room.Member, boo
 	for _, mb := range found {
 		list = append(list, fmt.Sprintf("%s#%s %s", mb.Nick, mb.Fingerprint.Short(), mb.Peer))
 	}
-	s.out.event(room.Event{Type: room.EventError, Room: s.current, Reason: "ambiguous",
+	s.out.event(room.Event{Type: room.EventError, Room: s.current, Reason: room.ReasonAmbiguous,
 		Err: fmt.Errorf("%d members of room %q are called %q; say which with nick#fp or the peer ID: %s", len(found), s.current, who, strings.Join(list, ", "))})
 	return room.Member{}, false
 }
@@ -559,15 +559,15 @@ func statusAnswer(st api.Status) (typ string, fields map[string]any, text string
 		fmt.Sprintf("fingerprint: %s", fp),
 		fmt.Sprintf("peers: %d connected", st.Peers),
 	}
-	var rooms []map[string]any
+	var rooms []api.RoomJSON
 	for _, r := range st.Rooms {
 		state := "waiting for the room key"
 		if r.Ready {
 			state = fmt.Sprintf("epoch %d, key %.8s, %d in the key's roster", r.Epoch, r.KeyID, r.Roster)
 		}
 		lines = append(lines, fmt.Sprintf("[%s] %s; %d other member(s); %s; %d buffered; dropped %s", r.Name, room.DescribeKind(r.Kind), r.Members, state, r.Buffered, dropSummary(r.Drops)))
-		rooms = append(rooms, map[string]any{"room": r.Name, "kind": r.Kind, "ready": r.Ready, "members": r.Members, "roster": r.Roster, "buffered": r.Buffered,
-			"epoch": r.Epoch, "key_id": r.KeyID, "dropped": r.Drops, "topic": r.Topic})
+		rooms = append(rooms, api.RoomJSON{Room: r.Name, Kind: r.Kind, Ready: r.Ready, Members: r.Members, Roster: r.Roster, Buffered: r.Buffered,
+			Epoch: r.Epoch, KeyID: r.KeyID, Dropped: r.Drops, Topic: r.Topic})
 	}
 	return "status", map[string]any{"peer_id": st.PeerID.String(), "fingerprint": fp.String(), "nick": st.Nick, "peers": st.Peers, "rooms": rooms}, strings.Join(lines, "\n")
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -41,13 +42,37 @@ func (p *printer) emit(obj map[string]any, line string) {
 	fmt.Fprintln(p.w, line)
 }
 
-// info prints the answer to a command: typ names it in JSON mode.
+// info prints the answer to a command: typ names it in JSON mode. Fields
+// may hold the api package's typed objects: they are printed as JSON
+// objects always were, members in name order (see plainJSON).
 func (p *printer) info(typ string, fields map[string]any, line string) {
 	obj := map[string]any{"type": typ}
 	for k, v := range fields {
 		obj[k] = v
 	}
+	if p.json {
+		obj = plainJSON(obj)
+	}
 	p.emit(obj, line)
+}
+
+// plainJSON returns obj with every struct in it turned into a map, by way
+// of its JSON: encoding/json writes a map's members sorted by name, a
+// struct's in field order, and line mode's objects have always been maps.
+// Numbers are kept exactly (json.Number). obj is returned as it is if it
+// cannot be encoded.
+func plainJSON(obj map[string]any) map[string]any {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return obj
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var out map[string]any
+	if err := dec.Decode(&out); err != nil {
+		return obj
+	}
+	return out
 }
 
 func (p *printer) errorf(format string, args ...any) {

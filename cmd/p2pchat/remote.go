@@ -115,7 +115,7 @@ func joinRoom(ctx context.Context, c *api.Client, name string, pass []byte, wait
 		return err
 	}
 	joined := func() error {
-		out.show(api.Event{Event: room.Event{Type: room.EventJoined, Room: r.Name}, Kind: r.Kind})
+		out.show(api.Event{Event: room.Event{Type: room.EventJoined, Room: r.Name, Kind: r.Kind}})
 		return nil
 	}
 	if r.Ready {
@@ -133,7 +133,7 @@ func joinRoom(ctx context.Context, c *api.Client, name string, pass []byte, wait
 		case e.Type == room.EventJoined:
 			out.show(e)
 			return errTailDone
-		case e.Type == room.EventError && e.Reason == "wrong_passphrase":
+		case e.Type == room.EventError && e.Reason == room.ReasonWrongPassphrase:
 			refused = fmt.Errorf("%v; the daemon stays in room %q and keeps trying: `p2pchat leave %s` to give up", e.Err, r.Name, r.Name)
 			return errTailDone
 		}

@@ -17,7 +17,6 @@ import (
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room"
-	"github.com/p2pchat/p2pchat/room/store"
 )
 
 // loadIdentity loads (or creates) the identity in the state directory and
@@ -106,7 +105,9 @@ func checkNodeFlags(o *options, rooms []string) error {
 // room manager, with the home lock held.
 type embedded struct {
 	*api.Local
-	lock *localsock.Lock
+	node  *node.Node
+	store *room.Store
+	lock  *localsock.Lock
 }
 
 // startNode starts a node for the state directory home, for chat and
@@ -116,24 +117,24 @@ func startNode(ctx context.Context, o *options, home string, id *identity.Identi
 	if err != nil {
 		return nil, err
 	}
-	e := &embedded{Local: &api.Local{ID: id}, lock: lock}
+	e := &embedded{Local: &api.Local{}, lock: lock}
 	defer func() {
 		if err != nil {
 			e.close(context.Background())
 		}
 	}()
-	if e.Store, err = store.Open(ctx, home); err != nil {
+	if e.store, err = room.OpenStore(ctx, home); err != nil {
 		return nil, err
 	}
 	nick := o.nick
 	if nick == "" {
 		nick = defaultNick()
 		// Without --nick, the nick of the last run (kept in the database).
-		if last, ok, err := e.Store.Setting(ctx, store.SettingNick); err == nil && ok && room.ValidNick(last) {
+		if last, ok := room.LastNick(ctx, e.store); ok {
 			nick = last
 		}
 	}
-	e.Node, err = node.New(ctx, id.PrivKey(), node.Config{
+	e.node, err = node.New(ctx, id.PrivKey(), node.Config{
 		ListenAddrs: o.listen,
 		Peers:       o.peers,
 		NoMDNS:      o.noMDNS,
@@ -148,10 +149,11 @@ func startNode(ctx context.Context, o *options, home string, id *identity.Identi
 	if err != nil {
 		return nil, err
 	}
-	e.M, err = room.New(room.Config{Identity: id, Node: e.Node, Nick: nick, Store: e.Store, Logger: log})
+	m, err := room.New(room.Config{Identity: id, Node: e.node, Nick: nick, Store: e.store, Logger: log})
 	if err != nil {
 		return nil, err
 	}
+	e.Local = api.NewLocal(m)
 	return e, nil
 }
 
@@ -162,11 +164,11 @@ func (e *embedded) close(ctx context.Context) error {
 	if e.M != nil {
 		errs = append(errs, e.M.Close(ctx))
 	}
-	if e.Node != nil {
-		errs = append(errs, e.Node.Close())
+	if e.node != nil {
+		errs = append(errs, e.node.Close())
 	}
-	if e.Store != nil {
-		errs = append(errs, e.Store.Close())
+	if e.store != nil {
+		errs = append(errs, e.store.Close())
 	}
 	errs = append(errs, e.lock.Close())
 	return errors.Join(errs...)
@@ -231,9 +233,13 @@ func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Wr
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for ev := range e.M.Events() {
-			show(e.Annotate(ev))
-		}
+		// Every event from the first, until the manager is closed; the
+		// in-process output has never carried event ids.
+		_ = e.Follow(context.Background(), api.EventsOptions{FromStart: true}, func(ev api.Event) error {
+			ev.EventID = 0
+			show(ev)
+			return nil
+		})
 	}()
 	defer func() {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -75,7 +75,7 @@ func (f *tuiFace) run(ctx context.Context, b api.Backend, rooms []string, pass [
 	if err != nil {
 		return err
 	}
-	core := newTUICore(ctx, b, self)
+	core := newTUICore(ctx, b, self, func() { f.queue.push(tui.SnapshotMsg{}) })
 	current := core.joinAll(ctx, rooms, pass, f)
 	clear(pass)
 	core.refresh(ctx)
@@ -134,18 +134,20 @@ func guard(p *tea.Program) {
 // tuiCore adapts an [api.Backend] to [tui.Core] and [tui.Historian].
 // Commands run through the line-mode code (commands), one at a time, with
 // the UI's current room and a masked prompt for passphrases.
+//
+// The snapshot is kept, so that Snapshot never blocks, and fetched again
+// (in the background) when the backend's event stream says something it
+// shows changed, and after every command: no timer, the same for a node in
+// this process and a daemon.
 type tuiCore struct {
 	mu sync.Mutex // guards c's out, tty and current while a command runs
 	c  *commands
 
-	// A backend that is not in this process (a daemon) is asked for
-	// snapshots in the background, so that Snapshot never blocks: poke
-	// asks for a fresh one, cached holds the last.
-	remote bool
-	poke   chan struct{}
-	cached atomic.Pointer[tui.Snapshot]
-	done   chan struct{}
-	cancel context.CancelFunc
+	poke     chan struct{} // a token asks for a fresh snapshot
+	cached   atomic.Pointer[tui.Snapshot]
+	onChange func() // called after a background fetch; may be nil
+	done     chan struct{}
+	cancel   context.CancelFunc
 }
 
 var (
@@ -153,49 +155,74 @@ var (
 	_ tui.Historian = (*tuiCore)(nil)
 )
 
-// snapshotEvery is how often a daemon's state is fetched for the UI when
-// no event asks for it sooner.
-const snapshotEvery = time.Second
-
-func newTUICore(ctx context.Context, b api.Backend, self api.Self) *tuiCore {
-	_, local := b.(*api.Local)
-	t := &tuiCore{c: &commands{b: b}, remote: !local, poke: make(chan struct{}, 1), done: make(chan struct{})}
-	ctx, t.cancel = context.WithCancel(ctx)
-	if !t.remote {
-		close(t.done)
-		return t
-	}
+// newTUICore returns the core for b (whose node is self), with a first
+// snapshot taken. onChange, if not nil, is called whenever a fresher one
+// was taken in the background: it tells the program (tui.SnapshotMsg).
+func newTUICore(ctx context.Context, b api.Backend, self api.Self, onChange func()) *tuiCore {
+	t := &tuiCore{c: &commands{b: b}, poke: make(chan struct{}, 1), onChange: onChange, done: make(chan struct{})}
 	t.cached.Store(&tui.Snapshot{ID: self.PeerID, Nick: self.Nick, Short: self.Fingerprint.Short()})
+	ctx, t.cancel = context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		// From the start of the log: what happened before the first
+		// fetch below may not be in it; the pokes coalesce.
+		_ = b.Follow(ctx, api.EventsOptions{FromStart: true}, func(ev api.Event) error {
+			if changesSnapshot(ev.Type) {
+				t.changed()
+			}
+			return nil
+		})
+	})
 	t.refresh(ctx)
-	go func() {
-		defer close(t.done)
-		tick := time.NewTicker(snapshotEvery)
-		defer tick.Stop()
+	wg.Go(func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.poke:
-			case <-tick.C:
 			}
-			t.refresh(ctx)
+			if t.refresh(ctx) && t.onChange != nil {
+				t.onChange()
+			}
 		}
+	})
+	go func() {
+		wg.Wait()
+		close(t.done)
 	}()
 	return t
 }
 
-// refresh fetches a snapshot now, for the program's first frame: the
-// background ones come later.
-func (t *tuiCore) refresh(ctx context.Context) {
-	if !t.remote {
-		return
+// changesSnapshot reports whether events of type typ change what a
+// snapshot shows (rooms, their readiness and members, nicks, verification).
+func changesSnapshot(typ room.EventType) bool {
+	switch typ {
+	case room.EventMessage, room.EventState:
+		return false
 	}
-	if s, err := t.fetch(ctx); err == nil {
-		t.cached.Store(&s)
+	return true
+}
+
+// changed asks for a fresh snapshot in the background.
+func (t *tuiCore) changed() {
+	select {
+	case t.poke <- struct{}{}:
+	default:
 	}
 }
 
-// stop ends the background snapshots.
+// refresh fetches a snapshot now and keeps it; it reports whether it got
+// one.
+func (t *tuiCore) refresh(ctx context.Context) bool {
+	s, err := t.fetch(ctx)
+	if err != nil {
+		return false
+	}
+	t.cached.Store(&s)
+	return true
+}
+
+// stop ends the event stream and the background snapshots.
 func (t *tuiCore) stop() {
 	t.cancel()
 	<-t.done
@@ -220,17 +247,8 @@ func (t *tuiCore) fetch(ctx context.Context) (tui.Snapshot, error) {
 	return s, nil
 }
 
-func (t *tuiCore) Snapshot() tui.Snapshot {
-	if !t.remote {
-		s, _ := t.fetch(context.Background())
-		return s
-	}
-	select {
-	case t.poke <- struct{}{}:
-	default:
-	}
-	return *t.cached.Load()
-}
+// Snapshot implements [tui.Core]: the last snapshot taken.
+func (t *tuiCore) Snapshot() tui.Snapshot { return *t.cached.Load() }
 
 func (t *tuiCore) Send(ctx context.Context, name, text string, action bool) (*room.Message, error) {
 	return t.c.b.Send(ctx, name, text, action)
@@ -252,6 +270,7 @@ func (t *tuiCore) Command(ctx context.Context, current, line string, ask tui.Ask
 	quit := t.c.handle(ctx, line)
 	res := tui.CommandResult{Current: t.c.current, Output: col.out, Quit: quit}
 	t.c.out, t.c.tty = nil, nil
+	t.refresh(ctx) // what the command changed, before the program looks
 	return res
 }
 

@@ -19,7 +19,6 @@ import (
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room"
-	"github.com/p2pchat/p2pchat/room/store"
 )
 
 // TestTUIFaceChoice: the full-screen UI only ever runs on terminals, and
@@ -137,7 +136,7 @@ func TestTUICore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, home)
+	st, err := room.OpenStore(ctx, home)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,17 +150,19 @@ func TestTUICore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		for range m.Events() {
-		}
-	}()
 	defer m.Close(ctx)
-	b := &api.Local{ID: id, Node: n, M: m, Store: st}
+	b := api.NewLocal(m) // reads m's events
 	self, err := b.Self(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	core := newTUICore(ctx, b, self)
+	changed := make(chan struct{}, 1)
+	core := newTUICore(ctx, b, self, func() {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	})
 	defer core.stop()
 
 	var prompts []string
@@ -181,6 +182,16 @@ func TestTUICore(t *testing.T) {
 	res = core.Command(ctx, "vault", "/join lobby", ask("", nil))
 	if res.Current != "lobby" {
 		t.Fatalf("/join lobby: %+v", res)
+	}
+	// Lobby gets its key in the background: its joined event, not a timer,
+	// makes the core take a fresh snapshot and say so.
+	timeout := time.After(20 * time.Second)
+	for !readyIn(core.Snapshot(), "lobby") {
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("no snapshot with lobby ready: %+v", core.Snapshot())
+		}
 	}
 	snap := core.Snapshot()
 	if snap.Nick != "alice" || snap.ID != id.PeerID() || snap.Short != id.Fingerprint().Short() || len(snap.Rooms) != 2 ||
@@ -228,4 +239,14 @@ func TestTUICore(t *testing.T) {
 	if res.Current != "vault" {
 		t.Errorf("/leave: %+v", res)
 	}
+}
+
+// readyIn reports whether the snapshot shows the room ready.
+func readyIn(s tui.Snapshot, name string) bool {
+	for _, r := range s.Rooms {
+		if r.Name == name {
+			return r.Ready
+		}
+	}
+	return false
 }

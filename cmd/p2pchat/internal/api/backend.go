@@ -5,7 +5,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/room"
 )
 
@@ -49,15 +48,17 @@ type Backend interface {
 	Verify(ctx context.Context, p peer.ID, fingerprint string) error
 	// Peers returns the connected peers.
 	Peers(ctx context.Context) ([]PeerInfo, error)
+	// Follow calls fn with the node's events in event id order, as
+	// opts selects them, until ctx ends (it then returns nil), fn returns
+	// an error (returned) or the node stops. Events carry their event id;
+	// where events were lost fn gets an error event of reason
+	// [ReasonEventsMissed]. [Local] reads its event log, [Client] the
+	// daemon's, which is the same kind of log fed the same way.
+	Follow(ctx context.Context, opts EventsOptions, fn func(Event) error) error
 }
 
-// Self is this node.
-type Self struct {
-	PeerID      peer.ID
-	Fingerprint identity.Fingerprint
-	Nick        string
-	Addrs       []string // listen addresses, each ending in /p2p/PEER_ID
-}
+// Self is this node, as its room manager describes it.
+type Self = room.SelfInfo
 
 // Status is a snapshot of the node.
 type Status struct {
@@ -72,11 +73,5 @@ type RoomInfo struct {
 	Members []room.Member // other members, sorted by nick then peer ID
 }
 
-// PeerInfo is a connected peer.
-type PeerInfo struct {
-	PeerID      peer.ID
-	Fingerprint identity.Fingerprint
-	Nick        string   // the last nick this node saw it use, if any
-	Verified    bool     // the user verified its fingerprint
-	Addrs       []string // remote addresses of its connections
-}
+// PeerInfo is a connected peer, as the room manager describes it.
+type PeerInfo = room.PeerInfo

@@ -2,8 +2,12 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
+
+	"github.com/p2pchat/p2pchat/room"
 )
 
 // Event log bounds: the defaults of [ServerConfig].
@@ -33,6 +37,7 @@ type eventLog struct {
 type logEntry struct {
 	id   uint64
 	room string
+	ev   Event  // the event, with id set, for in-process readers
 	line []byte // the event's JSON object and a newline; never modified
 }
 
@@ -66,7 +71,7 @@ func (l *eventLog) append(ev Event) (uint64, error) {
 		clear(l.entries[n:])
 		l.entries, l.head = l.entries[:n], 0
 	}
-	l.entries = append(l.entries, logEntry{id: ev.EventID, room: ev.Room, line: line})
+	l.entries = append(l.entries, logEntry{id: ev.EventID, room: ev.Room, ev: ev, line: line})
 	l.bytes += len(line)
 	l.next++
 	close(l.wake)
@@ -102,6 +107,43 @@ func (l *eventLog) after(cursor uint64, max int) (batch []logEntry, missed uint6
 		batch = append([]logEntry(nil), l.entries[i:j]...)
 	}
 	return batch, missed, l.wake
+}
+
+// follow calls fn with the retained events after cursor of room filter
+// (every room if ""), then with new ones as they are appended, until ctx
+// ends, fn fails or done is closed and every event is delivered. Where
+// events were dropped before fn could see them, fn gets an error event of
+// reason [ReasonEventsMissed] (with no event id), as streams send it.
+func (l *eventLog) follow(ctx context.Context, cursor uint64, filter string, done <-chan struct{}, fn func(Event) error) error {
+	for {
+		batch, missed, wake := l.after(cursor, streamBatch)
+		if missed > 0 {
+			err := fmt.Errorf("%d events (of every room) after event %d were dropped from the event log before they could be delivered", missed, cursor)
+			if err := fn(Event{Event: room.Event{Type: room.EventError, Reason: ReasonEventsMissed, Err: err}}); err != nil {
+				return err
+			}
+		}
+		for _, e := range batch {
+			cursor = e.id
+			if filter == "" || e.room == filter {
+				if err := fn(e.ev); err != nil {
+					return err
+				}
+			}
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return nil
+		case <-done:
+			if l.last() == cursor {
+				return nil
+			}
+		}
+	}
 }
 
 // marshalLine encodes obj as one line of JSON, not escaping HTML.

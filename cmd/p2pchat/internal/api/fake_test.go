@@ -306,6 +306,13 @@ func (f *fake) Verify(_ context.Context, p peer.ID, fingerprint string) error {
 	return nil
 }
 
+// Follow implements [Backend]: the fake has no events of its own (tests
+// publish them to the server), so it waits for ctx.
+func (f *fake) Follow(ctx context.Context, _ EventsOptions, _ func(Event) error) error {
+	<-ctx.Done()
+	return nil
+}
+
 func (f *fake) Peers(context.Context) ([]PeerInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -12,14 +12,13 @@ import (
 	"github.com/p2pchat/p2pchat/room"
 )
 
-// Event is a room event with what showing it needs from its node: the
-// objects of --json line mode and of the API's event stream (docs/CLI.md).
+// Event is a room event (its Kind and Verified set by the room manager)
+// with its place in an event log: the objects of --json line mode and of
+// the API's event stream (docs/CLI.md).
 type Event struct {
 	room.Event
-	Kind     string // EventJoined: the room's kind; "" if left since
-	Verified bool   // EventMemberJoined: the user verified the peer
-	// EventID is the event's position in a daemon's event log, from 1;
-	// 0 for events that did not come through one.
+	// EventID is the event's position in an event log ([Backend.Follow]),
+	// from 1; 0 for events that did not come through one.
 	EventID uint64
 }
 
@@ -170,7 +169,7 @@ func DecodeEvent(b []byte) (Event, error) {
 	case room.EventJoined:
 		e.Kind = w.Kind
 	case room.EventMemberJoined, room.EventMemberLeft, room.EventNick, room.EventKeyChanged:
-		e.Nick, e.Short, e.Verified, e.Reason, e.OldNick = w.Nick, w.FP, w.Verified, w.Reason, w.OldNick
+		e.Nick, e.Short, e.Verified, e.Reason, e.OldNick = w.Nick, w.FP, w.Verified, room.Reason(w.Reason), w.OldNick
 		e.OldPeer, e.OldVerified = w.OldPeerID, w.OldVerified
 	case room.EventMessage:
 		if e.Message, err = w.message(); err != nil {
@@ -179,7 +178,7 @@ func DecodeEvent(b []byte) (Event, error) {
 	case room.EventState:
 		e.Message = &room.Message{ID: w.ID, Seq: w.Seq, State: w.State, SeenBy: w.SeenBy, Self: true}
 	case room.EventError:
-		e.Err, e.Reason = errors.New(w.Error), w.Reason
+		e.Err, e.Reason = errors.New(w.Error), room.Reason(w.Reason)
 	}
 	return e, nil
 }

@@ -2,33 +2,65 @@ package api
 
 import (
 	"context"
-	"fmt"
+	"errors"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/p2pchat/p2pchat/identity"
-	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room"
-	"github.com/p2pchat/p2pchat/room/store"
 )
 
-// Local is a [Backend] for a node in this process.
+// Local is a [Backend] for a node in this process: a thin adapter over its
+// room manager, which answers for the node and the store. It keeps the
+// manager's events in an event log, the one a daemon's [Server] streams.
 type Local struct {
-	ID    *identity.Identity
-	Node  *node.Node
-	M     *room.Manager
-	Store *store.Store
+	M *room.Manager
+
+	events *eventLog
+	done   chan struct{} // closed when the manager's event stream has ended
+}
+
+// NewLocal returns a Local for m, which from now on reads m's events
+// (nothing else may read [room.Manager.Events]) into its event log, keeping
+// the newest [ServerConfig]'s default number and bytes of them.
+func NewLocal(m *room.Manager) *Local {
+	l := &Local{M: m, events: newEventLog(0, 0), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		for ev := range m.Events() {
+			_, _ = l.events.append(Event{Event: ev}) // a room event always encodes
+		}
+	}()
+	return l
+}
+
+// Follow implements [Backend]. It returns nil when ctx ends or once the
+// manager is closed and every event was delivered; opts.GiveUp is unused.
+func (l *Local) Follow(ctx context.Context, opts EventsOptions, fn func(Event) error) error {
+	if l.events == nil {
+		return errors.New("api: a Local without events: make it with NewLocal")
+	}
+	var filter string
+	if opts.Room != "" {
+		var err error
+		if filter, err = normalize(opts.Room); err != nil {
+			return err
+		}
+	}
+	cursor := l.events.last()
+	switch {
+	case opts.Since > 0:
+		cursor = min(opts.Since, cursor)
+	case opts.FromStart:
+		cursor = 0
+	}
+	return l.events.follow(ctx, cursor, filter, l.done, fn)
 }
 
 var _ Backend = (*Local)(nil)
 
 // Self implements [Backend].
 func (l *Local) Self(context.Context) (Self, error) {
-	s := Self{PeerID: l.ID.PeerID(), Fingerprint: l.ID.Fingerprint(), Nick: l.M.Nick()}
-	for _, a := range l.Node.Addrs() {
-		s.Addrs = append(s.Addrs, a.String())
-	}
-	return s, nil
+	return l.M.Self(), nil
 }
 
 // Status implements [Backend].
@@ -37,7 +69,7 @@ func (l *Local) Status(ctx context.Context) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	return Status{Self: self, Peers: len(l.Node.ConnectedPeers()), Rooms: l.M.Status().Rooms}, nil
+	return Status{Self: self, Peers: l.M.PeerCount(), Rooms: l.M.Status().Rooms}, nil
 }
 
 // Rooms implements [Backend].
@@ -64,15 +96,7 @@ func (l *Local) Room(_ context.Context, name string) (RoomInfo, error) {
 
 // StoredKind implements [Backend].
 func (l *Local) StoredKind(ctx context.Context, name string) (string, error) {
-	norm, err := room.Normalize(name)
-	if err != nil {
-		return "", fmt.Errorf("room %q: %w", name, err)
-	}
-	rec, ok, err := l.Store.Room(ctx, norm)
-	if err != nil || !ok {
-		return "", err
-	}
-	return rec.Kind, nil
+	return l.M.StoredKind(ctx, name)
 }
 
 // Join implements [Backend].
@@ -119,34 +143,5 @@ func (l *Local) Verify(ctx context.Context, p peer.ID, fingerprint string) error
 
 // Peers implements [Backend].
 func (l *Local) Peers(ctx context.Context) ([]PeerInfo, error) {
-	var out []PeerInfo
-	for _, p := range l.Node.ConnectedPeers() {
-		fp, err := identity.PeerFingerprint(p)
-		if err != nil {
-			continue // not an Ed25519 key: not a p2pchat peer
-		}
-		pi := PeerInfo{PeerID: p, Fingerprint: fp}
-		if rec, ok, err := l.Store.Peer(ctx, p.String()); err == nil && ok {
-			pi.Nick, pi.Verified = rec.LastNick, rec.Verified
-		}
-		for _, a := range l.Node.RemoteAddrs(p) {
-			pi.Addrs = append(pi.Addrs, a.String())
-		}
-		out = append(out, pi)
-	}
-	return out, nil
-}
-
-// Annotate adds to ev what showing it needs from this node.
-func (l *Local) Annotate(ev room.Event) Event {
-	e := Event{Event: ev}
-	switch ev.Type {
-	case room.EventJoined:
-		if r, err := l.M.Room(ev.Room); err == nil {
-			e.Kind = r.Kind()
-		}
-	case room.EventMemberJoined:
-		e.Verified = l.M.Verified(ev.Peer)
-	}
-	return e
+	return l.M.Peers(ctx), nil
 }

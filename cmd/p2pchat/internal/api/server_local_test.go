@@ -3,13 +3,17 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room"
-	"github.com/p2pchat/p2pchat/room/store"
 )
 
 // TestLocalThroughAPI drives a real node (one, on loopback, with a
@@ -25,7 +29,7 @@ func TestLocalThroughAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, home)
+	st, err := room.OpenStore(ctx, home)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,20 +42,13 @@ func TestLocalThroughAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local := &Local{ID: id, Node: n, M: m, Store: st}
-	s, _, c := serve(t, ServerConfig{Backend: local})
-	pumped := make(chan struct{})
-	go func() {
-		defer close(pumped)
-		for ev := range m.Events() {
-			s.Publish(local.Annotate(ev))
-		}
-	}()
+	local := NewLocal(m)
+	_, _, c := serve(t, ServerConfig{Backend: local})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		m.Close(ctx)
-		<-pumped
+		<-local.done
 		n.Close()
 		st.Close()
 	})
@@ -61,6 +58,7 @@ func TestLocalThroughAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer events.Close()
+	var streamed []Event
 	next := func(typ room.EventType) Event {
 		t.Helper()
 		for {
@@ -68,6 +66,7 @@ func TestLocalThroughAPI(t *testing.T) {
 			if err != nil {
 				t.Fatalf("waiting for %s: %v", typ, err)
 			}
+			streamed = append(streamed, ev)
 			if ev.Type == typ {
 				if ev.EventID == 0 {
 					t.Errorf("%s event without an event id", typ)
@@ -100,6 +99,38 @@ func TestLocalThroughAPI(t *testing.T) {
 	}
 	if hits, err := c.Search(ctx, "hello", "", 0); err != nil || len(hits) != 1 || hits[0].Snippet != "[hello] <world>" {
 		t.Errorf("Search: %+v, %v", hits, err)
+	}
+	// A verified peer joins: its member_joined says so, on both paths.
+	bobID, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Verify(ctx, bobID.PeerID(), bobID.Fingerprint().String()); err != nil {
+		t.Fatal(err)
+	}
+	bobNode, err := node.New(ctx, bobID.PrivKey(), node.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, NoMDNS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bobNode.Close()
+	bob, err := room.New(room.Config{Identity: bobID, Node: bobNode, Nick: "bob",
+		Timing: room.Timing{FoundWait: 200 * time.Millisecond, Tick: 100 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range bob.Events() {
+		}
+	}()
+	defer bob.Close(ctx)
+	if err := bobNode.Connect(ctx, peer.AddrInfo{ID: n.ID(), Addrs: n.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Join(ctx, "lobby", room.JoinOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(room.EventMemberJoined); ev.Peer != bobID.PeerID() || !ev.Verified {
+		t.Errorf("member_joined %+v, want bob verified", ev)
 	}
 	if _, err := c.Join(ctx, "vault", []byte("pw")); err != nil {
 		t.Fatal(err)
@@ -135,4 +166,36 @@ func TestLocalThroughAPI(t *testing.T) {
 	if v, err := c.Verified(ctx, other.PeerID()); err != nil || !v {
 		t.Errorf("Verified: %v, %v", v, err)
 	}
+
+	// The in-process face reads the same log: the same events, ids and
+	// annotations as the socket's stream, up to the last one streamed.
+	stop := errors.New("stop")
+	var inproc []string
+	want := streamed[len(streamed)-1].EventID
+	err = local.Follow(ctx, EventsOptions{FromStart: true}, func(e Event) error {
+		inproc = append(inproc, summary(e))
+		if e.EventID == want {
+			return stop
+		}
+		return nil
+	})
+	if err != stop {
+		t.Fatalf("Local.Follow: %v", err)
+	}
+	var socket []string
+	for _, e := range streamed {
+		socket = append(socket, summary(e))
+	}
+	if !slices.Equal(inproc, socket) {
+		t.Errorf("in process:\n%s\nover the socket:\n%s", strings.Join(inproc, "\n"), strings.Join(socket, "\n"))
+	}
+}
+
+// summary is what an event says, for comparing event paths.
+func summary(e Event) string {
+	s := fmt.Sprintf("%d %s room=%s kind=%s verified=%v peer=%s", e.EventID, e.Type, e.Room, e.Kind, e.Verified, e.Peer)
+	if e.Message != nil {
+		s += fmt.Sprintf(" msg=%s %q %s", e.Message.ID, e.Message.Text, e.Message.State)
+	}
+	return s
 }

@@ -654,7 +654,7 @@ func TestSlowStream(t *testing.T) {
 			t.Fatal(err)
 		}
 		if ev.Type == room.EventError {
-			got = append(got, ev.Reason+":"+ev.Err.Error())
+			got = append(got, string(ev.Reason)+":"+ev.Err.Error())
 		} else {
 			got = append(got, fmt.Sprint(ev.EventID))
 		}

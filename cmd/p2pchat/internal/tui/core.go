@@ -14,7 +14,9 @@ import (
 // they must be safe for concurrent use.
 type Core interface {
 	// Snapshot returns what the side columns and the status line show.
-	// It is called on every event and every second, so it must not block.
+	// It is called on every event, every second and on [SnapshotMsg], so
+	// it must not block: a core keeps it and sends SnapshotMsg when it
+	// changed.
 	Snapshot() Snapshot
 	// Send sends text to the joined room, as an action (/me) if action is
 	// set, and returns the message as sent.
@@ -75,6 +77,9 @@ func (s *Snapshot) room(name string) (*RoomState, bool) {
 
 // EventMsg carries one event of the core's stream into the program.
 type EventMsg struct{ Event room.Event }
+
+// SnapshotMsg tells the program that [Core.Snapshot] has news.
+type SnapshotMsg struct{}
 
 // Historian is what a [Core] that keeps message history also offers. The
 // model loads a room's last messages when it first shows the room, more

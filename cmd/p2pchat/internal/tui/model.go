@@ -188,6 +188,9 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tickMsg:
 		m.refresh()
 		return m, tick()
+	case SnapshotMsg:
+		m.refresh()
+		return m, nil
 	case EventMsg:
 		// Messages change nothing a snapshot shows, and may come in bursts.
 		if _, ok := m.views[msg.Event.Room]; !ok || msg.Event.Type != room.EventMessage {

@@ -1,0 +1,148 @@
+package api
+
+import (
+	"github.com/p2pchat/p2pchat/room"
+)
+
+// The JSON objects of the API, shared by the server and the client. The
+// objects that line mode also prints (status, who, fingerprint, verified,
+// nick, history, search_hit, message) have its fields (docs/CLI.md).
+type (
+	rootJSON struct {
+		API     string `json:"api"`
+		Version int    `json:"version"`
+	}
+	statusJSON struct {
+		Type        string     `json:"type"`
+		PeerID      string     `json:"peer_id"`
+		Fingerprint string     `json:"fingerprint"`
+		FP          string     `json:"fp"`
+		Nick        string     `json:"nick"`
+		Addrs       []string   `json:"addrs"`
+		Peers       int        `json:"peers"`
+		Rooms       []RoomJSON `json:"rooms"`
+	}
+	// RoomJSON is a room's status: the rooms of /v1/status and of line
+	// mode's status answer.
+	RoomJSON struct {
+		Room     string            `json:"room"`
+		Kind     string            `json:"kind"`
+		Ready    bool              `json:"ready"`
+		Members  int               `json:"members"`
+		Roster   int               `json:"roster"`
+		Buffered int               `json:"buffered"`
+		Epoch    uint32            `json:"epoch"`
+		KeyID    string            `json:"key_id"`
+		Topic    string            `json:"topic"`
+		Dropped  map[string]uint64 `json:"dropped"`
+	}
+	roomInfoJSON struct {
+		RoomJSON
+		MemberList []MemberJSON `json:"member_list"`
+	}
+	roomsJSON struct {
+		Rooms []roomInfoJSON `json:"rooms"`
+	}
+	// MemberJSON is a room member: in /v1/rooms and line mode's who.
+	MemberJSON struct {
+		PeerID      string `json:"peer_id"`
+		Nick        string `json:"nick"`
+		FP          string `json:"fp"`
+		Fingerprint string `json:"fingerprint"`
+		Verified    bool   `json:"verified"`
+	}
+	whoJSON struct {
+		Type    string       `json:"type"`
+		Room    string       `json:"room"`
+		Members []MemberJSON `json:"members"`
+	}
+	storedJSON struct {
+		Room string `json:"room"`
+		Kind string `json:"kind"`
+	}
+	leftJSON struct {
+		Room string `json:"room"`
+	}
+	peerJSON struct {
+		PeerID      string   `json:"peer_id"`
+		FP          string   `json:"fp"`
+		Fingerprint string   `json:"fingerprint"`
+		Nick        string   `json:"nick"`
+		Verified    bool     `json:"verified"`
+		Addrs       []string `json:"addrs"`
+	}
+	peersJSON struct {
+		Peers []peerJSON `json:"peers"`
+	}
+	// fingerprintJSON is the fingerprint object, and without Verified the
+	// verified one.
+	fingerprintJSON struct {
+		Type        string `json:"type"`
+		PeerID      string `json:"peer_id"`
+		Nick        string `json:"nick"`
+		FP          string `json:"fp"`
+		Fingerprint string `json:"fingerprint"`
+		Verified    *bool  `json:"verified,omitempty"`
+	}
+	nickJSON struct {
+		Type string `json:"type"`
+		Nick string `json:"nick"`
+	}
+	historyJSON struct {
+		Room     string           `json:"room"`
+		Messages []map[string]any `json:"messages"`
+	}
+	searchJSON struct {
+		Query string           `json:"query"`
+		Hits  []map[string]any `json:"hits"`
+	}
+)
+
+// Request bodies. Members tagged api:"required" must be present; no member
+// may be null or unknown.
+type (
+	joinRequest struct {
+		Room       string `json:"room" api:"required"`
+		Passphrase secret `json:"passphrase"`
+	}
+	sendRequest struct {
+		Text   string `json:"text" api:"required"`
+		Action bool   `json:"action"`
+	}
+	verifyRequest struct {
+		PeerID      string `json:"peer_id" api:"required"`
+		Fingerprint string `json:"fingerprint" api:"required"`
+	}
+	nickRequest struct {
+		Nick string `json:"nick" api:"required"`
+	}
+)
+
+func roomStatusJSON(rs room.RoomStatus) RoomJSON {
+	drops := rs.Drops
+	if drops == nil {
+		drops = map[string]uint64{}
+	}
+	return RoomJSON{Room: rs.Name, Kind: rs.Kind, Ready: rs.Ready, Members: rs.Members, Roster: rs.Roster,
+		Buffered: rs.Buffered, Epoch: rs.Epoch, KeyID: rs.KeyID, Topic: rs.Topic, Dropped: drops}
+}
+
+func roomInfoToJSON(ri RoomInfo) roomInfoJSON {
+	return roomInfoJSON{RoomJSON: roomStatusJSON(ri.RoomStatus), MemberList: membersJSON(ri.Members)}
+}
+
+func membersJSON(ms []room.Member) []MemberJSON {
+	out := make([]MemberJSON, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, MemberJSON{PeerID: m.Peer.String(), Nick: m.Nick, FP: m.Fingerprint.Short(),
+			Fingerprint: m.Fingerprint.String(), Verified: m.Verified})
+	}
+	return out
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

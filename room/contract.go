@@ -1,0 +1,28 @@
+package room
+
+// Reason says why a member left ([EventMemberLeft]) or what an error event
+// ([EventError]) is about: the reason field of docs/CLI.md's events, which
+// users' scripts branch on. Faces add reasons of their own (a Reason may be
+// any string); these are the room's.
+type Reason string
+
+// Reasons of member_left events.
+const (
+	ReasonLeft         Reason = "left"                 // the member said goodbye
+	ReasonDisconnected Reason = "disconnected"         // its connection went away without a goodbye
+	ReasonTimedOut     Reason = "timed out"            // not heard from for Timing.MemberTimeout
+	ReasonNotInEpoch   Reason = "not in the new epoch" // a rekey by another member left it out
+)
+
+// Reasons of error events.
+const (
+	ReasonWrongPassphrase Reason = "wrong_passphrase" // a peer proved a different passphrase for the room
+	ReasonUnreadable      Reason = "unreadable"       // messages waited for a key that never came
+	ReasonStore           Reason = "store"            // the database failed; history may be incomplete
+)
+
+// Reasons of error events that the faces report about commands.
+const (
+	ReasonFingerprintMismatch Reason = "fingerprint_mismatch" // /verify: the fingerprint given is not the peer's
+	ReasonAmbiguous           Reason = "ambiguous"            // a nick names more than one member
+)

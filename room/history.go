@@ -10,19 +10,17 @@ import (
 	"slices"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/p2pchat/p2pchat/identity"
-	"github.com/p2pchat/p2pchat/node"
+	"github.com/p2pchat/p2pchat/internal/frame"
 	"github.com/p2pchat/p2pchat/room/internal/wire"
 	"github.com/p2pchat/p2pchat/room/store"
 )
 
 // ProtocolSync is the stream protocol on which a member fetches the
 // messages it lacks from another member's history.
-const ProtocolSync protocol.ID = "/p2pchat/sync/1.0.0"
+const ProtocolSync = "/p2pchat/sync/1.0.0"
 
 // DropBadHistory counts history records that failed verification.
 const DropBadHistory = "bad_history"
@@ -126,7 +124,7 @@ func (r *Room) sendMessage(ctx context.Context, kind wire.Kind, text string) (*M
 		return nil, fmt.Errorf("room %q: message not sent, it could not be stored: %w", r.name, err)
 	}
 	state := StatePending
-	if err := r.topic.Publish(ctx, env, &received{from: r.m.node.ID(), body: b}); err != nil {
+	if err := r.topic.Publish(ctx, env, &received{from: r.m.net.ID(), body: b}); err != nil {
 		// Stored: members fetch it by sync when they can.
 		r.m.log.Warn("publish failed; the message stays pending", "room", r.name, "err", err)
 	} else if reachable {
@@ -152,7 +150,7 @@ func (r *Room) sendMessage(ctx context.Context, kind wire.Kind, text string) (*M
 	if moved {
 		r.spawn(func() { r.resend(false) })
 	}
-	msg := r.message(r.m.node.ID(), b, true)
+	msg := r.message(r.m.net.ID(), b, true)
 	msg.State = state
 	r.m.emit(Event{Type: EventMessage, Room: r.name, Message: msg})
 	return msg, nil
@@ -235,14 +233,14 @@ func (r *Room) deliver(from peer.ID, b *wire.Body, synced bool) {
 	}
 	r.clock = max(r.clock, b.Clock)
 	r.mu.Unlock()
-	msg := r.message(from, b, from == r.m.node.ID())
+	msg := r.message(from, b, from == r.m.net.ID())
 	msg.Late, msg.Synced = late, synced
 	r.m.emit(Event{Type: EventMessage, Room: r.name, Message: msg})
 }
 
 // syncSoon queues a history sync with p.
 func (r *Room) syncSoon(p peer.ID) {
-	if r.m.store == nil || p == r.m.node.ID() {
+	if r.m.store == nil || p == r.m.net.ID() {
 		return
 	}
 	r.mu.Lock()
@@ -360,7 +358,7 @@ func (r *Room) syncRequest(ctx context.Context) (*wire.SyncRequest, error) {
 func (r *Room) fetch(ctx context.Context, p peer.ID, req *wire.SyncRequest) (*wire.SyncBatch, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.m.timing.AdmitTimeout)
 	defer cancel()
-	s, err := r.m.node.Open(ctx, p, ProtocolSync)
+	s, err := r.m.net.Open(ctx, p, ProtocolSync)
 	if err != nil {
 		return nil, err
 	}
@@ -368,10 +366,10 @@ func (r *Room) fetch(ctx context.Context, p peer.ID, req *wire.SyncRequest) (*wi
 	if d, ok := ctx.Deadline(); ok {
 		s.SetDeadline(d)
 	}
-	if err := node.WriteFrame(s, wire.EncodeSync(req)); err != nil {
+	if err := frame.WriteFrame(s, wire.EncodeSync(req)); err != nil {
 		return nil, err
 	}
-	b, err := node.ReadFrame(s, wire.MaxSyncFrame)
+	b, err := frame.ReadFrame(s, wire.MaxSyncFrame)
 	if err != nil {
 		return nil, err
 	}
@@ -389,11 +387,11 @@ func (r *Room) fetch(ctx context.Context, p peer.ID, req *wire.SyncRequest) (*wi
 // handleSync serves a member the messages it lacks and may read: only to a
 // current member, and only messages sent since this node first saw it as a
 // member (history visibility: from a member's first join onward).
-func (m *Manager) handleSync(s network.Stream) {
+func (m *Manager) handleSync(s Stream) {
 	defer s.Close()
 	s.SetDeadline(time.Now().Add(m.timing.AdmitTimeout))
-	remote := s.Conn().RemotePeer()
-	b, err := node.ReadFrame(s, wire.MaxSyncFrame)
+	remote := s.RemotePeer()
+	b, err := frame.ReadFrame(s, wire.MaxSyncFrame)
 	if err != nil {
 		s.Reset()
 		return
@@ -415,7 +413,7 @@ func (m *Manager) handleSync(s network.Stream) {
 			batch = &wire.SyncBatch{}
 		}
 	}
-	node.WriteFrame(s, wire.EncodeSync(batch))
+	frame.WriteFrame(s, wire.EncodeSync(batch))
 }
 
 func (r *Room) serve(remote peer.ID, req *wire.SyncRequest, batch *wire.SyncBatch) error {
@@ -519,7 +517,7 @@ func (r *Room) acked(p peer.ID, holds []wire.SeqRange) {
 		}
 		if n > sb.seenBy {
 			sb.seenBy, sb.state = n, StateSeen
-			msg := r.message(r.m.node.ID(), sb.body, true)
+			msg := r.message(r.m.net.ID(), sb.body, true)
 			msg.State, msg.SeenBy = StateSeen, n
 			changed = append(changed, msg)
 		}
@@ -607,7 +605,7 @@ func (m *Manager) fromStore(sm store.Message) *Message {
 		Time:   sm.Time,
 		Seq:    sm.Seq,
 		Clock:  sm.Clock,
-		Self:   from == m.node.ID(),
+		Self:   from == m.net.ID(),
 		State:  sm.State,
 		Record: sm.Record,
 	}

@@ -300,15 +300,15 @@ func TestReplayAndCrossRoom(t *testing.T) {
 	})
 	lobby, other := mustRoom(t, b, "lobby"), mustRoom(t, b, "other")
 	for i := range 3 {
-		if res := lobby.DeliverForTest(env, a.n.ID()); res == pubsub.ValidationAccept {
+		if res := lobby.DeliverForTest(env, a.n.ID()); res == room.Accept {
 			t.Fatalf("replay %d accepted", i)
 		}
 	}
-	if res := other.DeliverForTest(env, a.n.ID()); res == pubsub.ValidationAccept {
+	if res := other.DeliverForTest(env, a.n.ID()); res == room.Accept {
 		t.Fatal("envelope of lobby accepted in another room")
 	}
 	// Our own envelope coming back from the network is a replay too.
-	if res := mustRoom(t, a, "lobby").DeliverForTest(env, b.n.ID()); res == pubsub.ValidationAccept {
+	if res := mustRoom(t, a, "lobby").DeliverForTest(env, b.n.ID()); res == room.Accept {
 		t.Fatal("own envelope accepted from the network")
 	}
 	if got := b.messages("lobby"); len(got) != 1 {

@@ -10,12 +10,10 @@ import (
 	"sync"
 	"time"
 
-	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pchat/p2pchat/identity"
-	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room/internal/wire"
 )
 
@@ -45,7 +43,7 @@ type Room struct {
 	id     wire.RoomID
 	kind   string
 	secret [32]byte // the admission secret CPace runs on
-	topic  *node.Topic
+	topic  Topic
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -117,7 +115,7 @@ type buffered struct {
 }
 
 // received is a verified envelope, handed from the validator to the
-// receive loop through pubsub's ValidatorData.
+// receive loop as the validator's value (Delivery.Value).
 type received struct {
 	from peer.ID
 	body *wire.Body
@@ -147,7 +145,7 @@ func newRoom(m *Manager, name, kind string, secret [32]byte) (*Room, error) {
 	if err := r.loadHistory(context.Background()); err != nil {
 		return nil, err
 	}
-	t, err := m.node.Join(TopicFor(name), r.validate)
+	t, err := m.net.Join(TopicFor(name), r.validate)
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +304,7 @@ func (r *Room) publishBody(ctx context.Context, b *wire.Body) (wire.EpochRef, er
 	if err != nil {
 		return ref, fmt.Errorf("room %q: %w", r.name, err)
 	}
-	if err := r.topic.Publish(ctx, env, &received{from: r.m.node.ID(), body: b}); err != nil {
+	if err := r.topic.Publish(ctx, env, &received{from: r.m.net.ID(), body: b}); err != nil {
 		return ref, fmt.Errorf("room %q: publish: %w", r.name, err)
 	}
 	return ref, nil
@@ -369,18 +367,18 @@ func (r *Room) message(from peer.ID, b *wire.Body, self bool) *Message {
 	}
 }
 
-// validate runs inline in gossipsub for every message on the topic, before
+// validate runs inline in the transport for every message on the topic, before
 // it is delivered or forwarded: the one place where envelopes are opened and
 // verified. Forgeries are rejected (the forwarding peer is penalised);
 // messages we cannot judge yet (unknown epoch) and replays are ignored.
-func (r *Room) validate(_ context.Context, from peer.ID, msg *pubsub.Message, local bool) pubsub.ValidationResult {
-	if local {
-		if _, ok := msg.ValidatorData.(*received); ok {
-			return pubsub.ValidationAccept
+func (r *Room) validate(from peer.ID, data []byte, local any) (Verdict, any) {
+	if local != nil {
+		if rcv, ok := local.(*received); ok {
+			return Accept, rcv
 		}
-		return pubsub.ValidationReject
+		return Reject, nil
 	}
-	rcv, reason, err := r.open(msg.Data, msg.ReceivedFrom, true)
+	rcv, reason, err := r.open(data, from, true)
 	if err != nil {
 		if reason != "" {
 			r.m.log.Debug("dropped envelope", "room", r.name, "from", from, "reason", reason, "err", err)
@@ -388,12 +386,11 @@ func (r *Room) validate(_ context.Context, from peer.ID, msg *pubsub.Message, lo
 		}
 		switch reason {
 		case DropUnknownEpoch, DropReplay, "":
-			return pubsub.ValidationIgnore
+			return Ignore, nil
 		}
-		return pubsub.ValidationReject
+		return Reject, nil
 	}
-	msg.ValidatorData = rcv
-	return pubsub.ValidationAccept
+	return Accept, rcv
 }
 
 // errBuffered reports that an envelope was kept until its epoch's key comes.
@@ -453,7 +450,7 @@ func (r *Room) open(env []byte, via peer.ID, mayBuffer bool) (*received, string,
 	if err != nil {
 		return nil, DropMalformed, err
 	}
-	if author == r.m.node.ID() {
+	if author == r.m.net.ID() {
 		// Our own envelope coming back from the network is a replay: gossipsub
 		// never delivers our publications to us that way.
 		return nil, DropReplay, errors.New("own envelope from the network")
@@ -490,14 +487,14 @@ func (r *Room) epochLocked(ref wire.EpochRef) *wire.Epoch {
 
 func (r *Room) receiveLoop() {
 	for {
-		msg, err := r.topic.Next(r.ctx)
+		d, err := r.topic.Next(r.ctx)
 		if err != nil {
 			return
 		}
-		// Our own publications come back here too (carrying the ValidatorData
-		// we gave them); Send has already reported them.
-		rcv, ok := msg.ValidatorData.(*received)
-		if !ok || rcv.from == r.m.node.ID() {
+		// Our own publications come back here too (carrying the value we
+		// gave Publish); Send has already reported them.
+		rcv, ok := d.Value.(*received)
+		if !ok || rcv.from == r.m.net.ID() {
 			continue
 		}
 		r.handle(rcv)
@@ -561,7 +558,7 @@ func (r *Room) removeMember(p peer.ID, reason string) {
 	r.mu.Lock()
 	mb := r.members[p]
 	delete(r.members, p)
-	if r.cur != nil && pub != nil && r.cur.InRoster(pub) && p != r.m.node.ID() {
+	if r.cur != nil && pub != nil && r.cur.InRoster(pub) && p != r.m.net.ID() {
 		r.departed[p] = true
 		r.scheduleRekeyLocked()
 	}
@@ -623,7 +620,7 @@ func (r *Room) tickLoop() {
 		if r.cur != nil {
 			for _, pub := range r.cur.Roster() {
 				p, err := peerOf(pub)
-				if err != nil || p == r.m.node.ID() || r.departed[p] {
+				if err != nil || p == r.m.net.ID() || r.departed[p] {
 					continue
 				}
 				last := r.since

@@ -76,7 +76,7 @@ func newPeerAt(t testing.TB, nick, home string) *peerNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := room.New(room.Config{Identity: id, Node: n, Nick: nick, Timing: fastTiming, Store: st})
+	m, err := room.New(room.Config{Identity: id, Transport: node.RoomTransport(n), Nick: nick, Timing: fastTiming, Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}

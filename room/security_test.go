@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pchat/p2pchat/room"
@@ -273,7 +272,7 @@ func TestDepartedMember(t *testing.T) {
 				}
 				return len(env) > wire.HeaderSize+300
 			})
-			if res := dRoom.DeliverForTest(env, o.n.ID()); res == pubsub.ValidationAccept {
+			if res := dRoom.DeliverForTest(env, o.n.ID()); res == room.Accept {
 				t.Fatal("dan's old keys open a message sent after he left")
 			}
 			if hasText(d, "vault", after) {
@@ -399,7 +398,7 @@ func TestBufferedUntilKey(t *testing.T) {
 	var s5, s9 [32]byte
 	rand.Read(s5[:])
 	rand.Read(s9[:])
-	if res := r.DeliverForTest(seal(5, s5, "early"), peer.ID("")); res == pubsub.ValidationAccept {
+	if res := r.DeliverForTest(seal(5, s5, "early"), peer.ID("")); res == room.Accept {
 		t.Fatal("envelope of an unknown epoch accepted")
 	}
 	if st := r.Status(); st.Buffered != 1 {

@@ -149,7 +149,7 @@ func (c *p2pCluster) newMember(ctx context.Context) (_ *p2pMember, err error) {
 	if c.log != nil {
 		lg = slog.New(slog.NewTextHandler(c.log, &slog.HandlerOptions{Level: slog.LevelDebug})).With("nick", nick)
 	}
-	if m.m, err = room.New(room.Config{Identity: id, Node: m.n, Nick: nick, Store: m.st, Logger: lg}); err != nil {
+	if m.m, err = room.New(room.Config{Identity: id, Transport: node.RoomTransport(m.n), Nick: nick, Store: m.st, Logger: lg}); err != nil {
 		return nil, err
 	}
 	return m, nil

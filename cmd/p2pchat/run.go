@@ -149,7 +149,7 @@ func startNode(ctx context.Context, o *options, home string, id *identity.Identi
 	if err != nil {
 		return nil, err
 	}
-	e.M, err = room.New(room.Config{Identity: id, Node: e.Node, Nick: nick, Store: e.Store, Logger: log})
+	e.M, err = room.New(room.Config{Identity: id, Transport: node.RoomTransport(e.Node), Nick: nick, Store: e.Store, Logger: log})
 	if err != nil {
 		return nil, err
 	}

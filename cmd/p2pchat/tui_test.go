@@ -147,7 +147,7 @@ func TestTUICore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	m, err := room.New(room.Config{Identity: id, Node: n, Nick: "alice", Store: st, Timing: room.Timing{FoundWait: 50 * time.Millisecond}})
+	m, err := room.New(room.Config{Identity: id, Transport: node.RoomTransport(n), Nick: "alice", Store: st, Timing: room.Timing{FoundWait: 50 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func TestLocalThroughAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := room.New(room.Config{Identity: id, Node: n, Nick: "alice", Store: st,
+	m, err := room.New(room.Config{Identity: id, Transport: node.RoomTransport(n), Nick: "alice", Store: st,
 		Timing: room.Timing{FoundWait: 200 * time.Millisecond, Tick: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)

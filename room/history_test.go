@@ -41,7 +41,7 @@ func partition(groups ...[]*peerNode) {
 			}
 			for _, p := range g {
 				for _, q := range h {
-					p.n.Block(q.n.ID())
+					p.block(q)
 				}
 			}
 		}
@@ -52,7 +52,7 @@ func heal(t *testing.T, ps []*peerNode) {
 	for _, p := range ps {
 		for _, q := range ps {
 			if p != q {
-				p.n.Unblock(q.n.ID())
+				p.unblock(q)
 			}
 		}
 	}
@@ -98,8 +98,8 @@ func TestPartitionsConverge(t *testing.T) {
 			ps[4].close()
 			ps[4] = newPeerAt(t, "n4", home)
 			for _, q := range a {
-				ps[4].n.Block(q.n.ID())
-				q.n.Block(ps[4].n.ID())
+				ps[4].block(q)
+				q.block(ps[4])
 			}
 			connect(t, ps[4], ps[3])
 			ps[4].join("lobby")
@@ -188,7 +188,7 @@ func TestHistoryVisibility(t *testing.T) {
 	connect(t, a, &peerNode{n: o.n})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := o.n.Open(ctx, a.n.ID(), room.ProtocolSync)
+	s, err := o.n.Open(ctx, a.id.PeerID(), room.ProtocolSync)
 	if err != nil {
 		t.Fatal(err)
 	}

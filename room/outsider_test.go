@@ -112,7 +112,7 @@ func (o *outsider) tryAdmissionFrames(t *testing.T, member peer.ID, rid wire.Roo
 		return nil, f
 	}
 	guess := wire.OpenRoomSecret("lobby-guess")
-	sess, ya, err := cpace.Start(cpace.Initiator, guess[:], wire.ChannelID(rid, []byte(o.n.ID()), []byte(member)), wire.SessionID(hello.Nonce, ch.Nonce), wire.JoinerAD)
+	sess, ya, err := cpace.Start(cpace.Initiator, guess[:], wire.ChannelID(rid, []byte(o.id.PeerID()), []byte(member)), wire.SessionID(hello.Nonce, ch.Nonce), wire.JoinerAD)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestOutsider(t *testing.T) {
 	// outsider received.
 	aPub := a.id.PublicKey()
 	for _, env := range o.envelopes() {
-		for _, secret := range [][]byte{[]byte(marker), []byte("alice"), []byte(a.n.ID()), aPub} {
+		for _, secret := range [][]byte{[]byte(marker), []byte("alice"), []byte(a.id.PeerID()), aPub} {
 			if bytes.Contains(env, secret) {
 				t.Fatalf("outsider saw %q in an envelope", secret)
 			}
@@ -223,7 +223,7 @@ func TestOutsider(t *testing.T) {
 
 	// The outsider tries to get the key without knowing the name.
 	for i := range 6 {
-		f := o.tryAdmission(t, a.n.ID(), rid)
+		f := o.tryAdmission(t, a.id.PeerID(), rid)
 		r, ok := f.(*wire.Refuse)
 		if !ok {
 			t.Fatalf("attempt %d: got %T, want a refusal", i, f)
@@ -237,7 +237,7 @@ func TestOutsider(t *testing.T) {
 		}
 	}
 	a.waitEvent("rate-limit notice", func(ev room.Event) bool {
-		return ev.Type == room.EventError && ev.Peer == o.n.ID()
+		return ev.Type == room.EventError && ev.Peer == o.id.PeerID()
 	})
 
 	// A final real message proves the room still works and that everything
@@ -256,7 +256,7 @@ func TestOutsider(t *testing.T) {
 			}
 		}
 		for _, mb := range mustRoom(t, p, "lobby").Members() {
-			if mb.Peer == o.n.ID() {
+			if mb.Peer == o.id.PeerID() {
 				t.Errorf("%s lists the outsider as a member", p.nick)
 			}
 		}
@@ -300,15 +300,15 @@ func TestReplayAndCrossRoom(t *testing.T) {
 	})
 	lobby, other := mustRoom(t, b, "lobby"), mustRoom(t, b, "other")
 	for i := range 3 {
-		if res := lobby.DeliverForTest(env, a.n.ID()); res == room.Accept {
+		if res := lobby.DeliverForTest(env, a.id.PeerID()); res == room.Accept {
 			t.Fatalf("replay %d accepted", i)
 		}
 	}
-	if res := other.DeliverForTest(env, a.n.ID()); res == room.Accept {
+	if res := other.DeliverForTest(env, a.id.PeerID()); res == room.Accept {
 		t.Fatal("envelope of lobby accepted in another room")
 	}
 	// Our own envelope coming back from the network is a replay too.
-	if res := mustRoom(t, a, "lobby").DeliverForTest(env, b.n.ID()); res == room.Accept {
+	if res := mustRoom(t, a, "lobby").DeliverForTest(env, b.id.PeerID()); res == room.Accept {
 		t.Fatal("own envelope accepted from the network")
 	}
 	if got := b.messages("lobby"); len(got) != 1 {
@@ -346,7 +346,7 @@ func TestFakeMember(t *testing.T) {
 		ch := &wire.Challenge{}
 		rand.Read(ch.Nonce[:])
 		guess := wire.OpenRoomSecret("not the name")
-		_, yb, _ := cpace.Start(cpace.Responder, guess[:], wire.ChannelID(rid, []byte(s.Conn().RemotePeer()), []byte(o.n.ID())), wire.SessionID(hello.Nonce, ch.Nonce), wire.MemberAD)
+		_, yb, _ := cpace.Start(cpace.Responder, guess[:], wire.ChannelID(rid, []byte(s.Conn().RemotePeer()), []byte(o.id.PeerID())), wire.SessionID(hello.Nonce, ch.Nonce), wire.MemberAD)
 		ch.Y = [32]byte(yb)
 		node.WriteFrame(s, wire.EncodeFrame(ch))
 		if _, err := node.ReadFrame(s, wire.MaxFrame); err != nil {
@@ -371,7 +371,7 @@ func TestFakeMember(t *testing.T) {
 		t.Fatalf("carol did not create the room alone after refusing the impostor: %+v", st)
 	}
 	for _, mb := range mustRoom(t, c, "lobby").Members() {
-		if mb.Peer == o.n.ID() {
+		if mb.Peer == o.id.PeerID() {
 			t.Fatal("impostor listed as a member")
 		}
 	}

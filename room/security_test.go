@@ -43,7 +43,7 @@ func isMember(p *peerNode, roomName string, q *peerNode) bool {
 		return false
 	}
 	for _, mb := range r.Members() {
-		if mb.Peer == q.n.ID() {
+		if mb.Peer == q.id.PeerID() {
 			return true
 		}
 	}
@@ -74,7 +74,7 @@ func TestPassphraseRoom(t *testing.T) {
 	b.waitMessage("vault", "for members only")
 	// carol keeps trying (her convergence) until a member rate-limits her.
 	a.waitEvent("rate limit notice", func(ev room.Event) bool {
-		return ev.Type == room.EventError && ev.Peer == c.n.ID() && strings.Contains(ev.Err.Error(), "passphrase")
+		return ev.Type == room.EventError && ev.Peer == c.id.PeerID() && strings.Contains(ev.Err.Error(), "passphrase")
 	})
 
 	d.joinWith("VAULT", right)
@@ -177,7 +177,7 @@ func TestNonMemberViewIndependentOfPassphrase(t *testing.T) {
 			v.headerLens[len(env)] = true
 		}
 		for range 2 {
-			ch, final := o.tryAdmissionFrames(t, a.n.ID(), wire.DeriveRoomID("vault"))
+			ch, final := o.tryAdmissionFrames(t, a.id.PeerID(), wire.DeriveRoomID("vault"))
 			if ch == nil {
 				t.Fatalf("no challenge: %v", final)
 			}
@@ -248,9 +248,9 @@ func TestDepartedMember(t *testing.T) {
 				}
 			}
 			// Dan's node goes away; his room object, keys and all, stays.
-			d.n.Close()
+			d.closeNet()
 			a.waitEvent("dan leaves", func(ev room.Event) bool {
-				return ev.Type == room.EventMemberLeft && ev.Peer == d.n.ID()
+				return ev.Type == room.EventMemberLeft && ev.Peer == d.id.PeerID()
 			})
 			// Sent right after the departure is noticed: Send waits for the
 			// rekey that drops dan.
@@ -272,7 +272,7 @@ func TestDepartedMember(t *testing.T) {
 				}
 				return len(env) > wire.HeaderSize+300
 			})
-			if res := dRoom.DeliverForTest(env, o.n.ID()); res == room.Accept {
+			if res := dRoom.DeliverForTest(env, o.id.PeerID()); res == room.Accept {
 				t.Fatal("dan's old keys open a message sent after he left")
 			}
 			if hasText(d, "vault", after) {

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room"
@@ -185,10 +184,10 @@ func TestHistoryVisibility(t *testing.T) {
 
 	// An outsider asking for history gets an empty answer.
 	o := newOutsider(t, room.TopicFor("lobby"))
-	connect(t, a, &peerNode{n: o.n})
+	connect(t, a, o.peer())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := o.n.Open(ctx, a.id.PeerID(), room.ProtocolSync)
+	s, err := o.tr.Open(ctx, a.id.PeerID(), room.ProtocolSync)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +231,7 @@ func TestForgedHistory(t *testing.T) {
 	otherRoom[1] ^= 1
 
 	// Bob turns malicious: his history answers carry the bad records.
-	b.n.Handle(room.ProtocolSync, func(s network.Stream) {
+	b.tr.Handle(room.ProtocolSync, func(s room.Stream) {
 		defer s.Close()
 		if _, err := node.ReadFrame(s, wire.MaxSyncFrame); err != nil {
 			return

@@ -10,14 +10,13 @@ import (
 	"testing"
 	"time"
 
-	pubsub "github.com/libp2p/go-libp2p-pubsub"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room"
 	"github.com/p2pchat/p2pchat/room/internal/cpace"
+	"github.com/p2pchat/p2pchat/room/internal/memnet"
 	"github.com/p2pchat/p2pchat/room/internal/wire"
 )
 
@@ -26,8 +25,11 @@ import (
 // not know the room name.
 type outsider struct {
 	id    *identity.Identity
-	n     *node.Node
-	topic *node.Topic
+	n     *node.Node       // on real sockets
+	ep    *memnet.Endpoint // on memnet
+	mem   *memnet.Network
+	tr    room.Transport
+	topic room.Topic
 
 	mu       sync.Mutex
 	captured [][]byte
@@ -39,18 +41,24 @@ func newOutsider(t *testing.T, topic string) *outsider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.New(context.Background(), id.PrivKey(), node.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, NoMDNS: true})
+	o := &outsider{id: id}
+	if tn, ok := testNets.Load(t); ok && tn.(*testNet).mem != nil {
+		o.mem = tn.(*testNet).mem
+		o.ep = o.mem.Endpoint(id.PeerID())
+		o.tr = o.ep
+	} else {
+		n, err := node.New(context.Background(), id.PrivKey(), node.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, NoMDNS: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.n, o.tr = n, node.RoomTransport(n)
+	}
+	accept := func(peer.ID, []byte, any) (room.Verdict, any) { return room.Accept, nil }
+	tp, err := o.tr.Join(topic, accept)
 	if err != nil {
 		t.Fatal(err)
 	}
-	accept := func(context.Context, peer.ID, *pubsub.Message, bool) pubsub.ValidationResult {
-		return pubsub.ValidationAccept
-	}
-	tp, err := n.Join(topic, accept)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := &outsider{id: id, n: n, topic: tp}
+	o.topic = tp
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -65,9 +73,20 @@ func newOutsider(t *testing.T, topic string) *outsider {
 			o.mu.Unlock()
 		}
 	}()
-	t.Cleanup(func() { cancel(); <-done; n.Close() })
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if o.ep != nil {
+			o.ep.Close()
+		} else {
+			o.n.Close()
+		}
+	})
 	return o
 }
+
+// peer returns the outsider as a peerNode for connect.
+func (o *outsider) peer() *peerNode { return &peerNode{id: o.id, n: o.n, ep: o.ep, mem: o.mem} }
 
 func (o *outsider) envelopes() [][]byte {
 	o.mu.Lock()
@@ -77,7 +96,7 @@ func (o *outsider) envelopes() [][]byte {
 
 func (o *outsider) publish(t *testing.T, data []byte) {
 	t.Helper()
-	if err := o.topic.Publish(context.Background(), data, nil); err != nil {
+	if err := o.topic.Publish(context.Background(), data, struct{}{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -96,7 +115,7 @@ func (o *outsider) tryAdmissionFrames(t *testing.T, member peer.ID, rid wire.Roo
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := o.n.Open(ctx, member, room.ProtocolAdmit)
+	s, err := o.tr.Open(ctx, member, room.ProtocolAdmit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +148,7 @@ func (o *outsider) tryAdmissionFrames(t *testing.T, member peer.ID, rid wire.Roo
 	return ch, readWireFrame(t, s)
 }
 
-func readWireFrame(t *testing.T, s network.Stream) wire.Frame {
+func readWireFrame(t *testing.T, s room.Stream) wire.Frame {
 	t.Helper()
 	b, err := node.ReadFrame(s, wire.MaxFrame)
 	if err != nil {
@@ -150,8 +169,8 @@ func TestOutsider(t *testing.T) {
 	a, b := newPair(t, "lobby")
 
 	o := newOutsider(t, room.TopicFor("lobby"))
-	connect(t, a, &peerNode{n: o.n})
-	connect(t, b, &peerNode{n: o.n})
+	connect(t, a, o.peer())
+	connect(t, b, o.peer())
 	waitFor(t, "outsider in topic", func() bool { return len(o.topic.Peers()) == 2 })
 	time.Sleep(200 * time.Millisecond) // let the members see its subscription
 
@@ -281,7 +300,7 @@ func TestOutsider(t *testing.T) {
 func TestReplayAndCrossRoom(t *testing.T) {
 	a, b := newPair(t, "lobby", "other")
 	o := newOutsider(t, room.TopicFor("lobby"))
-	connect(t, a, &peerNode{n: o.n})
+	connect(t, a, o.peer())
 	waitFor(t, "outsider in topic", func() bool { return len(o.topic.Peers()) >= 1 })
 	time.Sleep(200 * time.Millisecond)
 	once := "once " + strings.Repeat("y", 300) // the largest envelope the outsider sees
@@ -332,7 +351,7 @@ func TestFakeMember(t *testing.T) {
 	rid := wire.DeriveRoomID("lobby")
 	o := newOutsider(t, room.TopicFor("lobby"))
 	served := make(chan struct{}, 16)
-	o.n.Handle(room.ProtocolAdmit, func(s network.Stream) {
+	o.tr.Handle(room.ProtocolAdmit, func(s room.Stream) {
 		defer s.Close()
 		b, err := node.ReadFrame(s, wire.MaxFrame)
 		if err != nil {
@@ -346,7 +365,7 @@ func TestFakeMember(t *testing.T) {
 		ch := &wire.Challenge{}
 		rand.Read(ch.Nonce[:])
 		guess := wire.OpenRoomSecret("not the name")
-		_, yb, _ := cpace.Start(cpace.Responder, guess[:], wire.ChannelID(rid, []byte(s.Conn().RemotePeer()), []byte(o.id.PeerID())), wire.SessionID(hello.Nonce, ch.Nonce), wire.MemberAD)
+		_, yb, _ := cpace.Start(cpace.Responder, guess[:], wire.ChannelID(rid, []byte(s.RemotePeer()), []byte(o.id.PeerID())), wire.SessionID(hello.Nonce, ch.Nonce), wire.MemberAD)
 		ch.Y = [32]byte(yb)
 		node.WriteFrame(s, wire.EncodeFrame(ch))
 		if _, err := node.ReadFrame(s, wire.MaxFrame); err != nil {
@@ -359,7 +378,7 @@ func TestFakeMember(t *testing.T) {
 		served <- struct{}{}
 	})
 	c := newPeer(t, "carol")
-	connect(t, c, &peerNode{n: o.n})
+	connect(t, c, o.peer())
 	c.join("lobby")
 	<-mustRoom(t, c, "lobby").Ready()
 	select {

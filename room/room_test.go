@@ -81,6 +81,7 @@ type peerNode struct {
 	id   *identity.Identity
 	n    *node.Node
 	ep   *memnet.Endpoint
+	tr   room.Transport
 	mem  *memnet.Network
 	m    *room.Manager
 	st   *store.Store // nil without a home
@@ -137,7 +138,7 @@ func newPeerAt(t testing.TB, nick, home string) *peerNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.m = m
+	p.m, p.tr = m, tr
 	go func() {
 		defer close(p.done)
 		for ev := range m.Events() {

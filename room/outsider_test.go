@@ -165,14 +165,25 @@ func readWireFrame(t *testing.T, s room.Stream) wire.Frame {
 // know the room name: it must read nothing, inject nothing, be handed no key
 // and never be listed as a member.
 func TestOutsider(t *testing.T) {
-	checkGoroutines(t)
+	t.Run("memnet", func(t *testing.T) {
+		t.Parallel()
+		inBubble(t, testOutsider)
+	})
+	t.Run("libp2p", func(t *testing.T) {
+		t.Parallel()
+		newTestNet(t, true)
+		testOutsider(t)
+	})
+}
+
+func testOutsider(t *testing.T) {
 	a, b := newPair(t, "lobby")
 
 	o := newOutsider(t, room.TopicFor("lobby"))
 	connect(t, a, o.peer())
 	connect(t, b, o.peer())
 	waitFor(t, "outsider in topic", func() bool { return len(o.topic.Peers()) == 2 })
-	time.Sleep(200 * time.Millisecond) // let the members see its subscription
+	quiet(t, 200*time.Millisecond) // let the members see its subscription
 
 	marker := "zq-marker-plaintext-4711 " + strings.Repeat("z", 300)
 	if _, err := a.m.Send(context.Background(), "lobby", marker); err != nil {
@@ -265,7 +276,7 @@ func TestOutsider(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.waitMessage("lobby", "still fine")
-	time.Sleep(300 * time.Millisecond)
+	quiet(t, 300*time.Millisecond)
 
 	for _, p := range []*peerNode{a, b} {
 		msgs := p.messages("lobby")
@@ -298,102 +309,108 @@ func TestOutsider(t *testing.T) {
 // of real envelopes through the full receive path (past gossipsub's own
 // duplicate filter): none may be shown again.
 func TestReplayAndCrossRoom(t *testing.T) {
-	a, b := newPair(t, "lobby", "other")
-	o := newOutsider(t, room.TopicFor("lobby"))
-	connect(t, a, o.peer())
-	waitFor(t, "outsider in topic", func() bool { return len(o.topic.Peers()) >= 1 })
-	time.Sleep(200 * time.Millisecond)
-	once := "once " + strings.Repeat("y", 300) // the largest envelope the outsider sees
-	if _, err := a.m.Send(context.Background(), "lobby", once); err != nil {
-		t.Fatal(err)
-	}
-	b.waitMessage("lobby", once)
-	var env []byte
-	waitFor(t, "captured", func() bool {
-		for _, e := range o.envelopes() {
-			if len(e) > len(env) {
-				env = e
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		a, b := newPair(t, "lobby", "other")
+		o := newOutsider(t, room.TopicFor("lobby"))
+		connect(t, a, o.peer())
+		waitFor(t, "outsider in topic", func() bool { return len(o.topic.Peers()) >= 1 })
+		quiet(t, 200*time.Millisecond)
+		once := "once " + strings.Repeat("y", 300) // the largest envelope the outsider sees
+		if _, err := a.m.Send(context.Background(), "lobby", once); err != nil {
+			t.Fatal(err)
+		}
+		b.waitMessage("lobby", once)
+		var env []byte
+		waitFor(t, "captured", func() bool {
+			for _, e := range o.envelopes() {
+				if len(e) > len(env) {
+					env = e
+				}
+			}
+			return len(env) > wire.HeaderSize+300
+		})
+		lobby, other := mustRoom(t, b, "lobby"), mustRoom(t, b, "other")
+		for i := range 3 {
+			if res := lobby.DeliverForTest(env, a.id.PeerID()); res == room.Accept {
+				t.Fatalf("replay %d accepted", i)
 			}
 		}
-		return len(env) > wire.HeaderSize+300
-	})
-	lobby, other := mustRoom(t, b, "lobby"), mustRoom(t, b, "other")
-	for i := range 3 {
-		if res := lobby.DeliverForTest(env, a.id.PeerID()); res == room.Accept {
-			t.Fatalf("replay %d accepted", i)
+		if res := other.DeliverForTest(env, a.id.PeerID()); res == room.Accept {
+			t.Fatal("envelope of lobby accepted in another room")
 		}
-	}
-	if res := other.DeliverForTest(env, a.id.PeerID()); res == room.Accept {
-		t.Fatal("envelope of lobby accepted in another room")
-	}
-	// Our own envelope coming back from the network is a replay too.
-	if res := mustRoom(t, a, "lobby").DeliverForTest(env, b.id.PeerID()); res == room.Accept {
-		t.Fatal("own envelope accepted from the network")
-	}
-	if got := b.messages("lobby"); len(got) != 1 {
-		t.Errorf("bob shows %q, want the message once", got)
-	}
-	if got := b.messages("other"); len(got) != 0 {
-		t.Errorf("bob shows %q in the other room", got)
-	}
-	if d := lobby.Status().Drops[room.DropReplay]; d != 3 {
-		t.Errorf("replay drops %d, want 3", d)
-	}
-	if d := other.Status().Drops[room.DropWrongRoom]; d != 1 {
-		t.Errorf("wrong-room drops %d, want 1", d)
-	}
+		// Our own envelope coming back from the network is a replay too.
+		if res := mustRoom(t, a, "lobby").DeliverForTest(env, b.id.PeerID()); res == room.Accept {
+			t.Fatal("own envelope accepted from the network")
+		}
+		if got := b.messages("lobby"); len(got) != 1 {
+			t.Errorf("bob shows %q, want the message once", got)
+		}
+		if got := b.messages("other"); len(got) != 0 {
+			t.Errorf("bob shows %q in the other room", got)
+		}
+		if d := lobby.Status().Drops[room.DropReplay]; d != 3 {
+			t.Errorf("replay drops %d, want 3", d)
+		}
+		if d := other.Status().Drops[room.DropWrongRoom]; d != 1 {
+			t.Errorf("wrong-room drops %d, want 1", d)
+		}
+	})
 }
 
 // TestFakeMember makes a joiner's only topic peer an impostor that knows the
 // topic but not the room name and offers its own key: the joiner must refuse
 // that key and later converge with the real members.
 func TestFakeMember(t *testing.T) {
-	rid := wire.DeriveRoomID("lobby")
-	o := newOutsider(t, room.TopicFor("lobby"))
-	served := make(chan struct{}, 16)
-	o.tr.Handle(room.ProtocolAdmit, func(s room.Stream) {
-		defer s.Close()
-		b, err := node.ReadFrame(s, wire.MaxFrame)
-		if err != nil {
-			return
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		rid := wire.DeriveRoomID("lobby")
+		o := newOutsider(t, room.TopicFor("lobby"))
+		served := make(chan struct{}, 16)
+		o.tr.Handle(room.ProtocolAdmit, func(s room.Stream) {
+			defer s.Close()
+			b, err := node.ReadFrame(s, wire.MaxFrame)
+			if err != nil {
+				return
+			}
+			f, err := wire.DecodeFrame(b)
+			if err != nil {
+				return
+			}
+			hello := f.(*wire.Hello)
+			ch := &wire.Challenge{}
+			rand.Read(ch.Nonce[:])
+			guess := wire.OpenRoomSecret("not the name")
+			_, yb, _ := cpace.Start(cpace.Responder, guess[:], wire.ChannelID(rid, []byte(s.RemotePeer()), []byte(o.id.PeerID())), wire.SessionID(hello.Nonce, ch.Nonce), wire.MemberAD)
+			ch.Y = [32]byte(yb)
+			node.WriteFrame(s, wire.EncodeFrame(ch))
+			if _, err := node.ReadFrame(s, wire.MaxFrame); err != nil {
+				return
+			}
+			w := &wire.Welcome{Sealed: make([]byte, 100)}
+			rand.Read(w.Confirm[:])
+			rand.Read(w.Sealed)
+			node.WriteFrame(s, wire.EncodeFrame(w))
+			served <- struct{}{}
+		})
+		c := newPeer(t, "carol")
+		connect(t, c, o.peer())
+		c.join("lobby")
+		<-mustRoom(t, c, "lobby").Ready()
+		select {
+		case <-served:
+		default:
+			t.Fatal("the impostor was never asked for the key")
 		}
-		f, err := wire.DecodeFrame(b)
-		if err != nil {
-			return
+		if st := c.m.Status().Rooms[0]; st.Epoch != 0 || st.Roster != 1 {
+			t.Fatalf("carol did not create the room alone after refusing the impostor: %+v", st)
 		}
-		hello := f.(*wire.Hello)
-		ch := &wire.Challenge{}
-		rand.Read(ch.Nonce[:])
-		guess := wire.OpenRoomSecret("not the name")
-		_, yb, _ := cpace.Start(cpace.Responder, guess[:], wire.ChannelID(rid, []byte(s.RemotePeer()), []byte(o.id.PeerID())), wire.SessionID(hello.Nonce, ch.Nonce), wire.MemberAD)
-		ch.Y = [32]byte(yb)
-		node.WriteFrame(s, wire.EncodeFrame(ch))
-		if _, err := node.ReadFrame(s, wire.MaxFrame); err != nil {
-			return
+		for _, mb := range mustRoom(t, c, "lobby").Members() {
+			if mb.Peer == o.id.PeerID() {
+				t.Fatal("impostor listed as a member")
+			}
 		}
-		w := &wire.Welcome{Sealed: make([]byte, 100)}
-		rand.Read(w.Confirm[:])
-		rand.Read(w.Sealed)
-		node.WriteFrame(s, wire.EncodeFrame(w))
-		served <- struct{}{}
 	})
-	c := newPeer(t, "carol")
-	connect(t, c, o.peer())
-	c.join("lobby")
-	<-mustRoom(t, c, "lobby").Ready()
-	select {
-	case <-served:
-	default:
-		t.Fatal("the impostor was never asked for the key")
-	}
-	if st := c.m.Status().Rooms[0]; st.Epoch != 0 || st.Roster != 1 {
-		t.Fatalf("carol did not create the room alone after refusing the impostor: %+v", st)
-	}
-	for _, mb := range mustRoom(t, c, "lobby").Members() {
-		if mb.Peer == o.id.PeerID() {
-			t.Fatal("impostor listed as a member")
-		}
-	}
 }
 
 func waitFor(t *testing.T, what string, f func() bool) {

@@ -152,75 +152,78 @@ func TestTwoGroupsSameName(t *testing.T) {
 // with fresh randomness, so it offers nothing to test passphrase guesses
 // against offline.
 func TestNonMemberViewIndependentOfPassphrase(t *testing.T) {
-	type view struct {
-		topic      string
-		rooms      map[wire.RoomID]bool
-		headerLens map[int]bool
-		challenges []*wire.Challenge
-		refusals   [][]byte
-	}
-	observe := func(passphrase string) view {
-		a := newPeer(t, "alice")
-		a.joinWith("vault", pass(passphrase))
-		<-mustRoom(t, a, "vault").Ready()
-		o := newOutsider(t, room.TopicFor("vault"))
-		connect(t, a, o.peer())
-		waitFor(t, "outsider in topic", func() bool { return len(o.topic.Peers()) == 1 })
-		time.Sleep(200 * time.Millisecond)
-		if _, err := a.m.Send(context.Background(), "vault", "0123456789"); err != nil {
-			t.Fatal(err)
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		type view struct {
+			topic      string
+			rooms      map[wire.RoomID]bool
+			headerLens map[int]bool
+			challenges []*wire.Challenge
+			refusals   [][]byte
 		}
-		waitFor(t, "an envelope", func() bool { return len(o.envelopes()) > 0 })
-		v := view{topic: room.TopicFor("vault"), rooms: map[wire.RoomID]bool{}, headerLens: map[int]bool{}}
-		for _, env := range o.envelopes() {
-			h, err := wire.ParseHeader(env)
-			if err != nil {
+		observe := func(passphrase string) view {
+			a := newPeer(t, "alice")
+			a.joinWith("vault", pass(passphrase))
+			<-mustRoom(t, a, "vault").Ready()
+			o := newOutsider(t, room.TopicFor("vault"))
+			connect(t, a, o.peer())
+			waitFor(t, "outsider in topic", func() bool { return len(o.topic.Peers()) == 1 })
+			quiet(t, 200*time.Millisecond)
+			if _, err := a.m.Send(context.Background(), "vault", "0123456789"); err != nil {
 				t.Fatal(err)
 			}
-			v.rooms[h.Room] = true
-			v.headerLens[len(env)] = true
-		}
-		for range 2 {
-			ch, final := o.tryAdmissionFrames(t, a.id.PeerID(), wire.DeriveRoomID("vault"))
-			if ch == nil {
-				t.Fatalf("no challenge: %v", final)
+			waitFor(t, "an envelope", func() bool { return len(o.envelopes()) > 0 })
+			v := view{topic: room.TopicFor("vault"), rooms: map[wire.RoomID]bool{}, headerLens: map[int]bool{}}
+			for _, env := range o.envelopes() {
+				h, err := wire.ParseHeader(env)
+				if err != nil {
+					t.Fatal(err)
+				}
+				v.rooms[h.Room] = true
+				v.headerLens[len(env)] = true
 			}
-			v.challenges = append(v.challenges, ch)
-			v.refusals = append(v.refusals, wire.EncodeFrame(final))
+			for range 2 {
+				ch, final := o.tryAdmissionFrames(t, a.id.PeerID(), wire.DeriveRoomID("vault"))
+				if ch == nil {
+					t.Fatalf("no challenge: %v", final)
+				}
+				v.challenges = append(v.challenges, ch)
+				v.refusals = append(v.refusals, wire.EncodeFrame(final))
+			}
+			return v
 		}
-		return v
-	}
-	v1, v2 := observe("first passphrase"), observe("a completely different one")
-	if v1.topic != v2.topic {
-		t.Error("topic depends on the passphrase")
-	}
-	if len(v1.rooms) != 1 || len(v2.rooms) != 1 {
-		t.Fatal("envelopes name more than one room id")
-	}
-	for id := range v1.rooms {
-		if !v2.rooms[id] {
-			t.Error("envelope room id depends on the passphrase")
+		v1, v2 := observe("first passphrase"), observe("a completely different one")
+		if v1.topic != v2.topic {
+			t.Error("topic depends on the passphrase")
 		}
-	}
-	for l := range v1.headerLens {
-		if !v2.headerLens[l] {
-			t.Errorf("envelope length %d differs between passphrases for the same plaintext", l)
+		if len(v1.rooms) != 1 || len(v2.rooms) != 1 {
+			t.Fatal("envelopes name more than one room id")
 		}
-	}
-	for i := range v1.refusals {
-		if !bytes.Equal(v1.refusals[i], v2.refusals[i]) {
-			t.Errorf("refusal frames differ: %x vs %x", v1.refusals[i], v2.refusals[i])
+		for id := range v1.rooms {
+			if !v2.rooms[id] {
+				t.Error("envelope room id depends on the passphrase")
+			}
 		}
-	}
-	// The member's CPace share is fresh each time (a uniformly random group
-	// element whatever the generator), never repeated, never the identity.
-	seen := map[[32]byte]bool{}
-	for _, ch := range append(v1.challenges, v2.challenges...) {
-		if seen[ch.Y] || seen[ch.Nonce] || ch.Y == [32]byte{} {
-			t.Fatal("challenge values repeat")
+		for l := range v1.headerLens {
+			if !v2.headerLens[l] {
+				t.Errorf("envelope length %d differs between passphrases for the same plaintext", l)
+			}
 		}
-		seen[ch.Y], seen[ch.Nonce] = true, true
-	}
+		for i := range v1.refusals {
+			if !bytes.Equal(v1.refusals[i], v2.refusals[i]) {
+				t.Errorf("refusal frames differ: %x vs %x", v1.refusals[i], v2.refusals[i])
+			}
+		}
+		// The member's CPace share is fresh each time (a uniformly random group
+		// element whatever the generator), never repeated, never the identity.
+		seen := map[[32]byte]bool{}
+		for _, ch := range append(v1.challenges, v2.challenges...) {
+			if seen[ch.Y] || seen[ch.Nonce] || ch.Y == [32]byte{} {
+				t.Fatal("challenge values repeat")
+			}
+			seen[ch.Y], seen[ch.Nonce] = true, true
+		}
+	})
 }
 
 // TestDepartedMember: a member that leaves (saying goodbye or just

@@ -420,6 +420,6 @@ func waitFor(t *testing.T, what string, f func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		quiet(t, 20*time.Millisecond) // a poll: virtual time on memnet
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -294,24 +293,6 @@ func (p *peerNode) waitMessage(roomName, text string) *room.Message {
 	return p.waitEvent("message "+text, func(ev room.Event) bool {
 		return ev.Type == room.EventMessage && ev.Room == roomName && ev.Message.Text == text
 	}).Message
-}
-
-// checkGoroutines fails if goroutines started during the test outlive it.
-func checkGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		var now int
-		for range 100 {
-			now = runtime.NumGoroutine()
-			if now <= before {
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		buf := make([]byte, 1<<20)
-		n := runtime.Stack(buf, true)
-		t.Errorf("goroutines: %d before, %d after shutdown\n%s", before, now, buf[:n])
-	})
 }
 
 // TestThreeNodesChat runs on memnet and, as the real-socket check of chat

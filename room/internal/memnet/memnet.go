@@ -75,16 +75,20 @@ func pair(a, b peer.ID) [2]peer.ID {
 }
 
 // Endpoint adds an endpoint with peer ID id (the ID of the identity that
-// will use it: rooms check that it matches).
+// will use it: rooms check that it matches). An ID whose endpoint was
+// closed may come back (a restarted node); it starts unlinked.
 func (n *Network) Endpoint(id peer.ID) *Endpoint {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if _, ok := n.endpoints[id]; ok {
+	old, ok := n.endpoints[id]
+	if ok && !old.closed {
 		panic(fmt.Sprintf("memnet: endpoint %s exists", id))
 	}
 	e := &Endpoint{n: n, id: id, index: len(n.order), topics: map[string]*topic{}, handlers: map[string]func(room.Stream){}}
 	n.endpoints[id] = e
-	n.order = append(n.order, id)
+	if !ok {
+		n.order = append(n.order, id)
+	}
 	return e
 }
 

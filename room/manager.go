@@ -82,7 +82,7 @@ type Config struct {
 	Identity  *identity.Identity // required
 	Transport Transport          // required; node.RoomTransport(n) in the daemon
 	Nick      string             // required; see wire.ValidNick
-	Store     *store.Store       // nil: nothing persists (secrets, seen ids, verified peers)
+	Store     *store.Store       // nil: nothing persists (secrets, history, verified peers)
 	Logger    *slog.Logger       // nil: discard
 	Timing    Timing
 }

@@ -31,7 +31,6 @@ func (s *Store) MarkSeen(ctx context.Context, room string, id [16]byte, at time.
 	return n == 1, nil
 }
 
-
 // Seen reports whether the message id was recorded in room by
 // [Store.MarkSeen] and not pruned since.
 func (s *Store) Seen(ctx context.Context, room string, id [16]byte) (bool, error) {

@@ -20,9 +20,3 @@ func (n *Node) Connect(ctx context.Context, p peer.AddrInfo) error {
 	}
 	return nil
 }
-
-// Disconnect closes every connection to p. A peer configured in
-// Config.Peers is redialled.
-func (n *Node) Disconnect(p peer.ID) error {
-	return n.host.Network().ClosePeer(p)
-}

@@ -2,9 +2,8 @@ package node
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
+	"github.com/p2pchat/p2pchat/node/frame"
 	"io"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -16,11 +15,7 @@ import (
 // ErrFrameTooLarge is returned by [ReadFrame] when a frame's declared length
 // exceeds the caller's maximum, and by [Topic.Publish] for a message that
 // does not fit in [MaxMessageSize].
-var ErrFrameTooLarge = errors.New("node: frame too large")
-
-// errBadLength reports a frame length that is not a minimal uvarint or does
-// not fit in 64 bits.
-var errBadLength = errors.New("node: malformed frame length")
+var ErrFrameTooLarge = frame.ErrFrameTooLarge
 
 // Handle serves protocol proto with h, replacing any previous handler. h runs
 // in its own goroutine for each inbound stream and owns the stream; it only
@@ -80,15 +75,7 @@ func (n *Node) Open(ctx context.Context, p peer.ID, proto protocol.ID) (network.
 
 // WriteFrame writes b to w as one frame: its length as a uvarint, then b,
 // in a single Write call.
-func WriteFrame(w io.Writer, b []byte) error {
-	buf := make([]byte, 0, binary.MaxVarintLen64+len(b))
-	buf = binary.AppendUvarint(buf, uint64(len(b)))
-	buf = append(buf, b...)
-	if _, err := w.Write(buf); err != nil {
-		return fmt.Errorf("node: write frame: %w", err)
-	}
-	return nil
-}
+func WriteFrame(w io.Writer, b []byte) error { return frame.WriteFrame(w, b) }
 
 // ReadFrame reads one frame written by [WriteFrame] and returns its payload.
 // It reads exactly the frame's bytes from r, one byte at a time for the
@@ -97,63 +84,4 @@ func WriteFrame(w io.Writer, b []byte) error {
 // before anything is allocated for it. It returns io.EOF if r ends before the
 // frame starts, io.ErrUnexpectedEOF if it ends inside it, and an error for a
 // length that is not a minimal uvarint.
-func ReadFrame(r io.Reader, max int) ([]byte, error) {
-	n, err := readUvarint(r)
-	if err != nil {
-		return nil, err
-	}
-	if max < 0 || n > uint64(max) {
-		return nil, fmt.Errorf("node: %d-byte frame, limit %d: %w", n, max, ErrFrameTooLarge)
-	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	return buf, nil
-}
-
-// readUvarint reads a minimally encoded uvarint. Non-minimal encodings are
-// refused so that every length has one encoding.
-func readUvarint(r io.Reader) (uint64, error) {
-	br, ok := r.(io.ByteReader)
-	if !ok {
-		br = &byteReader{r: r}
-	}
-	var x uint64
-	for i := range binary.MaxVarintLen64 {
-		b, err := br.ReadByte()
-		if err != nil {
-			if i > 0 && err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return 0, err
-		}
-		if b < 0x80 {
-			if i == binary.MaxVarintLen64-1 && b > 1 {
-				return 0, errBadLength // more than 64 bits
-			}
-			if b == 0 && i > 0 {
-				return 0, errBadLength // trailing zero group: not minimal
-			}
-			return x | uint64(b)<<(7*i), nil
-		}
-		x |= uint64(b&0x7f) << (7 * i)
-	}
-	return 0, errBadLength
-}
-
-// byteReader reads single bytes from r without reading ahead.
-type byteReader struct {
-	r   io.Reader
-	buf [1]byte
-}
-
-func (b *byteReader) ReadByte() (byte, error) {
-	if _, err := io.ReadFull(b.r, b.buf[:]); err != nil {
-		return 0, err
-	}
-	return b.buf[0], nil
-}
+func ReadFrame(r io.Reader, max int) ([]byte, error) { return frame.ReadFrame(r, max) }

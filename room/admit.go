@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/p2pchat/p2pchat/identity"
-	"github.com/p2pchat/p2pchat/node"
+	"github.com/p2pchat/p2pchat/node/frame"
 	"github.com/p2pchat/p2pchat/room/internal/cpace"
 	"github.com/p2pchat/p2pchat/room/internal/wire"
 )
@@ -22,9 +20,9 @@ import (
 const (
 	// ProtocolAdmit: a joiner proves with CPace that it holds the room
 	// secret and receives a fresh epoch that includes it.
-	ProtocolAdmit protocol.ID = "/p2pchat/admit/2.0.0"
+	ProtocolAdmit = "/p2pchat/admit/2.0.0"
 	// ProtocolRekey: a member hands a new epoch to another member.
-	ProtocolRekey protocol.ID = "/p2pchat/rekey/2.0.0"
+	ProtocolRekey = "/p2pchat/rekey/2.0.0"
 )
 
 // Admission failure limits: a peer that fails this many proofs within the
@@ -54,16 +52,16 @@ func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 // sent is used.
 var ErrMemberProof = errors.New("peer failed to prove it holds the room secret")
 
-func readFrame(s network.Stream) (wire.Frame, error) {
-	b, err := node.ReadFrame(s, wire.MaxFrame)
+func readFrame(s Stream) (wire.Frame, error) {
+	b, err := frame.ReadFrame(s, wire.MaxFrame)
 	if err != nil {
 		return nil, err
 	}
 	return wire.DecodeFrame(b)
 }
 
-func writeFrame(s network.Stream, f wire.Frame) error {
-	return node.WriteFrame(s, wire.EncodeFrame(f))
+func writeFrame(s Stream, f wire.Frame) error {
+	return frame.WriteFrame(s, wire.EncodeFrame(f))
 }
 
 // admitFrom runs the joiner side of the admission protocol with member p and
@@ -72,7 +70,7 @@ func writeFrame(s network.Stream, f wire.Frame) error {
 func (r *Room) admitFrom(ctx context.Context, p peer.ID) (*wire.Epoch, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.m.timing.AdmitTimeout)
 	defer cancel()
-	s, err := r.m.node.Open(ctx, p, ProtocolAdmit)
+	s, err := r.m.net.Open(ctx, p, ProtocolAdmit)
 	if err != nil {
 		return nil, "", err
 	}
@@ -109,7 +107,7 @@ func (r *Room) admitFrom(ctx context.Context, p peer.ID) (*wire.Epoch, string, e
 	default:
 		return nil, "", fmt.Errorf("unexpected %T: %w", f, wire.ErrMalformed)
 	}
-	self := r.m.node.ID()
+	self := r.m.net.ID()
 	sess, ya, err := cpace.Start(cpace.Initiator, r.secret[:], wire.ChannelID(r.id, []byte(self), []byte(p)), wire.SessionID(hello.Nonce, ch.Nonce), wire.JoinerAD)
 	if err != nil {
 		return nil, "", err
@@ -159,10 +157,10 @@ func (r *Room) admitFrom(ctx context.Context, p peer.ID) (*wire.Epoch, string, e
 // handleAdmit runs the member side of the admission protocol. The joiner
 // gets a key only after its CPace key confirmation verifies, and then a new
 // epoch that includes it, sealed under the PAKE-derived key.
-func (m *Manager) handleAdmit(s network.Stream) {
+func (m *Manager) handleAdmit(s Stream) {
 	defer s.Close()
 	s.SetDeadline(time.Now().Add(m.timing.AdmitTimeout))
-	remote := s.Conn().RemotePeer()
+	remote := s.RemotePeer()
 	f, err := readFrame(s)
 	if err != nil {
 		m.log.Debug("admission: bad hello", "peer", remote, "err", err)
@@ -188,7 +186,7 @@ func (m *Manager) handleAdmit(s network.Stream) {
 		s.Reset()
 		return
 	}
-	sess, yb, err := cpace.Start(cpace.Responder, r.secret[:], wire.ChannelID(r.id, []byte(remote), []byte(m.node.ID())), wire.SessionID(hello.Nonce, ch.Nonce), wire.MemberAD)
+	sess, yb, err := cpace.Start(cpace.Responder, r.secret[:], wire.ChannelID(r.id, []byte(remote), []byte(m.net.ID())), wire.SessionID(hello.Nonce, ch.Nonce), wire.MemberAD)
 	if err != nil {
 		s.Reset()
 		return
@@ -293,10 +291,10 @@ func (r *Room) failed(remote peer.ID, hasKey bool) {
 // handleRekey accepts a new epoch from a current member: the stream's Noise
 // peer must be in the roster of the epoch the MAC is made with and must not
 // have left, this node must be in the new roster, and the new epoch must win.
-func (m *Manager) handleRekey(s network.Stream) {
+func (m *Manager) handleRekey(s Stream) {
 	defer s.Close()
 	s.SetDeadline(time.Now().Add(m.timing.AdmitTimeout))
-	remote := s.Conn().RemotePeer()
+	remote := s.RemotePeer()
 	f, err := readFrame(s)
 	if err != nil {
 		s.Reset()
@@ -340,7 +338,7 @@ func (r *Room) acceptRekey(remote peer.ID, k *wire.Rekey) error {
 	case !e.InRoster(r.m.id.PublicKey()):
 		bad = errors.New("new roster does not include us")
 	default:
-		mac := from.RekeyMAC([]byte(remote), []byte(r.m.node.ID()), e.Ref(), k.Roster)
+		mac := from.RekeyMAC([]byte(remote), []byte(r.m.net.ID()), e.Ref(), k.Roster)
 		if !hmac.Equal(mac[:], k.MAC[:]) {
 			bad = errors.New("bad MAC")
 		}
@@ -414,7 +412,7 @@ func (r *Room) convergeLocked(ref wire.EpochRef, hint peer.ID) {
 		peers := append([]peer.ID{hint}, r.topic.Peers()...)
 		done := map[peer.ID]bool{}
 		for i, p := range peers {
-			if done[p] || p == "" || p == r.m.node.ID() {
+			if done[p] || p == "" || p == r.m.net.ID() {
 				continue
 			}
 			if pub, err := identity.PublicKeyOf(p); i > 0 && (err != nil || ours.InRoster(pub)) {

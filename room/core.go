@@ -31,22 +31,22 @@ type PeerInfo struct {
 
 // Self describes this node: its identity, nick and listen addresses.
 func (m *Manager) Self() SelfInfo {
-	return SelfInfo{PeerID: m.id.PeerID(), Fingerprint: m.id.Fingerprint(), Nick: m.Nick(), Addrs: m.listenAddrs()}
+	return SelfInfo{PeerID: m.id.PeerID(), Fingerprint: m.id.Fingerprint(), Nick: m.Nick(), Addrs: m.net.Addrs()}
 }
 
 // PeerCount returns the number of connected peers.
-func (m *Manager) PeerCount() int { return len(m.connectedPeers()) }
+func (m *Manager) PeerCount() int { return len(m.net.ConnectedPeers()) }
 
 // Peers describes the connected p2pchat peers (those with an Ed25519 key),
 // with what the store remembers of them.
 func (m *Manager) Peers(ctx context.Context) []PeerInfo {
 	var out []PeerInfo
-	for _, p := range m.connectedPeers() {
+	for _, p := range m.net.ConnectedPeers() {
 		fp, err := identity.PeerFingerprint(p)
 		if err != nil {
 			continue // not an Ed25519 key: not a p2pchat peer
 		}
-		pi := PeerInfo{PeerID: p, Fingerprint: fp, Addrs: m.remoteAddrs(p)}
+		pi := PeerInfo{PeerID: p, Fingerprint: fp, Addrs: m.net.RemoteAddrs(p)}
 		if m.store != nil {
 			if rec, ok, err := m.store.Peer(ctx, p.String()); err == nil && ok {
 				pi.Nick, pi.Verified = rec.LastNick, rec.Verified
@@ -105,25 +105,4 @@ func (m *Manager) emit(e Event) {
 		e.Verified = m.verified(e.Peer)
 	}
 	m.events.push(e)
-}
-
-// The node, as the manager uses it for the faces. Each conversion from
-// multiaddrs to strings happens here.
-
-func (m *Manager) listenAddrs() []string {
-	var out []string
-	for _, a := range m.node.Addrs() {
-		out = append(out, a.String())
-	}
-	return out
-}
-
-func (m *Manager) connectedPeers() []peer.ID { return m.node.ConnectedPeers() }
-
-func (m *Manager) remoteAddrs(p peer.ID) []string {
-	var out []string
-	for _, a := range m.node.RemoteAddrs(p) {
-		out = append(out, a.String())
-	}
-	return out
 }

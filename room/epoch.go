@@ -112,7 +112,7 @@ func (r *Room) noteRoster(e *wire.Epoch) {
 	}
 	for _, pub := range e.Roster() {
 		p, err := peerOf(pub)
-		if err != nil || p == r.m.node.ID() {
+		if err != nil || p == r.m.net.ID() {
 			continue
 		}
 		if _, err := r.m.store.NoteMember(context.Background(), r.name, p.String(), time.Now()); err != nil {
@@ -205,7 +205,7 @@ func (r *Room) lowestWaiting(waiting map[peer.ID]bool) bool {
 	if len(waiting) == 0 {
 		return false
 	}
-	self := r.m.node.ID()
+	self := r.m.net.ID()
 	for p := range waiting {
 		if p < self {
 			return false
@@ -250,7 +250,7 @@ func (r *Room) rekey(add peer.ID, min uint32, why string) (*wire.Grant, error) {
 	var targets []peer.ID
 	for _, pub := range from.Roster() {
 		p, err := peerOf(pub)
-		if err != nil || p == r.m.node.ID() || p == add || r.departed[p] {
+		if err != nil || p == r.m.net.ID() || p == add || r.departed[p] {
 			continue
 		}
 		roster = append(roster, pub)
@@ -282,7 +282,7 @@ func (r *Room) rekey(add peer.ID, min uint32, why string) (*wire.Grant, error) {
 	frames := make([]*wire.Rekey, len(targets))
 	for i, p := range targets {
 		frames[i] = &wire.Rekey{Room: r.id, From: from.Ref(), Epoch: number, Secret: g.Secret, Roster: roster,
-			MAC: from.RekeyMAC([]byte(r.m.node.ID()), []byte(p), e.Ref(), roster)}
+			MAC: from.RekeyMAC([]byte(r.m.net.ID()), []byte(p), e.Ref(), roster)}
 	}
 	r.mu.Unlock()
 	r.m.log.Debug("rekey", "room", r.name, "why", why, "epoch", number, "roster", len(roster))
@@ -304,7 +304,7 @@ func (r *Room) rekey(add peer.ID, min uint32, why string) (*wire.Grant, error) {
 func (r *Room) pushRekey(p peer.ID, k *wire.Rekey) error {
 	ctx, cancel := context.WithTimeout(r.ctx, r.m.timing.AdmitTimeout)
 	defer cancel()
-	s, err := r.m.node.Open(ctx, p, ProtocolRekey)
+	s, err := r.m.net.Open(ctx, p, ProtocolRekey)
 	if err != nil {
 		return err
 	}
@@ -323,7 +323,7 @@ func (r *Room) scheduleRekeyLocked() {
 	if r.rekeyAt != nil || r.cur == nil || r.ctx.Err() != nil {
 		return
 	}
-	self := r.m.node.ID()
+	self := r.m.net.ID()
 	var rank int
 	for _, pub := range r.cur.Roster() {
 		if p, err := peerOf(pub); err == nil && !r.departed[p] && p < self {

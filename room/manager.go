@@ -13,7 +13,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pchat/p2pchat/identity"
-	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room/internal/wire"
 	"github.com/p2pchat/p2pchat/room/store"
 )
@@ -80,19 +79,19 @@ func (t Timing) withDefaults() Timing {
 
 // Config configures a [Manager].
 type Config struct {
-	Identity *identity.Identity // required
-	Node     *node.Node         // required
-	Nick     string             // required; see wire.ValidNick
-	Store    *store.Store       // nil: nothing persists (secrets, seen ids, verified peers)
-	Logger   *slog.Logger       // nil: discard
-	Timing   Timing
+	Identity  *identity.Identity // required
+	Transport Transport          // required; roomnet.Transport(n) in the daemon
+	Nick      string             // required; see wire.ValidNick
+	Store     *store.Store       // nil: nothing persists (secrets, history, verified peers)
+	Logger    *slog.Logger       // nil: discard
+	Timing    Timing
 }
 
 // Manager is this node's set of rooms: the one core that every face (line
 // mode, --json) drives. Its methods are safe for concurrent use.
 type Manager struct {
 	id     *identity.Identity
-	node   *node.Node
+	net    Transport
 	store  *store.Store
 	log    *slog.Logger
 	timing Timing
@@ -109,8 +108,8 @@ type Manager struct {
 // New returns a Manager that serves the admission protocol on n. Events are
 // read from [Manager.Events] until it is closed by [Manager.Close].
 func New(cfg Config) (*Manager, error) {
-	if cfg.Identity == nil || cfg.Node == nil {
-		return nil, errors.New("room: Config needs Identity and Node")
+	if cfg.Identity == nil || cfg.Transport == nil {
+		return nil, errors.New("room: Config needs Identity and Transport")
 	}
 	if !wire.ValidNick(cfg.Nick) {
 		return nil, fmt.Errorf("nick %q: %w", cfg.Nick, ErrNick)
@@ -121,7 +120,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m := &Manager{
 		id:     cfg.Identity,
-		node:   cfg.Node,
+		net:    cfg.Transport,
 		store:  cfg.Store,
 		log:    log,
 		timing: cfg.Timing.withDefaults(),
@@ -131,9 +130,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.nick.Store(cfg.Nick)
 	m.saveNick(context.Background(), cfg.Nick)
-	m.node.Handle(ProtocolAdmit, m.handleAdmit)
-	m.node.Handle(ProtocolRekey, m.handleRekey)
-	m.node.Handle(ProtocolSync, m.handleSync)
+	m.net.Handle(ProtocolAdmit, m.handleAdmit)
+	m.net.Handle(ProtocolRekey, m.handleRekey)
+	m.net.Handle(ProtocolSync, m.handleSync)
 	return m, nil
 }
 
@@ -322,9 +321,9 @@ func (m *Manager) Close(ctx context.Context) error {
 	}
 	m.rooms, m.byID = map[string]*Room{}, map[wire.RoomID]*Room{}
 	m.mu.Unlock()
-	m.node.RemoveHandler(ProtocolAdmit)
-	m.node.RemoveHandler(ProtocolRekey)
-	m.node.RemoveHandler(ProtocolSync)
+	m.net.RemoveHandler(ProtocolAdmit)
+	m.net.RemoveHandler(ProtocolRekey)
+	m.net.RemoveHandler(ProtocolSync)
 	var wg sync.WaitGroup
 	for _, r := range rooms {
 		wg.Go(func() {

@@ -10,14 +10,14 @@ import (
 	"testing"
 	"time"
 
-	pubsub "github.com/libp2p/go-libp2p-pubsub"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
+	"github.com/p2pchat/p2pchat/node/roomnet"
 	"github.com/p2pchat/p2pchat/room"
 	"github.com/p2pchat/p2pchat/room/internal/cpace"
+	"github.com/p2pchat/p2pchat/room/internal/memnet"
 	"github.com/p2pchat/p2pchat/room/internal/wire"
 )
 
@@ -26,8 +26,11 @@ import (
 // not know the room name.
 type outsider struct {
 	id    *identity.Identity
-	n     *node.Node
-	topic *node.Topic
+	n     *node.Node       // on real sockets
+	ep    *memnet.Endpoint // on memnet
+	mem   *memnet.Network
+	tr    room.Transport
+	topic room.Topic
 
 	mu       sync.Mutex
 	captured [][]byte
@@ -39,18 +42,24 @@ func newOutsider(t *testing.T, topic string) *outsider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.New(context.Background(), id.PrivKey(), node.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, NoMDNS: true})
+	o := &outsider{id: id}
+	if tn, ok := testNets.Load(t); ok && tn.(*testNet).mem != nil {
+		o.mem = tn.(*testNet).mem
+		o.ep = o.mem.Endpoint(id.PeerID())
+		o.tr = o.ep
+	} else {
+		n, err := node.New(context.Background(), id.PrivKey(), node.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, NoMDNS: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.n, o.tr = n, roomnet.Transport(n)
+	}
+	accept := func(peer.ID, []byte, any) (room.Verdict, any) { return room.Accept, nil }
+	tp, err := o.tr.Join(topic, accept)
 	if err != nil {
 		t.Fatal(err)
 	}
-	accept := func(context.Context, peer.ID, *pubsub.Message, bool) pubsub.ValidationResult {
-		return pubsub.ValidationAccept
-	}
-	tp, err := n.Join(topic, accept)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := &outsider{id: id, n: n, topic: tp}
+	o.topic = tp
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -65,9 +74,20 @@ func newOutsider(t *testing.T, topic string) *outsider {
 			o.mu.Unlock()
 		}
 	}()
-	t.Cleanup(func() { cancel(); <-done; n.Close() })
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if o.ep != nil {
+			o.ep.Close()
+		} else {
+			o.n.Close()
+		}
+	})
 	return o
 }
+
+// peer returns the outsider as a peerNode for connect.
+func (o *outsider) peer() *peerNode { return &peerNode{id: o.id, n: o.n, ep: o.ep, mem: o.mem} }
 
 func (o *outsider) envelopes() [][]byte {
 	o.mu.Lock()
@@ -77,7 +97,7 @@ func (o *outsider) envelopes() [][]byte {
 
 func (o *outsider) publish(t *testing.T, data []byte) {
 	t.Helper()
-	if err := o.topic.Publish(context.Background(), data, nil); err != nil {
+	if err := o.topic.Publish(context.Background(), data, struct{}{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -96,7 +116,7 @@ func (o *outsider) tryAdmissionFrames(t *testing.T, member peer.ID, rid wire.Roo
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := o.n.Open(ctx, member, room.ProtocolAdmit)
+	s, err := o.tr.Open(ctx, member, room.ProtocolAdmit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +132,7 @@ func (o *outsider) tryAdmissionFrames(t *testing.T, member peer.ID, rid wire.Roo
 		return nil, f
 	}
 	guess := wire.OpenRoomSecret("lobby-guess")
-	sess, ya, err := cpace.Start(cpace.Initiator, guess[:], wire.ChannelID(rid, []byte(o.n.ID()), []byte(member)), wire.SessionID(hello.Nonce, ch.Nonce), wire.JoinerAD)
+	sess, ya, err := cpace.Start(cpace.Initiator, guess[:], wire.ChannelID(rid, []byte(o.id.PeerID()), []byte(member)), wire.SessionID(hello.Nonce, ch.Nonce), wire.JoinerAD)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +149,7 @@ func (o *outsider) tryAdmissionFrames(t *testing.T, member peer.ID, rid wire.Roo
 	return ch, readWireFrame(t, s)
 }
 
-func readWireFrame(t *testing.T, s network.Stream) wire.Frame {
+func readWireFrame(t *testing.T, s room.Stream) wire.Frame {
 	t.Helper()
 	b, err := node.ReadFrame(s, wire.MaxFrame)
 	if err != nil {
@@ -146,14 +166,25 @@ func readWireFrame(t *testing.T, s network.Stream) wire.Frame {
 // know the room name: it must read nothing, inject nothing, be handed no key
 // and never be listed as a member.
 func TestOutsider(t *testing.T) {
-	checkGoroutines(t)
+	t.Run("memnet", func(t *testing.T) {
+		t.Parallel()
+		inBubble(t, testOutsider)
+	})
+	t.Run("libp2p", func(t *testing.T) {
+		t.Parallel()
+		newTestNet(t, true)
+		testOutsider(t)
+	})
+}
+
+func testOutsider(t *testing.T) {
 	a, b := newPair(t, "lobby")
 
 	o := newOutsider(t, room.TopicFor("lobby"))
-	connect(t, a, &peerNode{n: o.n})
-	connect(t, b, &peerNode{n: o.n})
+	connect(t, a, o.peer())
+	connect(t, b, o.peer())
 	waitFor(t, "outsider in topic", func() bool { return len(o.topic.Peers()) == 2 })
-	time.Sleep(200 * time.Millisecond) // let the members see its subscription
+	quiet(t, 200*time.Millisecond) // let the members see its subscription
 
 	marker := "zq-marker-plaintext-4711 " + strings.Repeat("z", 300)
 	if _, err := a.m.Send(context.Background(), "lobby", marker); err != nil {
@@ -173,7 +204,7 @@ func TestOutsider(t *testing.T) {
 	// outsider received.
 	aPub := a.id.PublicKey()
 	for _, env := range o.envelopes() {
-		for _, secret := range [][]byte{[]byte(marker), []byte("alice"), []byte(a.n.ID()), aPub} {
+		for _, secret := range [][]byte{[]byte(marker), []byte("alice"), []byte(a.id.PeerID()), aPub} {
 			if bytes.Contains(env, secret) {
 				t.Fatalf("outsider saw %q in an envelope", secret)
 			}
@@ -223,7 +254,7 @@ func TestOutsider(t *testing.T) {
 
 	// The outsider tries to get the key without knowing the name.
 	for i := range 6 {
-		f := o.tryAdmission(t, a.n.ID(), rid)
+		f := o.tryAdmission(t, a.id.PeerID(), rid)
 		r, ok := f.(*wire.Refuse)
 		if !ok {
 			t.Fatalf("attempt %d: got %T, want a refusal", i, f)
@@ -237,7 +268,7 @@ func TestOutsider(t *testing.T) {
 		}
 	}
 	a.waitEvent("rate-limit notice", func(ev room.Event) bool {
-		return ev.Type == room.EventError && ev.Peer == o.n.ID()
+		return ev.Type == room.EventError && ev.Peer == o.id.PeerID()
 	})
 
 	// A final real message proves the room still works and that everything
@@ -246,7 +277,7 @@ func TestOutsider(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.waitMessage("lobby", "still fine")
-	time.Sleep(300 * time.Millisecond)
+	quiet(t, 300*time.Millisecond)
 
 	for _, p := range []*peerNode{a, b} {
 		msgs := p.messages("lobby")
@@ -256,7 +287,7 @@ func TestOutsider(t *testing.T) {
 			}
 		}
 		for _, mb := range mustRoom(t, p, "lobby").Members() {
-			if mb.Peer == o.n.ID() {
+			if mb.Peer == o.id.PeerID() {
 				t.Errorf("%s lists the outsider as a member", p.nick)
 			}
 		}
@@ -279,102 +310,108 @@ func TestOutsider(t *testing.T) {
 // of real envelopes through the full receive path (past gossipsub's own
 // duplicate filter): none may be shown again.
 func TestReplayAndCrossRoom(t *testing.T) {
-	a, b := newPair(t, "lobby", "other")
-	o := newOutsider(t, room.TopicFor("lobby"))
-	connect(t, a, &peerNode{n: o.n})
-	waitFor(t, "outsider in topic", func() bool { return len(o.topic.Peers()) >= 1 })
-	time.Sleep(200 * time.Millisecond)
-	once := "once " + strings.Repeat("y", 300) // the largest envelope the outsider sees
-	if _, err := a.m.Send(context.Background(), "lobby", once); err != nil {
-		t.Fatal(err)
-	}
-	b.waitMessage("lobby", once)
-	var env []byte
-	waitFor(t, "captured", func() bool {
-		for _, e := range o.envelopes() {
-			if len(e) > len(env) {
-				env = e
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		a, b := newPair(t, "lobby", "other")
+		o := newOutsider(t, room.TopicFor("lobby"))
+		connect(t, a, o.peer())
+		waitFor(t, "outsider in topic", func() bool { return len(o.topic.Peers()) >= 1 })
+		quiet(t, 200*time.Millisecond)
+		once := "once " + strings.Repeat("y", 300) // the largest envelope the outsider sees
+		if _, err := a.m.Send(context.Background(), "lobby", once); err != nil {
+			t.Fatal(err)
+		}
+		b.waitMessage("lobby", once)
+		var env []byte
+		waitFor(t, "captured", func() bool {
+			for _, e := range o.envelopes() {
+				if len(e) > len(env) {
+					env = e
+				}
+			}
+			return len(env) > wire.HeaderSize+300
+		})
+		lobby, other := mustRoom(t, b, "lobby"), mustRoom(t, b, "other")
+		for i := range 3 {
+			if res := lobby.DeliverForTest(env, a.id.PeerID()); res == room.Accept {
+				t.Fatalf("replay %d accepted", i)
 			}
 		}
-		return len(env) > wire.HeaderSize+300
-	})
-	lobby, other := mustRoom(t, b, "lobby"), mustRoom(t, b, "other")
-	for i := range 3 {
-		if res := lobby.DeliverForTest(env, a.n.ID()); res == pubsub.ValidationAccept {
-			t.Fatalf("replay %d accepted", i)
+		if res := other.DeliverForTest(env, a.id.PeerID()); res == room.Accept {
+			t.Fatal("envelope of lobby accepted in another room")
 		}
-	}
-	if res := other.DeliverForTest(env, a.n.ID()); res == pubsub.ValidationAccept {
-		t.Fatal("envelope of lobby accepted in another room")
-	}
-	// Our own envelope coming back from the network is a replay too.
-	if res := mustRoom(t, a, "lobby").DeliverForTest(env, b.n.ID()); res == pubsub.ValidationAccept {
-		t.Fatal("own envelope accepted from the network")
-	}
-	if got := b.messages("lobby"); len(got) != 1 {
-		t.Errorf("bob shows %q, want the message once", got)
-	}
-	if got := b.messages("other"); len(got) != 0 {
-		t.Errorf("bob shows %q in the other room", got)
-	}
-	if d := lobby.Status().Drops[room.DropReplay]; d != 3 {
-		t.Errorf("replay drops %d, want 3", d)
-	}
-	if d := other.Status().Drops[room.DropWrongRoom]; d != 1 {
-		t.Errorf("wrong-room drops %d, want 1", d)
-	}
+		// Our own envelope coming back from the network is a replay too.
+		if res := mustRoom(t, a, "lobby").DeliverForTest(env, b.id.PeerID()); res == room.Accept {
+			t.Fatal("own envelope accepted from the network")
+		}
+		if got := b.messages("lobby"); len(got) != 1 {
+			t.Errorf("bob shows %q, want the message once", got)
+		}
+		if got := b.messages("other"); len(got) != 0 {
+			t.Errorf("bob shows %q in the other room", got)
+		}
+		if d := lobby.Status().Drops[room.DropReplay]; d != 3 {
+			t.Errorf("replay drops %d, want 3", d)
+		}
+		if d := other.Status().Drops[room.DropWrongRoom]; d != 1 {
+			t.Errorf("wrong-room drops %d, want 1", d)
+		}
+	})
 }
 
 // TestFakeMember makes a joiner's only topic peer an impostor that knows the
 // topic but not the room name and offers its own key: the joiner must refuse
 // that key and later converge with the real members.
 func TestFakeMember(t *testing.T) {
-	rid := wire.DeriveRoomID("lobby")
-	o := newOutsider(t, room.TopicFor("lobby"))
-	served := make(chan struct{}, 16)
-	o.n.Handle(room.ProtocolAdmit, func(s network.Stream) {
-		defer s.Close()
-		b, err := node.ReadFrame(s, wire.MaxFrame)
-		if err != nil {
-			return
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		rid := wire.DeriveRoomID("lobby")
+		o := newOutsider(t, room.TopicFor("lobby"))
+		served := make(chan struct{}, 16)
+		o.tr.Handle(room.ProtocolAdmit, func(s room.Stream) {
+			defer s.Close()
+			b, err := node.ReadFrame(s, wire.MaxFrame)
+			if err != nil {
+				return
+			}
+			f, err := wire.DecodeFrame(b)
+			if err != nil {
+				return
+			}
+			hello := f.(*wire.Hello)
+			ch := &wire.Challenge{}
+			rand.Read(ch.Nonce[:])
+			guess := wire.OpenRoomSecret("not the name")
+			_, yb, _ := cpace.Start(cpace.Responder, guess[:], wire.ChannelID(rid, []byte(s.RemotePeer()), []byte(o.id.PeerID())), wire.SessionID(hello.Nonce, ch.Nonce), wire.MemberAD)
+			ch.Y = [32]byte(yb)
+			node.WriteFrame(s, wire.EncodeFrame(ch))
+			if _, err := node.ReadFrame(s, wire.MaxFrame); err != nil {
+				return
+			}
+			w := &wire.Welcome{Sealed: make([]byte, 100)}
+			rand.Read(w.Confirm[:])
+			rand.Read(w.Sealed)
+			node.WriteFrame(s, wire.EncodeFrame(w))
+			served <- struct{}{}
+		})
+		c := newPeer(t, "carol")
+		connect(t, c, o.peer())
+		c.join("lobby")
+		<-mustRoom(t, c, "lobby").Ready()
+		select {
+		case <-served:
+		default:
+			t.Fatal("the impostor was never asked for the key")
 		}
-		f, err := wire.DecodeFrame(b)
-		if err != nil {
-			return
+		if st := c.m.Status().Rooms[0]; st.Epoch != 0 || st.Roster != 1 {
+			t.Fatalf("carol did not create the room alone after refusing the impostor: %+v", st)
 		}
-		hello := f.(*wire.Hello)
-		ch := &wire.Challenge{}
-		rand.Read(ch.Nonce[:])
-		guess := wire.OpenRoomSecret("not the name")
-		_, yb, _ := cpace.Start(cpace.Responder, guess[:], wire.ChannelID(rid, []byte(s.Conn().RemotePeer()), []byte(o.n.ID())), wire.SessionID(hello.Nonce, ch.Nonce), wire.MemberAD)
-		ch.Y = [32]byte(yb)
-		node.WriteFrame(s, wire.EncodeFrame(ch))
-		if _, err := node.ReadFrame(s, wire.MaxFrame); err != nil {
-			return
+		for _, mb := range mustRoom(t, c, "lobby").Members() {
+			if mb.Peer == o.id.PeerID() {
+				t.Fatal("impostor listed as a member")
+			}
 		}
-		w := &wire.Welcome{Sealed: make([]byte, 100)}
-		rand.Read(w.Confirm[:])
-		rand.Read(w.Sealed)
-		node.WriteFrame(s, wire.EncodeFrame(w))
-		served <- struct{}{}
 	})
-	c := newPeer(t, "carol")
-	connect(t, c, &peerNode{n: o.n})
-	c.join("lobby")
-	<-mustRoom(t, c, "lobby").Ready()
-	select {
-	case <-served:
-	default:
-		t.Fatal("the impostor was never asked for the key")
-	}
-	if st := c.m.Status().Rooms[0]; st.Epoch != 0 || st.Roster != 1 {
-		t.Fatalf("carol did not create the room alone after refusing the impostor: %+v", st)
-	}
-	for _, mb := range mustRoom(t, c, "lobby").Members() {
-		if mb.Peer == o.n.ID() {
-			t.Fatal("impostor listed as a member")
-		}
-	}
 }
 
 func waitFor(t *testing.T, what string, f func() bool) {
@@ -384,6 +421,6 @@ func waitFor(t *testing.T, what string, f func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		quiet(t, 20*time.Millisecond) // a poll: virtual time on memnet
 	}
 }

@@ -5,17 +5,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"sync"
 	"time"
 
-	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pchat/p2pchat/identity"
-	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/room/internal/wire"
 )
 
@@ -45,7 +42,7 @@ type Room struct {
 	id     wire.RoomID
 	kind   string
 	secret [32]byte // the admission secret CPace runs on
-	topic  *node.Topic
+	topic  Topic
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -117,7 +114,7 @@ type buffered struct {
 }
 
 // received is a verified envelope, handed from the validator to the
-// receive loop through pubsub's ValidatorData.
+// receive loop as the validator's value (Delivery.Value).
 type received struct {
 	from peer.ID
 	body *wire.Body
@@ -147,7 +144,7 @@ func newRoom(m *Manager, name, kind string, secret [32]byte) (*Room, error) {
 	if err := r.loadHistory(context.Background()); err != nil {
 		return nil, err
 	}
-	t, err := m.node.Join(TopicFor(name), r.validate)
+	t, err := m.net.Join(TopicFor(name), r.validate)
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +303,7 @@ func (r *Room) publishBody(ctx context.Context, b *wire.Body) (wire.EpochRef, er
 	if err != nil {
 		return ref, fmt.Errorf("room %q: %w", r.name, err)
 	}
-	if err := r.topic.Publish(ctx, env, &received{from: r.m.node.ID(), body: b}); err != nil {
+	if err := r.topic.Publish(ctx, env, &received{from: r.m.net.ID(), body: b}); err != nil {
 		return ref, fmt.Errorf("room %q: publish: %w", r.name, err)
 	}
 	return ref, nil
@@ -369,357 +366,8 @@ func (r *Room) message(from peer.ID, b *wire.Body, self bool) *Message {
 	}
 }
 
-// validate runs inline in gossipsub for every message on the topic, before
-// it is delivered or forwarded: the one place where envelopes are opened and
-// verified. Forgeries are rejected (the forwarding peer is penalised);
-// messages we cannot judge yet (unknown epoch) and replays are ignored.
-func (r *Room) validate(_ context.Context, from peer.ID, msg *pubsub.Message, local bool) pubsub.ValidationResult {
-	if local {
-		if _, ok := msg.ValidatorData.(*received); ok {
-			return pubsub.ValidationAccept
-		}
-		return pubsub.ValidationReject
-	}
-	rcv, reason, err := r.open(msg.Data, msg.ReceivedFrom, true)
-	if err != nil {
-		if reason != "" {
-			r.m.log.Debug("dropped envelope", "room", r.name, "from", from, "reason", reason, "err", err)
-			r.count(reason)
-		}
-		switch reason {
-		case DropUnknownEpoch, DropReplay, "":
-			return pubsub.ValidationIgnore
-		}
-		return pubsub.ValidationReject
-	}
-	msg.ValidatorData = rcv
-	return pubsub.ValidationAccept
-}
-
 // errBuffered reports that an envelope was kept until its epoch's key comes.
 var errBuffered = errors.New("buffered until its epoch key arrives")
-
-// open parses, decrypts and verifies env. It returns the drop reason on
-// failure ("" when the envelope was buffered rather than dropped).
-func (r *Room) open(env []byte, via peer.ID, mayBuffer bool) (*received, string, error) {
-	h, err := wire.ParseHeader(env)
-	if err != nil {
-		return nil, DropMalformed, err
-	}
-	if h.Room != r.id {
-		return nil, DropWrongRoom, wire.ErrRoom
-	}
-	r.mu.Lock()
-	e := r.epochLocked(h.Epoch)
-	if e == nil {
-		wins := r.cur == nil || h.Epoch.Better(r.cur.Ref())
-		if wins && mayBuffer && r.bufferLocked(env, h.Epoch) {
-			if r.cur != nil {
-				r.convergeLocked(h.Epoch, via)
-			}
-			r.mu.Unlock()
-			return nil, "", errBuffered
-		}
-		if !wins {
-			r.announceLocked() // the sender is behind: show it the current epoch
-		}
-		r.mu.Unlock()
-		return nil, DropUnknownEpoch, fmt.Errorf("epoch %d/%x: %w", h.Epoch.Number, h.Epoch.KeyID[:4], wire.ErrEpoch)
-	}
-	if e != r.cur {
-		r.announceLocked() // a late message: the sender may be behind
-	}
-	_, b, err := wire.Open(e, env)
-	r.mu.Unlock()
-	switch {
-	case errors.Is(err, wire.ErrAuth):
-		return nil, DropAuth, err
-	case errors.Is(err, wire.ErrSender):
-		return nil, DropSender, err
-	case errors.Is(err, wire.ErrSignature):
-		return nil, DropSignature, err
-	case errors.Is(err, wire.ErrOldIndex):
-		return nil, DropReplay, err
-	case errors.Is(err, wire.ErrFarIndex):
-		return nil, DropTooFar, err
-	case err != nil:
-		return nil, DropMalformed, err
-	}
-	pub, err := crypto.UnmarshalEd25519PublicKey(b.Author)
-	if err != nil {
-		return nil, DropMalformed, err
-	}
-	author, err := peer.IDFromPublicKey(pub)
-	if err != nil {
-		return nil, DropMalformed, err
-	}
-	if author == r.m.node.ID() {
-		// Our own envelope coming back from the network is a replay: gossipsub
-		// never delivers our publications to us that way.
-		return nil, DropReplay, errors.New("own envelope from the network")
-	}
-	return &received{from: author, body: b}, "", nil
-}
-
-// coversLocked reports whether the held epoch ref lists every member of the
-// current epoch: then anyone who can read the current epoch could read ref.
-// r.mu must be held.
-func (r *Room) coversLocked(ref wire.EpochRef) bool {
-	e := r.epochLocked(ref)
-	if e == nil || r.cur == nil {
-		return false
-	}
-	for _, pub := range r.cur.Roster() {
-		if !e.InRoster(pub) {
-			return false
-		}
-	}
-	return true
-}
-
-// epochLocked returns the held epoch named ref, or nil. r.mu must be held.
-func (r *Room) epochLocked(ref wire.EpochRef) *wire.Epoch {
-	if r.cur != nil && r.cur.Ref() == ref {
-		return r.cur
-	}
-	if o, ok := r.old[ref]; ok {
-		return o.e
-	}
-	return nil
-}
-
-func (r *Room) receiveLoop() {
-	for {
-		msg, err := r.topic.Next(r.ctx)
-		if err != nil {
-			return
-		}
-		// Our own publications come back here too (carrying the ValidatorData
-		// we gave them); Send has already reported them.
-		rcv, ok := msg.ValidatorData.(*received)
-		if !ok || rcv.from == r.m.node.ID() {
-			continue
-		}
-		r.handle(rcv)
-	}
-}
-
-// handle acts on a verified envelope from another member.
-func (r *Room) handle(rcv *received) {
-	b := rcv.body
-	fp, _ := identity.PeerFingerprint(rcv.from)
-	if b.Kind == wire.KindBye {
-		r.removeMember(rcv.from, ReasonLeft)
-		return
-	}
-	r.seen(rcv.from, b.Nick, fp.Short())
-	switch b.Kind {
-	case wire.KindHello:
-		r.announceSoon()
-	case wire.KindText, wire.KindAction:
-		r.deliver(rcv.from, b, false)
-	}
-}
-
-// seen records that p, calling itself nick, sent a verified envelope. It
-// becomes a member if it is in the current epoch's roster (a late message
-// from an earlier epoch does not make its sender a member again).
-func (r *Room) seen(p peer.ID, nick, short string) {
-	pub, err := identity.PublicKeyOf(p)
-	if err != nil {
-		return
-	}
-	r.mu.Lock()
-	mb := r.members[p]
-	var ev *Event
-	switch {
-	case mb == nil && r.cur != nil && r.cur.InRoster(pub) && !r.departed[p]:
-		mb = &member{nick: nick, short: short}
-		r.members[p] = mb
-		ev = &Event{Type: EventMemberJoined, Room: r.name, Peer: p, Nick: nick, Short: short}
-	case mb != nil && mb.nick != nick:
-		ev = &Event{Type: EventNick, Room: r.name, Peer: p, Nick: nick, OldNick: mb.nick, Short: short}
-		mb.nick = nick
-	}
-	if mb != nil {
-		mb.lastSeen = time.Now()
-	}
-	r.mu.Unlock()
-	if ev != nil {
-		r.m.emit(*ev)
-		if ev.Type == EventMemberJoined {
-			r.m.noteNick(r.name, p, nick)
-			r.syncSoon(p)
-		}
-	}
-}
-
-// removeMember handles a member leaving: it is reported, and if it holds
-// the current epoch a rekey is scheduled.
-func (r *Room) removeMember(p peer.ID, reason Reason) {
-	pub, _ := identity.PublicKeyOf(p)
-	r.mu.Lock()
-	mb := r.members[p]
-	delete(r.members, p)
-	if r.cur != nil && pub != nil && r.cur.InRoster(pub) && p != r.m.node.ID() {
-		r.departed[p] = true
-		r.scheduleRekeyLocked()
-	}
-	r.mu.Unlock()
-	if mb != nil {
-		r.m.emit(Event{Type: EventMemberLeft, Room: r.name, Peer: p, Nick: mb.nick, Short: mb.short, Reason: reason})
-	}
-}
-
-// peerLoop follows the topic's subscribers: a member that disconnects or
-// unsubscribes has left; a peer that (re)appears gets our presence.
-func (r *Room) peerLoop() {
-	for {
-		ev, err := r.topic.NextPeerEvent(r.ctx)
-		if err != nil {
-			return
-		}
-		if ev.Joined {
-			r.announceSoon()
-			continue
-		}
-		// A goodbye published just before unsubscribing may still be in
-		// flight on the other path; give it a moment to win, so the member
-		// is reported as having left rather than disconnected.
-		r.spawn(func() {
-			select {
-			case <-time.After(leaveGrace):
-			case <-r.ctx.Done():
-				return
-			}
-			if !slices.Contains(r.topic.Peers(), ev.Peer) {
-				r.removeMember(ev.Peer, ReasonDisconnected)
-			}
-		})
-	}
-}
-
-// tickLoop heartbeats, drops silent members (roster members never heard
-// from count from the epoch's start), erases expired epoch keys and gives
-// up on buffered envelopes whose key never came.
-func (r *Room) tickLoop() {
-	t := time.NewTicker(r.m.timing.Tick)
-	defer t.Stop()
-	lastBeat := time.Now()
-	for {
-		select {
-		case <-r.ctx.Done():
-			return
-		case <-t.C:
-		}
-		now := time.Now()
-		if now.Sub(lastBeat) >= r.m.timing.Heartbeat {
-			lastBeat = now
-			r.announceSoon()
-		}
-		var gone []peer.ID
-		var expired []buffered
-		r.mu.Lock()
-		if r.cur != nil {
-			for _, pub := range r.cur.Roster() {
-				p, err := peerOf(pub)
-				if err != nil || p == r.m.node.ID() || r.departed[p] {
-					continue
-				}
-				last := r.since
-				if mb := r.members[p]; mb != nil && mb.lastSeen.After(last) {
-					last = mb.lastSeen
-				}
-				if now.Sub(last) > r.m.timing.MemberTimeout {
-					gone = append(gone, p)
-				}
-			}
-		}
-		for ref, o := range r.old {
-			if now.After(o.expires) {
-				o.e.Erase()
-				delete(r.old, ref)
-			}
-		}
-		// The best epoch in view: ours, or one that envelopes waiting for
-		// their key were sent under.
-		var best wire.EpochRef
-		if r.cur != nil {
-			best = r.cur.Ref()
-		}
-		for _, b := range r.buffered {
-			if b.ref.Better(best) {
-				best = b.ref
-			}
-		}
-		keep := r.buffered[:0]
-		for _, b := range r.buffered {
-			switch {
-			case now.Sub(b.at) <= r.m.timing.BufferTTL:
-				keep = append(keep, b)
-			case now.Sub(b.at) <= 2*r.m.timing.BufferTTL && best.Better(b.ref):
-				// A better epoch is in view and we are converging to it:
-				// once we hold it, this one has lost (superseded, see
-				// adopt), so wait a while longer before calling it
-				// unreadable. Only a while: a forged header naming a
-				// better epoch must not hide a real loss.
-				keep = append(keep, b)
-			case r.cur != nil && !b.ref.Better(r.cur.Ref()):
-				// Its epoch lost to ours: the author re-sends it under
-				// a later epoch (see resend), so nothing is lost.
-				r.drops[DropSuperseded]++
-			default:
-				expired = append(expired, b)
-			}
-		}
-		r.buffered = keep
-		if len(expired) > 0 {
-			r.drops[DropUnreadable] += uint64(len(expired))
-		}
-		r.mu.Unlock()
-		for _, p := range gone {
-			r.removeMember(p, ReasonTimedOut)
-		}
-		if len(expired) > 0 {
-			r.m.emit(Event{Type: EventError, Room: r.name, Reason: ReasonUnreadable,
-				Err: fmt.Errorf("room %q: %d message(s) could not be read: they were sent under epoch %d, whose key no member handed us within %v", r.name, len(expired), expired[0].ref.Number, r.m.timing.BufferTTL)})
-		}
-	}
-}
-
-// announceSoon publishes a presence envelope shortly, coalescing bursts of
-// requests into one.
-func (r *Room) announceSoon() {
-	r.mu.Lock()
-	r.announceLocked()
-	r.mu.Unlock()
-}
-
-func (r *Room) announceLocked() {
-	if r.announce || r.cur == nil || r.ctx.Err() != nil {
-		return
-	}
-	r.announce = true
-	r.spawn(func() {
-		select {
-		case <-time.After(50 * time.Millisecond):
-		case <-r.ctx.Done():
-			return
-		}
-		r.mu.Lock()
-		r.announce = false
-		r.mu.Unlock()
-		r.present(wire.KindHere)
-	})
-}
-
-func (r *Room) present(kind wire.Kind) {
-	ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
-	defer cancel()
-	if _, err := r.publish(ctx, kind, ""); err != nil && r.ctx.Err() == nil {
-		r.m.log.Debug("presence not sent", "room", r.name, "err", err)
-	}
-}
 
 // leave says goodbye, stops the room's goroutines and erases its keys.
 func (r *Room) leave(ctx context.Context) {

@@ -4,17 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
+	"github.com/p2pchat/p2pchat/node/roomnet"
 	"github.com/p2pchat/p2pchat/room"
+	"github.com/p2pchat/p2pchat/room/internal/memnet"
 	"github.com/p2pchat/p2pchat/room/store"
 )
 
@@ -29,11 +31,58 @@ var fastTiming = room.Timing{
 	SyncInterval: time.Second,
 }
 
-// peerNode is one in-process p2pchat node on real loopback TCP.
+// testNet is the network a test's peers run on: real libp2p hosts on
+// loopback TCP, or an in-memory memnet.Network (then the test runs in a
+// synctest bubble, on virtual time).
+type testNet struct {
+	mem *memnet.Network // nil: real sockets
+}
+
+var testNets sync.Map // testing.TB -> *testNet
+
+// newTestNet makes the network that newPeer uses for tb's peers. Tests that
+// do not call it run on real sockets.
+func newTestNet(tb testing.TB, realSocket bool) *testNet {
+	tn := &testNet{}
+	if !realSocket {
+		tn.mem = memnet.New(1)
+	}
+	testNets.Store(tb, tn)
+	tb.Cleanup(func() { testNets.Delete(tb) })
+	return tn
+}
+
+// inBubble runs f in a synctest bubble on a memnet network, with virtual
+// time: goroutines left in the bubble fail the test.
+func inBubble(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		newTestNet(t, false)
+		f(t)
+	})
+}
+
+// quiet lets d pass so that anything in flight lands before a test checks
+// that nothing (more) happened: on memnet it is virtual time, then
+// synctest.Wait until every goroutine is idle.
+func quiet(t testing.TB, d time.Duration) {
+	if tn, ok := testNets.Load(t); ok && tn.(*testNet).mem != nil {
+		<-time.After(d)
+		synctest.Wait()
+		return
+	}
+	time.Sleep(d)
+}
+
+// peerNode is one in-process p2pchat node, on real loopback TCP (n) or on
+// memnet (ep).
 type peerNode struct {
 	t    testing.TB
 	id   *identity.Identity
 	n    *node.Node
+	ep   *memnet.Endpoint
+	tr   room.Transport
+	mem  *memnet.Network
 	m    *room.Manager
 	st   *store.Store // nil without a home
 	nick string
@@ -69,18 +118,27 @@ func newPeerAt(t testing.TB, nick, home string) *peerNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.New(context.Background(), id.PrivKey(), node.Config{
-		ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
-		NoMDNS:      true,
-	})
+	p := &peerNode{t: t, id: id, st: st, nick: nick, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	var tr room.Transport
+	if tn, ok := testNets.Load(t); ok && tn.(*testNet).mem != nil {
+		p.mem = tn.(*testNet).mem
+		p.ep = p.mem.Endpoint(id.PeerID())
+		tr = p.ep
+	} else {
+		n, err := node.New(context.Background(), id.PrivKey(), node.Config{
+			ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
+			NoMDNS:      true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.n, tr = n, roomnet.Transport(n)
+	}
+	m, err := room.New(room.Config{Identity: id, Transport: tr, Nick: nick, Timing: fastTiming, Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := room.New(room.Config{Identity: id, Node: n, Nick: nick, Timing: fastTiming, Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &peerNode{t: t, id: id, n: n, m: m, st: st, nick: nick, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	p.m, p.tr = m, tr
 	go func() {
 		defer close(p.done)
 		for ev := range m.Events() {
@@ -103,11 +161,37 @@ func (p *peerNode) close() {
 		defer cancel()
 		p.m.Close(ctx)
 		<-p.done
-		p.n.Close()
+		p.closeNet()
 		if p.st != nil {
 			p.st.Close()
 		}
 	})
+}
+
+// closeNet takes the peer off the network without leaving its rooms.
+func (p *peerNode) closeNet() {
+	if p.ep != nil {
+		p.ep.Close()
+	} else {
+		p.n.Close()
+	}
+}
+
+// block cuts p off from q (on memnet, both ways).
+func (p *peerNode) block(q *peerNode) {
+	if p.ep != nil {
+		p.mem.Block(p.id.PeerID(), q.id.PeerID())
+	} else {
+		p.n.Block(q.id.PeerID())
+	}
+}
+
+func (p *peerNode) unblock(q *peerNode) {
+	if p.ep != nil {
+		p.mem.Unblock(p.id.PeerID(), q.id.PeerID())
+	} else {
+		p.n.Unblock(q.id.PeerID())
+	}
 }
 
 func (p *peerNode) addr() peer.AddrInfo {
@@ -116,6 +200,12 @@ func (p *peerNode) addr() peer.AddrInfo {
 
 func connect(t testing.TB, a, b *peerNode) {
 	t.Helper()
+	if a.ep != nil {
+		if err := a.mem.Connect(a.id.PeerID(), b.id.PeerID()); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := a.n.Connect(ctx, b.addr()); err != nil {
@@ -180,7 +270,7 @@ func (p *peerNode) snapshot() []string {
 func (p *peerNode) waitMember(room string, q *peerNode) {
 	p.t.Helper()
 	p.waitEvent("member_joined "+q.nick, func(ev roomEvent) bool {
-		return ev.Type == "member_joined" && ev.Room == room && ev.Peer == q.n.ID()
+		return ev.Type == "member_joined" && ev.Room == room && ev.Peer == q.id.PeerID()
 	})
 }
 
@@ -206,26 +296,21 @@ func (p *peerNode) waitMessage(roomName, text string) *room.Message {
 	}).Message
 }
 
-// checkGoroutines fails if goroutines started during the test outlive it.
-func checkGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		var now int
-		for range 100 {
-			now = runtime.NumGoroutine()
-			if now <= before {
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		buf := make([]byte, 1<<20)
-		n := runtime.Stack(buf, true)
-		t.Errorf("goroutines: %d before, %d after shutdown\n%s", before, now, buf[:n])
+// TestThreeNodesChat runs on memnet and, as the real-socket check of chat
+// over gossipsub, on libp2p.
+func TestThreeNodesChat(t *testing.T) {
+	t.Run("memnet", func(t *testing.T) {
+		t.Parallel()
+		inBubble(t, testThreeNodesChat)
+	})
+	t.Run("libp2p", func(t *testing.T) {
+		t.Parallel()
+		newTestNet(t, true)
+		testThreeNodesChat(t)
 	})
 }
 
-func TestThreeNodesChat(t *testing.T) {
-	checkGoroutines(t)
+func testThreeNodesChat(t *testing.T) {
 	a, b, c := newPeer(t, "alice"), newPeer(t, "bob"), newPeer(t, "carol")
 	connect(t, b, a)
 	connect(t, c, a)
@@ -251,7 +336,7 @@ func TestThreeNodesChat(t *testing.T) {
 		for _, y := range all {
 			if x != y {
 				m := x.waitMessage("lobby", "hi from "+y.nick)
-				if m.From != y.n.ID() || m.Nick != y.nick || m.Self {
+				if m.From != y.id.PeerID() || m.Nick != y.nick || m.Self {
 					t.Errorf("%s got %+v from %s", x.nick, m, y.nick)
 				}
 			}
@@ -266,7 +351,7 @@ func TestThreeNodesChat(t *testing.T) {
 		}
 	}
 	// Nothing shown twice.
-	time.Sleep(200 * time.Millisecond)
+	quiet(t, 200*time.Millisecond)
 	for _, x := range all {
 		if got := x.messages("lobby"); len(got) != 2 {
 			t.Errorf("%s shows %d messages from others, want 2: %q", x.nick, len(got), got)
@@ -286,27 +371,29 @@ func mustRoom(t testing.TB, p *peerNode, name string) *room.Room {
 // TestSendOnMemberJoined sends the instant member_joined fires, on both
 // sides, many times over: each message must arrive.
 func TestSendOnMemberJoined(t *testing.T) {
-	checkGoroutines(t)
 	for i := range 6 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			a, b := newPeer(t, "alice"), newPeer(t, "bob")
-			a.join("lobby")
-			<-mustRoom(t, a, "lobby").Ready()
-			connect(t, b, a)
-			b.join("lobby")
-			var wg sync.WaitGroup
-			for _, pair := range [][2]*peerNode{{a, b}, {b, a}} {
-				x, y := pair[0], pair[1]
-				wg.Go(func() {
-					x.waitMember("lobby", y)
-					if _, err := x.m.Send(context.Background(), "lobby", "instant from "+x.nick); err != nil {
-						t.Error(err)
-					}
-				})
-			}
-			wg.Wait()
-			a.waitMessage("lobby", "instant from bob")
-			b.waitMessage("lobby", "instant from alice")
+			t.Parallel()
+			inBubble(t, func(t *testing.T) {
+				a, b := newPeer(t, "alice"), newPeer(t, "bob")
+				a.join("lobby")
+				<-mustRoom(t, a, "lobby").Ready()
+				connect(t, b, a)
+				b.join("lobby")
+				var wg sync.WaitGroup
+				for _, pair := range [][2]*peerNode{{a, b}, {b, a}} {
+					x, y := pair[0], pair[1]
+					wg.Go(func() {
+						x.waitMember("lobby", y)
+						if _, err := x.m.Send(context.Background(), "lobby", "instant from "+x.nick); err != nil {
+							t.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+				a.waitMessage("lobby", "instant from bob")
+				b.waitMessage("lobby", "instant from alice")
+			})
 		})
 	}
 }
@@ -315,71 +402,73 @@ func TestSendOnMemberJoined(t *testing.T) {
 // meet (a partition heals, or all started at once): they must converge on
 // one key, the one the rule picks, and then talk.
 func TestSimultaneousStart(t *testing.T) {
-	checkGoroutines(t)
 	for _, connectFirst := range []bool{true, false} {
 		t.Run(fmt.Sprintf("connected-before-join=%v", connectFirst), func(t *testing.T) {
-			ps := []*peerNode{newPeer(t, "n0"), newPeer(t, "n1"), newPeer(t, "n2"), newPeer(t, "n3")}
-			if connectFirst {
-				for i := range ps {
-					for j := range i {
-						connect(t, ps[i], ps[j])
+			t.Parallel()
+			inBubble(t, func(t *testing.T) {
+				ps := []*peerNode{newPeer(t, "n0"), newPeer(t, "n1"), newPeer(t, "n2"), newPeer(t, "n3")}
+				if connectFirst {
+					for i := range ps {
+						for j := range i {
+							connect(t, ps[i], ps[j])
+						}
 					}
 				}
-			}
-			var wg sync.WaitGroup
-			for _, p := range ps {
-				wg.Go(func() { p.join("lobby") })
-			}
-			wg.Wait()
-			keys := map[string]bool{}
-			for _, p := range ps {
-				<-mustRoom(t, p, "lobby").Ready()
-				keys[p.m.Status().Rooms[0].KeyID] = true
-			}
-			t.Logf("%d distinct keys created before meeting", len(keys))
-			if !connectFirst {
-				if len(keys) != len(ps) {
-					t.Fatalf("isolated nodes made %d keys, want %d", len(keys), len(ps))
-				}
-				for i := range ps {
-					for j := range i {
-						connect(t, ps[i], ps[j])
-					}
-				}
-			}
-			// Every node ends in one epoch whose roster is all of them.
-			deadline := time.Now().Add(20 * time.Second)
-			for {
-				key, same := ps[0].m.Status().Rooms[0].KeyID, true
+				var wg sync.WaitGroup
 				for _, p := range ps {
-					if st := p.m.Status().Rooms[0]; st.KeyID != key || st.Roster != len(ps) {
-						same = false
+					wg.Go(func() { p.join("lobby") })
+				}
+				wg.Wait()
+				keys := map[string]bool{}
+				for _, p := range ps {
+					<-mustRoom(t, p, "lobby").Ready()
+					keys[p.m.Status().Rooms[0].KeyID] = true
+				}
+				t.Logf("%d distinct keys created before meeting", len(keys))
+				if !connectFirst {
+					if len(keys) != len(ps) {
+						t.Fatalf("isolated nodes made %d keys, want %d", len(keys), len(ps))
+					}
+					for i := range ps {
+						for j := range i {
+							connect(t, ps[i], ps[j])
+						}
 					}
 				}
-				if same {
-					break
-				}
-				if time.Now().After(deadline) {
+				// Every node ends in one epoch whose roster is all of them.
+				deadline := time.Now().Add(20 * time.Second)
+				for {
+					key, same := ps[0].m.Status().Rooms[0].KeyID, true
 					for _, p := range ps {
-						t.Logf("%s: %+v", p.nick, p.m.Status().Rooms[0])
+						if st := p.m.Status().Rooms[0]; st.KeyID != key || st.Roster != len(ps) {
+							same = false
+						}
 					}
-					t.Fatal("keys did not converge")
+					if same {
+						break
+					}
+					if time.Now().After(deadline) {
+						for _, p := range ps {
+							t.Logf("%s: %+v", p.nick, p.m.Status().Rooms[0])
+						}
+						t.Fatal("keys did not converge")
+					}
+					quiet(t, 50*time.Millisecond)
 				}
-				time.Sleep(50 * time.Millisecond)
-			}
-			for _, p := range ps {
-				for _, q := range ps {
-					if p != q {
-						p.waitMember("lobby", q)
+				for _, p := range ps {
+					for _, q := range ps {
+						if p != q {
+							p.waitMember("lobby", q)
+						}
 					}
 				}
-			}
-			if _, err := ps[3].m.Send(context.Background(), "lobby", "converged"); err != nil {
-				t.Fatal(err)
-			}
-			for _, p := range ps[:3] {
-				p.waitMessage("lobby", "converged")
-			}
+				if _, err := ps[3].m.Send(context.Background(), "lobby", "converged"); err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range ps[:3] {
+					p.waitMessage("lobby", "converged")
+				}
+			})
 		})
 	}
 }
@@ -399,55 +488,63 @@ func newPair(t *testing.T, rooms ...string) (*peerNode, *peerNode) {
 }
 
 func TestLeave(t *testing.T) {
-	checkGoroutines(t)
-	a, b := newPair(t, "lobby")
-	if err := b.m.Leave(context.Background(), "lobby"); err != nil {
-		t.Fatal(err)
-	}
-	ev := a.waitEvent("member_left", func(ev room.Event) bool {
-		return ev.Type == room.EventMemberLeft && ev.Peer == b.n.ID()
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		a, b := newPair(t, "lobby")
+		if err := b.m.Leave(context.Background(), "lobby"); err != nil {
+			t.Fatal(err)
+		}
+		ev := a.waitEvent("member_left", func(ev room.Event) bool {
+			return ev.Type == room.EventMemberLeft && ev.Peer == b.id.PeerID()
+		})
+		if ev.Reason != "left" {
+			t.Errorf("reason %q, want left", ev.Reason)
+		}
+		if ms := mustRoom(t, a, "lobby").Members(); len(ms) != 0 {
+			t.Errorf("members after leave: %v", ms)
+		}
+		if _, err := b.m.Send(context.Background(), "lobby", "x"); !errors.Is(err, room.ErrNotJoined) {
+			t.Errorf("send after leave: %v", err)
+		}
 	})
-	if ev.Reason != "left" {
-		t.Errorf("reason %q, want left", ev.Reason)
-	}
-	if ms := mustRoom(t, a, "lobby").Members(); len(ms) != 0 {
-		t.Errorf("members after leave: %v", ms)
-	}
-	if _, err := b.m.Send(context.Background(), "lobby", "x"); !errors.Is(err, room.ErrNotJoined) {
-		t.Errorf("send after leave: %v", err)
-	}
 }
 
 func TestNickChange(t *testing.T) {
-	a, b := newPair(t, "lobby")
-	if err := b.m.SetNick(context.Background(), "robert"); err != nil {
-		t.Fatal(err)
-	}
-	a.waitEvent("nick", func(ev room.Event) bool {
-		return ev.Type == room.EventNick && ev.Nick == "robert" && ev.OldNick == "bob"
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		a, b := newPair(t, "lobby")
+		if err := b.m.SetNick(context.Background(), "robert"); err != nil {
+			t.Fatal(err)
+		}
+		a.waitEvent("nick", func(ev room.Event) bool {
+			return ev.Type == room.EventNick && ev.Nick == "robert" && ev.OldNick == "bob"
+		})
+		if err := b.m.SetNick(context.Background(), "bad nick"); !errors.Is(err, room.ErrNick) {
+			t.Errorf("SetNick with a space: %v", err)
+		}
 	})
-	if err := b.m.SetNick(context.Background(), "bad nick"); !errors.Is(err, room.ErrNick) {
-		t.Errorf("SetNick with a space: %v", err)
-	}
 }
 
 func TestLimits(t *testing.T) {
-	a := newPeer(t, "alice")
-	a.join("lobby")
-	<-mustRoom(t, a, "lobby").Ready()
-	_, err := a.m.Send(context.Background(), "lobby", strings.Repeat("x", room.MaxText+1))
-	if !errors.Is(err, room.ErrTooLong) {
-		t.Errorf("oversized message: %v", err)
-	}
-	if _, err := a.m.Send(context.Background(), "lobby", strings.Repeat("x", room.MaxText)); err != nil {
-		t.Errorf("largest message: %v", err)
-	}
-	if _, err := a.m.Send(context.Background(), "nowhere", "x"); !errors.Is(err, room.ErrNotJoined) {
-		t.Errorf("unknown room: %v", err)
-	}
-	for _, bad := range []string{"", "   ", "a b", "/x", strings.Repeat("a", room.MaxNameLen+1), "a\x00b"} {
-		if _, err := a.m.Join(context.Background(), bad, room.JoinOptions{}); !errors.Is(err, room.ErrBadName) {
-			t.Errorf("Join(%q): %v", bad, err)
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		a := newPeer(t, "alice")
+		a.join("lobby")
+		<-mustRoom(t, a, "lobby").Ready()
+		_, err := a.m.Send(context.Background(), "lobby", strings.Repeat("x", room.MaxText+1))
+		if !errors.Is(err, room.ErrTooLong) {
+			t.Errorf("oversized message: %v", err)
 		}
-	}
+		if _, err := a.m.Send(context.Background(), "lobby", strings.Repeat("x", room.MaxText)); err != nil {
+			t.Errorf("largest message: %v", err)
+		}
+		if _, err := a.m.Send(context.Background(), "nowhere", "x"); !errors.Is(err, room.ErrNotJoined) {
+			t.Errorf("unknown room: %v", err)
+		}
+		for _, bad := range []string{"", "   ", "a b", "/x", strings.Repeat("a", room.MaxNameLen+1), "a\x00b"} {
+			if _, err := a.m.Join(context.Background(), bad, room.JoinOptions{}); !errors.Is(err, room.ErrBadName) {
+				t.Errorf("Join(%q): %v", bad, err)
+			}
+		}
+	})
 }

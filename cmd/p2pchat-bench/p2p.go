@@ -14,6 +14,7 @@ import (
 
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
+	"github.com/p2pchat/p2pchat/node/roomnet"
 	"github.com/p2pchat/p2pchat/room"
 )
 
@@ -148,7 +149,7 @@ func (c *p2pCluster) newMember(ctx context.Context) (_ *p2pMember, err error) {
 	if c.log != nil {
 		lg = slog.New(slog.NewTextHandler(c.log, &slog.HandlerOptions{Level: slog.LevelDebug})).With("nick", nick)
 	}
-	if m.m, err = room.New(room.Config{Identity: id, Node: m.n, Nick: nick, Store: m.st, Logger: lg}); err != nil {
+	if m.m, err = room.New(room.Config{Identity: id, Transport: roomnet.Transport(m.n), Nick: nick, Store: m.st, Logger: lg}); err != nil {
 		return nil, err
 	}
 	return m, nil

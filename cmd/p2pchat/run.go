@@ -16,6 +16,7 @@ import (
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/localsock"
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
+	"github.com/p2pchat/p2pchat/node/roomnet"
 	"github.com/p2pchat/p2pchat/room"
 )
 
@@ -149,7 +150,7 @@ func startNode(ctx context.Context, o *options, home string, id *identity.Identi
 	if err != nil {
 		return nil, err
 	}
-	m, err := room.New(room.Config{Identity: id, Node: e.node, Nick: nick, Store: e.store, Logger: log})
+	m, err := room.New(room.Config{Identity: id, Transport: roomnet.Transport(e.node), Nick: nick, Store: e.store, Logger: log})
 	if err != nil {
 		return nil, err
 	}

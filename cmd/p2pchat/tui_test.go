@@ -18,6 +18,7 @@ import (
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/tui"
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
+	"github.com/p2pchat/p2pchat/node/roomnet"
 	"github.com/p2pchat/p2pchat/room"
 )
 
@@ -146,7 +147,7 @@ func TestTUICore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	m, err := room.New(room.Config{Identity: id, Node: n, Nick: "alice", Store: st, Timing: room.Timing{FoundWait: 50 * time.Millisecond}})
+	m, err := room.New(room.Config{Identity: id, Transport: roomnet.Transport(n), Nick: "alice", Store: st, Timing: room.Timing{FoundWait: 50 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,13 +2,14 @@
 // restart for room security. It will grow into the message history store.
 //
 // A [Store] is one file, [FileName], in the node's data directory, opened
-// with [Open]. It holds three things:
+// with [Open]. It holds:
 //
 //   - rooms remembered for rejoining without asking ([Store.SaveRoom]): the
 //     32-byte admission secret derived from a room's passphrase, never the
 //     passphrase itself;
-//   - message ids already seen, per room ([Store.MarkSeen]), so a message
-//     replayed after a restart is still recognised;
+//   - the message history ([Store.AddMessage]), unique per room and message
+//     id, so a message replayed after a restart is recognised as one already
+//     held;
 //   - peers: the fingerprints the user verified ([Store.SetVerified]) and
 //     which nicks each peer used ([Store.NoteNick]), so a new key under a
 //     known nick can be flagged.
@@ -19,7 +20,7 @@
 // with PRAGMA application_id 0x70327063 ("p2pc"). Version 1:
 //
 //	rooms  name TEXT PK | kind TEXT ('open','passphrase') | secret BLOB (32 bytes or empty) | joined INT
-//	seen   room TEXT, id BLOB (16 bytes) PK | at INT                      index seen_at(at)
+//	seen   room TEXT, id BLOB (16 bytes) PK | at INT                      index seen_at(at)  (unused; kept so old files open)
 //	peers  peer_id TEXT PK | fingerprint TEXT | verified INT (0/1) | verified_at INT
 //	       | last_nick TEXT | first_seen INT | last_seen INT
 //	nicks  nick TEXT, peer_id TEXT -> peers PK | first_seen INT | last_seen INT   index nicks_peer(peer_id)
@@ -44,9 +45,9 @@
 // transaction is atomic and survives a crash of the process, and the file
 // is never corrupted by a crash or power loss, but on power loss or an OS
 // crash the transactions committed since the last checkpoint may be rolled
-// back. For this store that means at worst a few message ids seen just
-// before the power cut are accepted once more, or a room just joined asks
-// for its passphrase again; neither is worth an fsync per message
+// back. For this store that means at worst a few messages received just
+// before the power cut are missing from the history (and accepted once more
+// if replayed), or a room just joined asks for its passphrase again; neither is worth an fsync per message
 // (synchronous=FULL).
 //
 // # Secrets at rest

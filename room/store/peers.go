@@ -157,3 +157,5 @@ func (s *Store) noteNick(ctx context.Context, peerID, fingerprint, nick string, 
 	}
 	return others, tx.Commit()
 }
+
+var errZeroTime = errors.New("zero time")

@@ -101,8 +101,7 @@ func (s *Store) Rooms(ctx context.Context) ([]RoomRecord, error) {
 }
 
 // ForgetRoom deletes the room called name; forgetting an unknown room is
-// not an error. The room's seen message ids are kept (until [Store.PruneSeen])
-// so that its old messages stay rejected if it is joined again.
+// not an error. The room's history is kept.
 func (s *Store) ForgetRoom(ctx context.Context, name string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM rooms WHERE name = ?`, name); err != nil {
 		return fmt.Errorf("store: forget room %q: %w", name, err)

@@ -314,19 +314,6 @@ func (e *Epoch) Erase() {
 	}
 }
 
-// KeysForTest returns every secret the epoch still holds (tag, rekey and
-// chain keys, skipped message keys), for tests that play a compromised node.
-func (e *Epoch) KeysForTest() [][32]byte {
-	out := [][32]byte{e.tagKey, e.rekey}
-	for _, c := range e.chains {
-		out = append(out, c.ck)
-		for _, k := range c.skipped {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
 // MessageID returns the stable identifier of author's message number seq:
 // the first 16 bytes of SHA-256(LabelMessageID || author || seq).
 func MessageID(author ed25519.PublicKey, seq uint64) [16]byte {

@@ -313,7 +313,7 @@ func TestRatchet(t *testing.T) {
 		t.Fatal(err)
 	}
 	h, _ := ParseHeader(read)
-	for _, k := range recv3.KeysForTest() {
+	for _, k := range recv3.keysForTest() {
 		// Try the key as a message key, and ratcheted forward as a chain key.
 		for range 5 {
 			aead, _ := chacha20poly1305.NewX(k[:])

@@ -13,6 +13,7 @@ import (
 
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
+	"github.com/p2pchat/p2pchat/node/roomnet"
 	"github.com/p2pchat/p2pchat/room"
 )
 
@@ -37,7 +38,7 @@ func TestLocalThroughAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := room.New(room.Config{Identity: id, Node: n, Nick: "alice", Store: st,
+	m, err := room.New(room.Config{Identity: id, Transport: roomnet.Transport(n), Nick: "alice", Store: st,
 		Timing: room.Timing{FoundWait: 200 * time.Millisecond, Tick: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +114,7 @@ func TestLocalThroughAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bobNode.Close()
-	bob, err := room.New(room.Config{Identity: bobID, Node: bobNode, Nick: "bob",
+	bob, err := room.New(room.Config{Identity: bobID, Transport: roomnet.Transport(bobNode), Nick: "bob",
 		Timing: room.Timing{FoundWait: 200 * time.Millisecond, Tick: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)

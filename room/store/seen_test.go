@@ -1,8 +1,13 @@
 package store
 
+// The seen table (schema version 1) has no production reader or writer:
+// replay across restarts is caught by the history (messages is unique per
+// room and id, see Store.AddMessage). These test-only helpers keep the
+// tests that use the table as a probe of the schema, of persistence and of
+// sharing one file between two stores.
+
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -25,8 +30,6 @@ func (s *Store) MarkSeen(ctx context.Context, room string, id [16]byte, at time.
 	}
 	return n == 1, nil
 }
-
-var errZeroTime = errors.New("zero time")
 
 // Seen reports whether the message id was recorded in room by
 // [Store.MarkSeen] and not pruned since.

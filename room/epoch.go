@@ -16,12 +16,6 @@ import (
 	"github.com/p2pchat/p2pchat/room/internal/wire"
 )
 
-// Buffer bounds for envelopes under an epoch we do not hold yet.
-const (
-	maxBuffered      = 256
-	maxBufferedBytes = 1 << 20
-)
-
 // rekeyStagger is how long each member waits, per member ranked before it,
 // before rekeying itself after a departure, so that usually one rekeys.
 const rekeyStagger = 300 * time.Millisecond
@@ -120,20 +114,6 @@ func (r *Room) noteRoster(e *wire.Epoch) {
 		}
 		r.syncSoon(p)
 	}
-}
-
-// bufferLocked keeps env until its epoch arrives, within the buffer's
-// bounds. r.mu must be held.
-func (r *Room) bufferLocked(env []byte, ref wire.EpochRef) bool {
-	size := 0
-	for _, b := range r.buffered {
-		size += len(b.env)
-	}
-	if len(r.buffered) >= maxBuffered || size+len(env) > maxBufferedBytes {
-		return false
-	}
-	r.buffered = append(r.buffered, buffered{env: append([]byte(nil), env...), ref: ref, at: time.Now()})
-	return true
 }
 
 // acquire obtains the room key: from any topic peer that admits us, or, if

@@ -106,13 +106,6 @@ type member struct {
 	lastSeen time.Time
 }
 
-// buffered is an envelope under an epoch we do not hold yet.
-type buffered struct {
-	env []byte
-	ref wire.EpochRef
-	at  time.Time
-}
-
 // received is a verified envelope, handed from the validator to the
 // receive loop as the validator's value (Delivery.Value).
 type received struct {

@@ -76,7 +76,7 @@ func (r *Room) adopt(e *wire.Epoch) bool {
 		r.announceSoon()
 	}
 	for _, b := range waiting {
-		rcv, reason, err := r.open(b.env, "", true)
+		rcv, reason, err := r.open(b.env, b.from, true)
 		switch {
 		case err == nil:
 			r.handle(rcv)

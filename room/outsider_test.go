@@ -301,7 +301,7 @@ func testOutsider(t *testing.T) {
 	}
 	drops := b.m.Status().Rooms[0].Drops
 	t.Logf("bob's drop counters: %v", drops)
-	if drops[room.DropMalformed] == 0 || drops[room.DropAuth] == 0 || drops[room.DropUnknownEpoch] == 0 || drops[room.DropReplay] == 0 {
+	if drops[room.DropMalformed] == 0 || drops[room.DropHeader] == 0 || drops[room.DropStranger] == 0 || drops[room.DropReplay] == 0 {
 		t.Errorf("drops not counted: %v", drops)
 	}
 }

@@ -71,6 +71,7 @@ func (r *Room) peerLoop() {
 			return
 		}
 		if ev.Joined {
+			r.meet(ev.Peer)
 			r.announceSoon()
 			continue
 		}
@@ -210,4 +211,39 @@ func (r *Room) present(kind wire.Kind) {
 	if _, err := r.publish(ctx, kind, ""); err != nil && r.ctx.Err() == nil {
 		r.m.log.Debug("presence not sent", "room", r.name, "err", err)
 	}
+}
+
+// maxMet bounds the peers remembered by meet.
+const maxMet = 1024
+
+// meet tries once, for each topic peer that appears while we hold a key
+// and is still in no roster we hold after FoundWait (a joiner is admitted
+// by then), to get its epoch if it wins over ours: two groups that made
+// their keys apart converge so. Envelopes never start this (only members'
+// envelopes are even buffered), and each peer gets one attempt per join of
+// the room.
+func (r *Room) meet(p peer.ID) {
+	r.mu.Lock()
+	skip := r.cur == nil || r.met[p] || len(r.met) >= maxMet
+	r.mu.Unlock()
+	if skip {
+		return
+	}
+	r.spawn(func() {
+		select {
+		case <-time.After(r.m.timing.FoundWait):
+		case <-r.ctx.Done():
+			return
+		}
+		if !slices.Contains(r.topic.Peers(), p) { // not under r.mu: it waits for the transport
+			return
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.met[p] || len(r.met) >= maxMet || r.heldMemberLocked(p) {
+			return
+		}
+		r.met[p] = true
+		r.convergeLocked(r.cur.Ref(), p)
+	})
 }

@@ -29,7 +29,7 @@ func (r *Room) validate(from peer.ID, data []byte, local any) (Verdict, any) {
 			r.count(reason)
 		}
 		switch reason {
-		case DropUnknownEpoch, DropReplay, "":
+		case DropUnknownEpoch, DropReplay, DropNoKey, DropOldVersion, DropBadClock, "":
 			return Ignore, nil
 		}
 		return Reject, nil
@@ -37,51 +37,52 @@ func (r *Room) validate(from peer.ID, data []byte, local any) (Verdict, any) {
 	return Accept, rcv
 }
 
-// open parses, decrypts and verifies env. It returns the drop reason on
-// failure ("" when the envelope was buffered rather than dropped).
+// open parses, decrypts and verifies env, forwarded to us by via. It
+// returns the drop reason on failure ("" when the envelope was buffered
+// rather than dropped). The room lock is held only to look up the epoch and
+// copy the keys the envelope needs (and to consume its message key after):
+// the cryptography runs outside it.
 func (r *Room) open(env []byte, via peer.ID, mayBuffer bool) (*received, string, error) {
 	h, err := wire.ParseHeader(env)
 	if err != nil {
+		if errors.Is(err, wire.ErrVersion) {
+			return nil, DropOldVersion, err
+		}
 		return nil, DropMalformed, err
 	}
 	if h.Room != r.id {
 		return nil, DropWrongRoom, wire.ErrRoom
 	}
 	r.mu.Lock()
+	if r.cur == nil {
+		// We hold no key: nothing to judge it by, nobody to report it to.
+		r.mu.Unlock()
+		return nil, DropNoKey, fmt.Errorf("epoch %d: %w", h.Epoch.Number, wire.ErrEpoch)
+	}
 	e := r.epochLocked(h.Epoch)
 	if e == nil {
-		wins := r.cur == nil || h.Epoch.Better(r.cur.Ref())
-		if wins && mayBuffer && r.bufferLocked(env, h.Epoch) {
-			if r.cur != nil {
-				r.convergeLocked(h.Epoch, via)
+		reason, err := r.unknownEpochLocked(env, h.Epoch, via, mayBuffer)
+		r.mu.Unlock()
+		return nil, reason, err
+	}
+	late := e != r.cur
+	op, err := e.Prepare(env)
+	r.mu.Unlock()
+	var b *wire.Body
+	if err == nil {
+		_, b, err = op.Read()
+		if err == nil {
+			r.mu.Lock()
+			err = e.Commit(op)
+			if err == nil && late {
+				r.announceLocked() // a late message: the sender may be behind
 			}
 			r.mu.Unlock()
-			return nil, "", errBuffered
 		}
-		if !wins {
-			r.announceLocked() // the sender is behind: show it the current epoch
-		}
-		r.mu.Unlock()
-		return nil, DropUnknownEpoch, fmt.Errorf("epoch %d/%x: %w", h.Epoch.Number, h.Epoch.KeyID[:4], wire.ErrEpoch)
+		op.Erase()
 	}
-	if e != r.cur {
-		r.announceLocked() // a late message: the sender may be behind
-	}
-	_, b, err := wire.Open(e, env)
-	r.mu.Unlock()
-	switch {
-	case errors.Is(err, wire.ErrAuth):
-		return nil, DropAuth, err
-	case errors.Is(err, wire.ErrSender):
-		return nil, DropSender, err
-	case errors.Is(err, wire.ErrSignature):
-		return nil, DropSignature, err
-	case errors.Is(err, wire.ErrOldIndex):
-		return nil, DropReplay, err
-	case errors.Is(err, wire.ErrFarIndex):
-		return nil, DropTooFar, err
-	case err != nil:
-		return nil, DropMalformed, err
+	if reason := dropReason(err); reason != "" {
+		return nil, reason, err
 	}
 	pub, err := crypto.UnmarshalEd25519PublicKey(b.Author)
 	if err != nil {
@@ -97,6 +98,68 @@ func (r *Room) open(env []byte, via peer.ID, mayBuffer bool) (*received, string,
 		return nil, DropReplay, errors.New("own envelope from the network")
 	}
 	return &received{from: author, body: b}, "", nil
+}
+
+// dropReason names the drop counter for an error of wire's Open steps, ""
+// for nil.
+func dropReason(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, wire.ErrHeader):
+		return DropHeader
+	case errors.Is(err, wire.ErrEpoch):
+		return DropUnknownEpoch // erased while we read it
+	case errors.Is(err, wire.ErrAuth):
+		return DropAuth
+	case errors.Is(err, wire.ErrSender):
+		return DropSender
+	case errors.Is(err, wire.ErrSignature):
+		return DropSignature
+	case errors.Is(err, wire.ErrOldIndex):
+		return DropReplay
+	case errors.Is(err, wire.ErrFarIndex):
+		return DropTooFar
+	}
+	return DropMalformed
+}
+
+// unknownEpochLocked handles an envelope under an epoch we do not hold
+// while we hold another: it is buffered (and the epoch fetched) only if a
+// member of an epoch we hold forwarded it and its epoch wins over ours.
+// Only members are answered with our epoch. r.mu must be held.
+func (r *Room) unknownEpochLocked(env []byte, ref wire.EpochRef, via peer.ID, mayBuffer bool) (string, error) {
+	err := fmt.Errorf("epoch %d/%x: %w", ref.Number, ref.KeyID[:4], wire.ErrEpoch)
+	if !r.heldMemberLocked(via) {
+		return DropStranger, err
+	}
+	wins := ref.Better(r.cur.Ref())
+	if wins && mayBuffer && r.bufferLocked(env, ref, via) {
+		r.convergeLocked(ref, via)
+		return "", errBuffered
+	}
+	if !wins {
+		r.announceLocked() // the sender is behind: show it the current epoch
+	}
+	return DropUnknownEpoch, err
+}
+
+// heldMemberLocked reports whether p is in the roster of an epoch we hold.
+// r.mu must be held.
+func (r *Room) heldMemberLocked(p peer.ID) bool {
+	pub, err := identity.PublicKeyOf(p)
+	if err != nil {
+		return false
+	}
+	if r.cur != nil && r.cur.InRoster(pub) {
+		return true
+	}
+	for _, o := range r.old {
+		if o.e.InRoster(pub) {
+			return true
+		}
+	}
+	return false
 }
 
 // coversLocked reports whether the held epoch ref lists every member of the

@@ -29,6 +29,11 @@ const (
 	DropUnreadable   = "unreadable" // buffered for a key that never came
 	DropSuperseded   = "superseded" // buffered under an epoch that lost; its author re-sends
 	DropRekey        = "rekey_refused"
+	DropHeader       = "bad_header"  // header MAC wrong: not made by a holder of the epoch
+	DropNoKey        = "no_key"      // we hold no key for the room yet: dropped unread, never reported
+	DropStranger     = "not_member"  // unknown epoch, forwarded by a peer in no roster we hold
+	DropOldVersion   = "old_version" // an older protocol's envelope
+	DropBadClock     = "bad_clock"   // Lamport clock implausibly far ahead
 )
 
 // leaveGrace is how long a topic peer must stay gone before a member that
@@ -68,6 +73,7 @@ type Room struct {
 	announce   bool // a presence announcement is scheduled
 	failures   map[peer.ID][]time.Time
 	refusedBy  map[peer.ID]bool // members that refused our passphrase (told once)
+	met        map[peer.ID]bool // topic peers outside our rosters we tried to converge with (see meet)
 	sent       []sentBody       // our recent messages, re-sent under a later epoch (see resend)
 	seenIDs    map[[16]byte]time.Time
 	seq        uint64                      // our last message's sequence number in this room
@@ -129,6 +135,7 @@ func newRoom(m *Manager, name, kind string, secret [32]byte) (*Room, error) {
 		tried:     map[wire.EpochRef]time.Time{},
 		failures:  map[peer.ID][]time.Time{},
 		refusedBy: map[peer.ID]bool{},
+		met:       map[peer.ID]bool{},
 		seenIDs:   map[[16]byte]time.Time{},
 		acks:      map[peer.ID][]wire.SeqRange{},
 		syncQueue: map[peer.ID]bool{},

@@ -12,12 +12,14 @@ import (
 )
 
 // Version is the envelope and frame format version this package speaks.
-// Version 1 (one key per epoch, HMAC name proofs) is refused.
-const Version = 2
+// Earlier versions (1: one key per epoch; 2: no header MAC) are refused.
+const Version = 3
 
 // Sizes and limits of the envelope.
 const (
-	HeaderSize  = 81
+	HeaderSize  = 97
+	macOffset   = 81 // the header MAC covers the bytes before it
+	HeaderMAC   = 16
 	adSize      = 57 // version through chain index
 	MaxNick     = 32
 	MaxText     = 16 << 10
@@ -34,6 +36,7 @@ var (
 	ErrRoom      = errors.New("wrong room")
 	ErrEpoch     = errors.New("wrong epoch")
 	ErrAuth      = errors.New("decryption failed")
+	ErrHeader    = errors.New("header authentication failed")
 	ErrSender    = errors.New("sender tag does not match author")
 	ErrSignature = errors.New("bad signature")
 	ErrTooLong   = fmt.Errorf("text longer than %d bytes", MaxText)
@@ -62,6 +65,7 @@ type Header struct {
 	Sender  [16]byte
 	Index   uint32 // position in the sender's chain
 	Nonce   [24]byte
+	MAC     [HeaderMAC]byte // HMAC(header key, LabelHeader || bytes before it), truncated
 }
 
 func (h *Header) marshal() []byte {
@@ -72,7 +76,8 @@ func (h *Header) marshal() []byte {
 	b = append(b, h.Epoch.KeyID[:]...)
 	b = append(b, h.Sender[:]...)
 	b = binary.BigEndian.AppendUint32(b, h.Index)
-	return append(b, h.Nonce[:]...)
+	b = append(b, h.Nonce[:]...)
+	return append(b, h.MAC[:]...)
 }
 
 // ParseHeader decodes the cleartext header of env. It checks the version and
@@ -102,6 +107,7 @@ func decodeHeader(b []byte) Header {
 	copy(h.Sender[:], b[37:53])
 	h.Index = binary.BigEndian.Uint32(b[53:57])
 	copy(h.Nonce[:], b[57:81])
+	copy(h.MAC[:], b[macOffset:HeaderSize])
 	return h
 }
 
@@ -218,12 +224,15 @@ func Seal(e *Epoch, b *Body, sign Signer) ([]byte, error) {
 		return nil, err
 	}
 	h.Index = idx
-	env := seal(&mk, &h, b, sign)
+	env := seal(e, &mk, &h, b, sign)
 	clear(mk[:])
 	return env, nil
 }
 
-func seal(mk *[32]byte, h *Header, b *Body, sign Signer) []byte {
+// seal sets h's MAC under e's header key and builds the envelope with
+// message key mk.
+func seal(e *Epoch, mk *[32]byte, h *Header, b *Body, sign Signer) []byte {
+	h.MAC = e.headerMAC(h.marshal()[:macOffset])
 	hdr := h.marshal()
 	pt := b.marshal()
 	pt = append(pt, sign(signedBytes(hdr, pt))...)
@@ -248,58 +257,6 @@ func associatedData(hdr []byte) []byte {
 	ad := make([]byte, 0, len(LabelEnvelopeAD)+adSize)
 	ad = append(ad, LabelEnvelopeAD...)
 	return append(ad, hdr[:adSize]...)
-}
-
-// Open authenticates, decrypts and verifies env under epoch e. It checks, in
-// order: version and size, room, epoch, that the sender tag names a member,
-// that the chain index is neither used nor too far ahead, the AEAD tag, the
-// body encoding, that the body's author is the member the tag names, and the
-// author's signature over header and body. Only then does it consume the
-// message key (so a forged copy cannot burn the key of a real message).
-// Any failure returns an error wrapping one of the package's errors and no
-// body.
-func Open(e *Epoch, env []byte) (Header, *Body, error) {
-	h, err := ParseHeader(env)
-	if err != nil {
-		return h, nil, err
-	}
-	if h.Room != e.room {
-		return h, nil, ErrRoom
-	}
-	if h.Epoch != e.ref {
-		return h, nil, ErrEpoch
-	}
-	i, ok := e.tags[h.Sender]
-	if !ok {
-		return h, nil, ErrSender
-	}
-	mk, commit, err := e.receiveKey(i, h.Index)
-	if err != nil {
-		return h, nil, err
-	}
-	defer clear(mk[:])
-	aead, err := chacha20poly1305.NewX(mk[:])
-	if err != nil {
-		panic("wire: " + err.Error())
-	}
-	hdr := env[:HeaderSize]
-	pt, err := aead.Open(nil, h.Nonce[:], env[HeaderSize:], associatedData(hdr))
-	if err != nil {
-		return h, nil, ErrAuth
-	}
-	b, signed, sig, err := parseBody(pt)
-	if err != nil {
-		return h, nil, err
-	}
-	if !b.Author.Equal(e.roster[i]) {
-		return h, nil, ErrSender
-	}
-	if !ed25519.Verify(b.Author, signedBytes(hdr, signed), sig) {
-		return h, nil, ErrSignature
-	}
-	commit()
-	b.Record = append(append([]byte(nil), hdr...), pt...)
-	return h, b, nil
 }
 
 // VerifyRecord checks a stored or synced record (header || signed body, see

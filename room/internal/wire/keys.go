@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -33,6 +34,8 @@ const (
 	LabelAdmitMemberConf = "p2pchat/v2/admit/member-confirm"
 	LabelAdmitWrap       = "p2pchat/v2/admit/wrap"
 	LabelRekeyMAC        = "p2pchat/v2/rekey"
+	LabelHeaderKey       = "p2pchat/v3/header-key"
+	LabelHeader          = "p2pchat/v3/header"
 )
 
 // Ratchet limits: how far ahead of the next expected index a message may
@@ -122,6 +125,8 @@ type Epoch struct {
 	ref    EpochRef
 	tagKey [32]byte
 	rekey  [32]byte
+	hdrKey [32]byte // authenticates envelope headers (see Opening.Read)
+	erased bool
 	roster []ed25519.PublicKey // sorted
 	tags   map[[16]byte]int    // sender tag -> roster index
 	chains []chain             // by roster index
@@ -150,6 +155,7 @@ func NewEpoch(room RoomID, number uint32, secret *[32]byte, roster []ed25519.Pub
 	copy(e.ref.KeyID[:], id[:16])
 	e.tagKey = hkdf32(secret[:], salt, LabelSenderTagKey)
 	e.rekey = hkdf32(secret[:], salt, LabelRekeyKey)
+	e.hdrKey = hkdf32(secret[:], salt, LabelHeaderKey)
 	e.roster = sortedRoster(roster)
 	for i := 1; i < len(e.roster); i++ {
 		if e.roster[i].Equal(e.roster[i-1]) {
@@ -243,7 +249,12 @@ func (e *Epoch) nextSendKey(author ed25519.PublicKey) (uint32, [32]byte, error) 
 	return idx, mk, nil
 }
 
+// ratchetSteps counts chain steps taken, so tests can tell how much work
+// an envelope cost without measuring time.
+var ratchetSteps atomic.Uint64
+
 func (c *chain) advance() [32]byte {
+	ratchetSteps.Add(1)
 	mk := hmac32(c.ck[:], 0x01)
 	next := hmac32(c.ck[:], 0x02)
 	clear(c.ck[:])
@@ -252,52 +263,20 @@ func (c *chain) advance() [32]byte {
 	return mk
 }
 
-// receiveKey returns the message key of the author at roster position i for
-// index idx without consuming it; commit consumes it (and the keys skipped
-// on the way) once the message has been authenticated.
-func (e *Epoch) receiveKey(i int, idx uint32) (mk [32]byte, commit func(), err error) {
-	c := &e.chains[i]
-	if idx < c.next {
-		k, ok := c.skipped[idx]
-		if !ok {
-			return mk, nil, ErrOldIndex
-		}
-		return k, func() { delete(c.skipped, idx) }, nil
-	}
-	if idx-c.next > MaxSkip {
-		return mk, nil, ErrFarIndex
-	}
-	// Walk a copy forward; commit replaces the chain with it.
-	walk := chain{ck: c.ck, next: c.next}
-	var skipped [][32]byte
-	for walk.next < idx {
-		skipped = append(skipped, walk.advance())
-	}
-	mk = walk.advance()
-	return mk, func() {
-		first := c.next
-		for j, k := range skipped {
-			if c.skipped == nil {
-				c.skipped = map[uint32][32]byte{}
+// trimSkipped keeps the newest MaxSkipped skipped keys.
+func (c *chain) trimSkipped() {
+	for len(c.skipped) > MaxSkipped {
+		oldest := uint32(0)
+		found := false
+		for k := range c.skipped {
+			if !found || k < oldest {
+				oldest, found = k, true
 			}
-			c.skipped[first+uint32(j)] = k
 		}
-		// Keep the newest MaxSkipped skipped keys.
-		for len(c.skipped) > MaxSkipped {
-			oldest := uint32(0)
-			found := false
-			for k := range c.skipped {
-				if !found || k < oldest {
-					oldest, found = k, true
-				}
-			}
-			sk := c.skipped[oldest]
-			clear(sk[:])
-			delete(c.skipped, oldest)
-		}
-		clear(c.ck[:])
-		c.ck, c.next = walk.ck, walk.next
-	}, nil
+		sk := c.skipped[oldest]
+		clear(sk[:])
+		delete(c.skipped, oldest)
+	}
 }
 
 // Erase overwrites the epoch's key material (best effort: Go may have copied
@@ -305,6 +284,8 @@ func (e *Epoch) receiveKey(i int, idx uint32) (mk [32]byte, commit func(), err e
 func (e *Epoch) Erase() {
 	clear(e.tagKey[:])
 	clear(e.rekey[:])
+	clear(e.hdrKey[:])
+	e.erased = true
 	for i := range e.chains {
 		clear(e.chains[i].ck[:])
 		for k, v := range e.chains[i].skipped {

@@ -27,6 +27,7 @@ type vector struct {
 	Epoch      uint32 `json:"epoch"`
 	Secret     string `json:"secret"`
 	KeyID      string `json:"key_id"`
+	HeaderKey  string `json:"header_key"`
 	AuthorSeed string `json:"author_seed"`
 	OtherSeed  string `json:"other_seed"` // a second roster member
 	Index      uint32 `json:"index"`      // messages the author sends before this one
@@ -73,7 +74,7 @@ func (v *vector) build(t testing.TB) (send, recv *Epoch, env []byte) {
 	}
 	h := Header{Version: Version, Room: send.room, Epoch: send.ref, Sender: send.SenderTag(b.Author), Index: idx}
 	copy(h.Nonce[:], unhex(t, v.Nonce))
-	return send, recv, seal(&mk, &h, b, func(m []byte) []byte { return ed25519.Sign(priv, m) })
+	return send, recv, seal(send, &mk, &h, b, func(m []byte) []byte { return ed25519.Sign(priv, m) })
 }
 
 func mustEpoch(t testing.TB, room RoomID, n uint32, secret *[32]byte, roster []ed25519.PublicKey) *Epoch {
@@ -110,6 +111,7 @@ func TestVectors(t *testing.T) {
 			if *update {
 				v.RoomID = hex.EncodeToString(rid[:])
 				v.KeyID = hex.EncodeToString(e.ref.KeyID[:])
+				v.HeaderKey = hex.EncodeToString(e.hdrKey[:])
 				v.Envelope = hex.EncodeToString(env)
 				return
 			}
@@ -118,6 +120,9 @@ func TestVectors(t *testing.T) {
 			}
 			if got := hex.EncodeToString(e.ref.KeyID[:]); got != v.KeyID {
 				t.Errorf("key id %s, want %s", got, v.KeyID)
+			}
+			if got := hex.EncodeToString(e.hdrKey[:]); got != v.HeaderKey {
+				t.Errorf("header key %s, want %s", got, v.HeaderKey)
 			}
 			if got := hex.EncodeToString(env); got != v.Envelope {
 				t.Fatalf("envelope\n got %s\nwant %s", got, v.Envelope)
@@ -212,7 +217,7 @@ func TestOpenRejects(t *testing.T) {
 		b := &Body{Kind: KindText, Author: alicePriv.Public().(ed25519.PublicKey), Seq: 8, Time: 1, Nick: "alice", Text: "forged"}
 		h := Header{Version: Version, Room: send.room, Epoch: send.ref, Sender: send.SenderTag(bobPriv.Public().(ed25519.PublicKey))}
 		_, mk, _ := send.nextSendKey(bobPriv.Public().(ed25519.PublicKey))
-		return seal(&mk, &h, b, func(m []byte) []byte { return ed25519.Sign(bobPriv, m) })
+		return seal(send, &mk, &h, b, func(m []byte) []byte { return ed25519.Sign(bobPriv, m) })
 	}()
 	// Alice's chain and name, signed by mallory.
 	badSig := func() []byte {
@@ -477,7 +482,7 @@ func FuzzOpen(f *testing.F) {
 	b := &Body{Kind: KindText, Author: alicePriv.Public().(ed25519.PublicKey), Seq: 1, Nick: "a", Text: "hello"}
 	idx, mk, _ := send.nextSendKey(b.Author)
 	h := Header{Version: Version, Room: send.room, Epoch: send.ref, Sender: send.SenderTag(b.Author), Index: idx}
-	valid := seal(&mk, &h, b, func(m []byte) []byte { return ed25519.Sign(alicePriv, m) })
+	valid := seal(send, &mk, &h, b, func(m []byte) []byte { return ed25519.Sign(alicePriv, m) })
 	f.Add(valid)
 	f.Add([]byte{Version})
 	f.Add([]byte{})

@@ -94,6 +94,8 @@ type Config struct {
 	// hostSecurity replaces the Noise-only security option, so that tests
 	// can build a node whose connections are not Noise.
 	hostSecurity libp2p.Option
+	// tracer, if not nil, traces gossipsub's RPCs.
+	tracer pubsub.RawTracer
 }
 
 // NoticeKind says what a [Notice] reports.
@@ -170,6 +172,11 @@ type Node struct {
 	mu      sync.Mutex
 	closed  bool
 	topics  map[*Topic]struct{}
+
+	// allows holds each joined topic's allow function (nil: everyone),
+	// read by gossipsub's peer filter and scoring on its event loop.
+	allowMu sync.RWMutex
+	allows  map[string]func(peer.ID) bool
 	dialing map[peer.ID]struct{} // mDNS dials in flight
 	// discovered remembers what mDNS said about each peer, to redial it
 	// after a disconnect: mDNS itself reports a peer only once.
@@ -224,6 +231,7 @@ func New(ctx context.Context, priv crypto.PrivKey, cfg Config) (*Node, error) {
 		backoffMax: orDefault(cfg.backoffMax, defaultBackoffMax),
 		static:     static,
 		topics:     make(map[*Topic]struct{}),
+		allows:     make(map[string]func(peer.ID) bool),
 		dialing:    make(map[peer.ID]struct{}),
 		discovered: make(map[peer.ID]peer.AddrInfo),
 		peerConns:  make(map[peer.ID]int),
@@ -290,7 +298,11 @@ func New(ctx context.Context, priv crypto.PrivKey, cfg Config) (*Node, error) {
 		return fail(err)
 	}
 
-	n.ps, err = pubsub.NewGossipSub(n.bg, h, pubsubOptions(logger)...)
+	opts := append(pubsubOptions(logger), n.scoreOptions()...)
+	if cfg.tracer != nil {
+		opts = append(opts, pubsub.WithRawTracer(cfg.tracer))
+	}
+	n.ps, err = pubsub.NewGossipSub(n.bg, h, opts...)
 	if err != nil {
 		return fail(fmt.Errorf("node: failed to start gossipsub: %w", err))
 	}
@@ -366,10 +378,13 @@ func (n *Node) listen(addrs []multiaddr.Multiaddr, strict bool) error {
 func pubsubOptions(logger *slog.Logger) []pubsub.Option {
 	return []pubsub.Option{
 		pubsub.WithLogger(logger.With("component", "gossipsub")),
-		// Send every publish to all topic peers, not just the mesh: the
-		// mesh only forms at a heartbeat, so without this a message
-		// published right after a peer appears reaches nobody.
-		pubsub.WithFloodPublish(true),
+		// Publish to the mesh only: flood publishing sends to every topic
+		// peer whose score is above the publish threshold, whatever the
+		// peer filter says, and the score is per peer, not per topic (a
+		// member of one of our rooms subscribed to another would get its
+		// traffic). The short heartbeat (see scoreOptions) forms the mesh
+		// quickly instead.
+		pubsub.WithFloodPublish(false),
 		// Payloads are encrypted and signed by the caller; a libp2p
 		// signature and author would only add bytes and reveal peer IDs.
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),

@@ -84,12 +84,25 @@ var errTopicClosed = errors.New("node: topic closed")
 // once per node at a time; Join fails if it already is, or if the node is
 // closed.
 func (n *Node) Join(name string, v Validator) (*Topic, error) {
+	return n.JoinFiltered(name, v, nil)
+}
+
+// JoinFiltered is [Node.Join] with an allow function: if not nil, the topic
+// exchanges messages only with peers it allows. Others are kept out of the
+// topic's mesh and gossip (gossipsub's peer filter), so nothing we publish
+// or forward on it reaches them, and a peer allowed by none of our topics
+// gets an application score far below the graylist threshold: all its
+// RPCs are dropped before validation. Peers that forward messages the
+// validator rejects are penalised on the topic's score. allow runs on
+// gossipsub's event loop: it must be cheap and must not block or call the
+// node.
+func (n *Node) JoinFiltered(name string, v Validator, allow func(peer.ID) bool) (*Topic, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
 		return nil, errors.New("node: join: node is closed")
 	}
-	t, err := n.join(name, v)
+	t, err := n.join(name, v, allow)
 	if err != nil {
 		return nil, fmt.Errorf("node: failed to join topic %q: %w", name, err)
 	}
@@ -97,9 +110,17 @@ func (n *Node) Join(name string, v Validator) (*Topic, error) {
 	return t, nil
 }
 
-func (n *Node) join(name string, v Validator) (_ *Topic, err error) {
+func (n *Node) join(name string, v Validator, allow func(peer.ID) bool) (_ *Topic, err error) {
+	n.allowMu.Lock()
+	if _, dup := n.allows[name]; dup {
+		n.allowMu.Unlock()
+		return nil, errors.New("topic already joined")
+	}
+	n.allows[name] = allow
+	n.allowMu.Unlock()
 	pt, err := n.ps.Join(name)
 	if err != nil {
+		n.dropAllow(name)
 		return nil, err
 	}
 	t := &Topic{n: n, name: name, t: pt}
@@ -121,6 +142,9 @@ func (n *Node) join(name string, v Validator) (_ *Topic, err error) {
 		}
 		t.hasValidator = true
 	}
+	if err := pt.SetScoreParams(topicScoreParams()); err != nil {
+		return nil, err
+	}
 	if t.sub, err = pt.Subscribe(pubsub.WithBufferSize(queueSize)); err != nil {
 		return nil, err
 	}
@@ -140,10 +164,42 @@ func (t *Topic) Publish(ctx context.Context, data []byte, validatorData any) err
 	if size := rpcSize(t.name, data); size > MaxMessageSize {
 		return fmt.Errorf("node: publish on %q: %d-byte message in a %d-byte RPC: %w", t.name, len(data), size, ErrFrameTooLarge)
 	}
-	if err := t.t.Publish(ctx, data, pubsub.WithValidatorData(validatorData)); err != nil {
+	if err := t.publish(ctx, data, validatorData); err != nil {
 		return fmt.Errorf("node: publish on %q: %w", t.name, err)
 	}
 	return nil
+}
+
+// meshWait bounds how long Publish waits for the mesh to take in peers
+// that just appeared.
+const meshWait = 3 * heartbeat
+
+// publish publishes to the topic's mesh (flood publishing is off, see
+// pubsubOptions). Peers that just subscribed join the mesh at a heartbeat
+// or when their GRAFT arrives; a message published before that would reach
+// nobody. So when fewer allowed topic peers are in the mesh than could be
+// (up to gossipsub's Dlo), it waits for them, at most meshWait, and then
+// publishes anyway.
+func (t *Topic) publish(ctx context.Context, data []byte, validatorData any) error {
+	want := 0
+	for _, p := range t.t.ListPeers() {
+		if t.n.allowed(p, t.name) {
+			want++
+		}
+	}
+	want = min(want, meshDlo)
+	if want > 0 {
+		wctx, cancel := context.WithTimeout(ctx, meshWait)
+		err := t.t.Publish(wctx, data, pubsub.WithValidatorData(validatorData),
+			pubsub.WithReadiness(func(rt pubsub.PubSubRouter, topic string) (bool, error) {
+				return rt.EnoughPeers(topic, want), nil
+			}))
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+	}
+	return t.t.Publish(ctx, data, pubsub.WithValidatorData(validatorData))
 }
 
 // rpcSize is the encoded size of the gossipsub RPC that carries one message
@@ -224,8 +280,15 @@ func (t *Topic) release() error {
 	if err := t.t.Close(); err != nil {
 		errs = append(errs, err)
 	}
+	t.n.dropAllow(t.name)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("node: close topic %q: %w", t.name, err)
 	}
 	return nil
+}
+
+func (n *Node) dropAllow(topic string) {
+	n.allowMu.Lock()
+	delete(n.allows, topic)
+	n.allowMu.Unlock()
 }

@@ -36,6 +36,7 @@ func (r *Room) adopt(e *wire.Epoch) bool {
 		r.old[r.cur.Ref()] = oldEpoch{e: r.cur, expires: time.Now().Add(r.m.timing.OldEpochTTL)}
 	}
 	r.cur, r.since = e, time.Now()
+	r.refreshAllowedLocked()
 	close(r.changed)
 	r.changed = make(chan struct{})
 	// Members not in the new roster are no longer members (they will be

@@ -29,8 +29,9 @@ type outsider struct {
 	n     *node.Node       // on real sockets
 	ep    *memnet.Endpoint // on memnet
 	mem   *memnet.Network
-	tr    room.Transport
-	topic room.Topic
+	tr        room.Transport
+	topic     room.Topic
+	topicName string
 
 	mu       sync.Mutex
 	captured [][]byte
@@ -55,11 +56,11 @@ func newOutsider(t *testing.T, topic string) *outsider {
 		o.n, o.tr = n, roomnet.Transport(n)
 	}
 	accept := func(peer.ID, []byte, any) (room.Verdict, any) { return room.Accept, nil }
-	tp, err := o.tr.Join(topic, accept)
+	tp, err := o.tr.Join(topic, accept, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.topic = tp
+	o.topic, o.topicName = tp, topic
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -68,6 +69,9 @@ func newOutsider(t *testing.T, topic string) *outsider {
 			m, err := tp.Next(ctx)
 			if err != nil {
 				return
+			}
+			if m.From == id.PeerID() {
+				continue // its own publications
 			}
 			o.mu.Lock()
 			o.captured = append(o.captured, bytes.Clone(m.Data))
@@ -89,10 +93,22 @@ func newOutsider(t *testing.T, topic string) *outsider {
 // peer returns the outsider as a peerNode for connect.
 func (o *outsider) peer() *peerNode { return &peerNode{id: o.id, n: o.n, ep: o.ep, mem: o.mem} }
 
-func (o *outsider) envelopes() [][]byte {
+// received returns what the outsider's own subscription received: room
+// traffic never reaches it (members' transports keep it out).
+func (o *outsider) received() [][]byte {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return append([][]byte(nil), o.captured...)
+}
+
+// envelopes returns what the outsider would see if room traffic reached it:
+// on memnet, everything published on the topic (a wiretap); on real
+// sockets, what it received.
+func (o *outsider) envelopes() [][]byte {
+	if o.mem != nil {
+		return o.mem.Published(o.topicName)
+	}
+	return o.received()
 }
 
 func (o *outsider) publish(t *testing.T, data []byte) {
@@ -191,17 +207,20 @@ func testOutsider(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.waitMessage("lobby", marker)
-	waitFor(t, "outsider captures envelopes", func() bool {
-		for _, env := range o.envelopes() {
-			if len(env) > wire.HeaderSize+300 {
-				return true
+	if o.mem != nil {
+		waitFor(t, "the wiretap captures envelopes", func() bool {
+			for _, env := range o.envelopes() {
+				if len(env) > wire.HeaderSize+300 {
+					return true
+				}
 			}
-		}
-		return false
-	})
+			return false
+		})
+	}
 
-	// Eavesdropping: no plaintext, no nick, no author peer ID in anything the
-	// outsider received.
+	// Eavesdropping: no plaintext, no nick, no author peer ID in anything
+	// published on the topic (and nothing published reaches the outsider:
+	// checked at the end).
 	aPub := a.id.PublicKey()
 	for _, env := range o.envelopes() {
 		for _, secret := range [][]byte{[]byte(marker), []byte("alice"), []byte(a.id.PeerID()), aPub} {
@@ -216,6 +235,17 @@ func testOutsider(t *testing.T) {
 	for _, env := range o.envelopes() {
 		if len(env) > len(real) {
 			real = env
+		}
+	}
+	if real == nil {
+		// Real sockets: nothing reached the outsider. A genuine envelope of
+		// alice's that she never published stands in (if it got through,
+		// bob would show it).
+		var err error
+		real, err = mustRoom(t, a, "lobby").SealForTest(&wire.Body{Kind: wire.KindText, Author: aPub, Seq: uint64(time.Now().UnixMicro()) + 1e9,
+			Time: time.Now().UnixNano(), Nick: "alice", Text: "smuggled " + strings.Repeat("s", 300)}, a.id.Sign)
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
 	rid := wire.DeriveRoomID("lobby")
@@ -298,6 +328,34 @@ func testOutsider(t *testing.T) {
 	after := a.m.Status().Rooms[0]
 	if after.KeyID != before.KeyID || after.Epoch != before.Epoch {
 		t.Errorf("outsider moved alice's key from %s/%d to %s/%d", before.KeyID, before.Epoch, after.KeyID, after.Epoch)
+	}
+	// Outsiders receive no room traffic, and what they publish never
+	// reaches a member's validator.
+	if n := len(o.received()); n != 0 {
+		t.Errorf("the outsider received %d room envelopes", n)
+	}
+	for _, p := range []*peerNode{a, b} {
+		drops := p.m.Status().Rooms[0].Drops
+		t.Logf("%s's drop counters after the outsider's publications: %v", p.nick, drops)
+		for _, reason := range []string{room.DropMalformed, room.DropHeader, room.DropStranger, room.DropAuth, room.DropOldVersion} {
+			if drops[reason] != 0 {
+				t.Errorf("%s validated the outsider's publications: %v", p.nick, drops)
+				break
+			}
+		}
+		if p.ep != nil && p.ep.Refused() == 0 {
+			t.Errorf("%s's transport refused nothing from the outsider", p.nick)
+		}
+	}
+	if o.mem == nil {
+		return
+	}
+	// Had they reached it, the validator would have dropped them all.
+	br := mustRoom(t, b, "lobby")
+	for _, env := range append(attacks, real) {
+		if br.DeliverForTest(env, o.id.PeerID()) == room.Accept {
+			t.Errorf("bob's validator accepted an outsider's %d bytes", len(env))
+		}
 	}
 	drops := b.m.Status().Rooms[0].Drops
 	t.Logf("bob's drop counters: %v", drops)

@@ -127,11 +127,16 @@ func (r *Room) tickLoop() {
 				}
 			}
 		}
+		expiredEpoch := false
 		for ref, o := range r.old {
 			if now.After(o.expires) {
 				o.e.Erase()
 				delete(r.old, ref)
+				expiredEpoch = true
 			}
+		}
+		if expiredEpoch {
+			r.refreshAllowedLocked()
 		}
 		// The best epoch in view: ours, or one that envelopes waiting for
 		// their key were sent under.

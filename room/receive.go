@@ -144,6 +144,35 @@ func (r *Room) unknownEpochLocked(env []byte, ref wire.EpochRef, via peer.ID, ma
 	return DropUnknownEpoch, err
 }
 
+// allow is the topic's allow function: the transport exchanges room
+// traffic only with peers in the roster of an epoch we hold, so outsiders
+// (and, while we hold no key, everyone) get nothing from us and what they
+// send is dropped before validation.
+func (r *Room) allow(p peer.ID) bool {
+	m := r.allowed.Load()
+	return m != nil && (*m)[p]
+}
+
+// refreshAllowedLocked recomputes the peers allow lets through from the
+// epochs we hold. Call it whenever r.cur or r.old changes. r.mu must be held.
+func (r *Room) refreshAllowedLocked() {
+	m := map[peer.ID]bool{}
+	add := func(e *wire.Epoch) {
+		for _, pub := range e.Roster() {
+			if p, err := peerOf(pub); err == nil && p != r.m.net.ID() {
+				m[p] = true
+			}
+		}
+	}
+	if r.cur != nil {
+		add(r.cur)
+	}
+	for _, o := range r.old {
+		add(o.e)
+	}
+	r.allowed.Store(&m)
+}
+
 // heldMemberLocked reports whether p is in the roster of an epoch we hold.
 // r.mu must be held.
 func (r *Room) heldMemberLocked(p peer.ID) bool {

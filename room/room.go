@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -74,6 +75,10 @@ type Room struct {
 	failures   map[peer.ID][]time.Time
 	refusedBy  map[peer.ID]bool // members that refused our passphrase (told once)
 	met        map[peer.ID]bool // topic peers outside our rosters we tried to converge with (see meet)
+	// allowed is the set of peers in the roster of an epoch we hold, for
+	// the transport's allow function (read without r.mu; replaced, never
+	// changed, by refreshAllowedLocked).
+	allowed atomic.Pointer[map[peer.ID]bool]
 	sent       []sentBody       // our recent messages, re-sent under a later epoch (see resend)
 	seenIDs    map[[16]byte]time.Time
 	seq        uint64                      // our last message's sequence number in this room
@@ -144,7 +149,7 @@ func newRoom(m *Manager, name, kind string, secret [32]byte) (*Room, error) {
 	if err := r.loadHistory(context.Background()); err != nil {
 		return nil, err
 	}
-	t, err := m.net.Join(TopicFor(name), r.validate)
+	t, err := m.net.Join(TopicFor(name), r.validate, r.allow)
 	if err != nil {
 		return nil, err
 	}

@@ -19,9 +19,13 @@ type Transport interface {
 	// ID is this endpoint's peer ID.
 	ID() peer.ID
 	// Join subscribes to topic; v validates every message on it, our own
-	// included, before it is delivered or forwarded. A topic can be joined
-	// once at a time.
-	Join(topic string, v Validator) (Topic, error)
+	// included, before it is delivered or forwarded. allow, if not nil,
+	// says which peers the topic exchanges messages with: a peer it refuses
+	// is sent nothing on the topic (neither our messages nor ones we
+	// forward), and what it sends is dropped before v sees it. It is
+	// called often, from the transport's goroutines, and must be cheap and
+	// must not block. A topic can be joined once at a time.
+	Join(topic string, v Validator, allow func(peer.ID) bool) (Topic, error)
 	// Open opens a stream to p for protocol proto, dialing p if needed.
 	Open(ctx context.Context, p peer.ID, proto string) (Stream, error)
 	// Handle serves proto with h, replacing any previous handler. h runs in

@@ -28,7 +28,7 @@ type roomTransport struct{ n *node.Node }
 
 func (t roomTransport) ID() peer.ID { return t.n.ID() }
 
-func (t roomTransport) Join(name string, v room.Validator) (room.Topic, error) {
+func (t roomTransport) Join(name string, v room.Validator, allow func(peer.ID) bool) (room.Topic, error) {
 	var nv node.Validator
 	if v != nil {
 		nv = func(_ context.Context, from peer.ID, msg *pubsub.Message, local bool) pubsub.ValidationResult {
@@ -50,7 +50,7 @@ func (t roomTransport) Join(name string, v room.Validator) (room.Topic, error) {
 			}
 		}
 	}
-	tp, err := t.n.Join(name, nv)
+	tp, err := t.n.JoinFiltered(name, nv, allow)
 	if err != nil {
 		return nil, err
 	}

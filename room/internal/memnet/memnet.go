@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -45,6 +46,19 @@ type Network struct {
 	order     []peer.ID
 	links     map[[2]peer.ID]bool
 	blocked   map[[2]peer.ID]bool
+	published map[string][][]byte // every topic message published, for Published
+}
+
+// maxPublished bounds the messages Published remembers per topic.
+const maxPublished = 4096
+
+// Published returns the messages published on topic so far (the first
+// maxPublished), whoever could receive them: a wiretap for tests that check
+// what traffic would reveal to someone it reached.
+func (n *Network) Published(topic string) [][]byte {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.published[topic])
 }
 
 // New returns an empty network whose random choices come from seed.
@@ -54,6 +68,7 @@ func New(seed uint64) *Network {
 		endpoints: map[peer.ID]*Endpoint{},
 		links:     map[[2]peer.ID]bool{},
 		blocked:   map[[2]peer.ID]bool{},
+		published: map[string][][]byte{},
 	}
 }
 
@@ -172,9 +187,14 @@ type Endpoint struct {
 	closed   bool                         // under n.mu
 	topics   map[string]*topic            // under n.mu
 	handlers map[string]func(room.Stream) // under n.mu
+	refused  atomic.Uint64                // messages dropped before validation by a topic's allow
 }
 
 var _ room.Transport = (*Endpoint)(nil)
+
+// Refused returns how many topic messages this endpoint dropped before
+// validation because the topic's allow function refused their sender.
+func (e *Endpoint) Refused() uint64 { return e.refused.Load() }
 
 // ID returns the endpoint's peer ID.
 func (e *Endpoint) ID() peer.ID { return e.id }

@@ -26,7 +26,7 @@ func accept(_ peer.ID, data []byte, local any) (room.Verdict, any) {
 
 func join(t *testing.T, e *Endpoint, name string) room.Topic {
 	t.Helper()
-	tp, err := e.Join(name, accept)
+	tp, err := e.Join(name, accept, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

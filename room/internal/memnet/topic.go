@@ -31,6 +31,11 @@ type topic struct {
 	e    *Endpoint
 	name string
 	v    room.Validator
+	// allow, if not nil, says which peers this subscription exchanges
+	// messages with: others get nothing from it, and what they send is
+	// dropped before validation (as gossipsub's peer filter and
+	// graylisting do in node).
+	allow func(peer.ID) bool
 
 	mu    sync.Mutex // guards the boxes; held briefly
 	inbox []pending
@@ -44,8 +49,9 @@ type topic struct {
 	once  sync.Once
 }
 
-// Join subscribes e to name; v validates every message, ours included.
-func (e *Endpoint) Join(name string, v room.Validator) (room.Topic, error) {
+// Join subscribes e to name; v validates every message, ours included;
+// allow, if not nil, limits the peers messages are exchanged with.
+func (e *Endpoint) Join(name string, v room.Validator, allow func(peer.ID) bool) (room.Topic, error) {
 	e.n.mu.Lock()
 	defer e.n.mu.Unlock()
 	if e.closed {
@@ -54,7 +60,7 @@ func (e *Endpoint) Join(name string, v room.Validator) (room.Topic, error) {
 	if e.topics[name] != nil {
 		return nil, fmt.Errorf("memnet: topic %q already joined", name)
 	}
-	t := &topic{e: e, name: name, v: v, wake: make(chan struct{}, 1),
+	t := &topic{e: e, name: name, v: v, allow: allow, wake: make(chan struct{}, 1),
 		out: make(chan room.Delivery), evOut: make(chan room.PeerEvent), done: make(chan struct{})}
 	e.topics[name] = t
 	for _, p := range e.n.order {
@@ -150,6 +156,10 @@ func (t *topic) validate(p pending) (room.Delivery, bool) {
 	if p.own {
 		return p.d, true
 	}
+	if t.allow != nil && !t.allow(p.from) {
+		t.e.refused.Add(1)
+		return room.Delivery{}, false
+	}
 	d := room.Delivery{Data: p.data, From: p.from}
 	if t.v == nil {
 		return d, true
@@ -163,7 +173,7 @@ func (t *topic) validate(p pending) (room.Delivery, bool) {
 }
 
 // Publish validates data, delivers it to this subscription and floods it to
-// every linked endpoint subscribed to the topic, subject to the network's
+// every linked endpoint subscribed to the topic that allow lets through, subject to the network's
 // delay, reordering and loss.
 func (t *topic) Publish(ctx context.Context, data []byte, local any) error {
 	if local == nil {
@@ -190,10 +200,13 @@ func (t *topic) Publish(ctx context.Context, data []byte, local any) error {
 	n := t.e.n
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if len(n.published[t.name]) < maxPublished {
+		n.published[t.name] = append(n.published[t.name], data)
+	}
 	for _, p := range n.order {
 		o := n.endpoints[p]
 		ot := o.topics[t.name]
-		if ot == nil || p == t.e.id || !n.linkedLocked(t.e.id, p) {
+		if ot == nil || p == t.e.id || !n.linkedLocked(t.e.id, p) || (t.allow != nil && !t.allow(p)) {
 			continue
 		}
 		if n.loss > 0 && n.rng.Float64() < n.loss {

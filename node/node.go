@@ -172,11 +172,6 @@ type Node struct {
 	mu      sync.Mutex
 	closed  bool
 	topics  map[*Topic]struct{}
-
-	// allows holds each joined topic's allow function (nil: everyone),
-	// read by gossipsub's peer filter and scoring on its event loop.
-	allowMu sync.RWMutex
-	allows  map[string]func(peer.ID) bool
 	dialing map[peer.ID]struct{} // mDNS dials in flight
 	// discovered remembers what mDNS said about each peer, to redial it
 	// after a disconnect: mDNS itself reports a peer only once.
@@ -189,6 +184,11 @@ type Node struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// allows holds each joined topic's allow function (nil: everyone),
+	// read by gossipsub's peer filter and scoring on its event loop.
+	allowMu sync.RWMutex
+	allows  map[string]func(peer.ID) bool
 
 	// Dial attempts, counted for tests.
 	mdnsDials   atomic.Int64

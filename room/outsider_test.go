@@ -25,10 +25,10 @@ import (
 // room's topic (it sees the topic string) but was never admitted: it does
 // not know the room name.
 type outsider struct {
-	id    *identity.Identity
-	n     *node.Node       // on real sockets
-	ep    *memnet.Endpoint // on memnet
-	mem   *memnet.Network
+	id        *identity.Identity
+	n         *node.Node       // on real sockets
+	ep        *memnet.Endpoint // on memnet
+	mem       *memnet.Network
 	tr        room.Transport
 	topic     room.Topic
 	topicName string

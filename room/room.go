@@ -75,10 +75,6 @@ type Room struct {
 	failures   map[peer.ID][]time.Time
 	refusedBy  map[peer.ID]bool // members that refused our passphrase (told once)
 	met        map[peer.ID]bool // topic peers outside our rosters we tried to converge with (see meet)
-	// allowed is the set of peers in the roster of an epoch we hold, for
-	// the transport's allow function (read without r.mu; replaced, never
-	// changed, by refreshAllowedLocked).
-	allowed atomic.Pointer[map[peer.ID]bool]
 	sent       []sentBody       // our recent messages, re-sent under a later epoch (see resend)
 	seenIDs    map[[16]byte]time.Time
 	seq        uint64                      // our last message's sequence number in this room
@@ -87,6 +83,11 @@ type Room struct {
 	acks       map[peer.ID][]wire.SeqRange // which of our messages each member holds
 	syncQueue  map[peer.ID]bool
 	syncWake   chan struct{}
+
+	// allowed is the set of peers in the roster of an epoch we hold, for
+	// the transport's allow function (read without r.mu; replaced, never
+	// changed, by refreshAllowedLocked).
+	allowed atomic.Pointer[map[peer.ID]bool]
 }
 
 // sentBody is one of our recent messages and the epoch it went out under.

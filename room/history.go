@@ -105,7 +105,7 @@ func (r *Room) sendMessage(ctx context.Context, kind wire.Kind, text string) (*M
 		r.mu.Unlock()
 		return nil, fmt.Errorf("room %q: no room key yet", r.name)
 	}
-	b.Seq, b.Clock = r.seq+1, r.clock+1
+	b.Seq, b.Clock = r.seq+1, nextClock(r.clock)
 	env, err := wire.Seal(r.cur, b, r.m.id.Sign)
 	if err != nil {
 		r.mu.Unlock()

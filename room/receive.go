@@ -73,6 +73,11 @@ func (r *Room) open(env []byte, via peer.ID, mayBuffer bool) (*received, string,
 		_, b, err = op.Read()
 		if err == nil {
 			r.mu.Lock()
+			if b.Clock > r.clock && b.Clock-r.clock > maxClockJump {
+				r.mu.Unlock()
+				op.Erase()
+				return nil, DropBadClock, fmt.Errorf("clock %d, more than %d ahead of %d", b.Clock, maxClockJump, r.clock)
+			}
 			err = e.Commit(op)
 			if err == nil && late {
 				r.announceLocked() // a late message: the sender may be behind
@@ -98,6 +103,20 @@ func (r *Room) open(env []byte, via peer.ID, mayBuffer bool) (*received, string,
 		return nil, DropReplay, errors.New("own envelope from the network")
 	}
 	return &received{from: author, body: b}, "", nil
+}
+
+// maxClockJump is how far ahead of the highest Lamport clock we have seen a
+// live envelope's clock may be: one validly signed message cannot push the
+// room's clock (and the order of everything after it) arbitrarily far.
+const maxClockJump = 1 << 20
+
+// nextClock is the clock of our next message after c, saturating below
+// wire.ClockLimit.
+func nextClock(c uint64) uint64 {
+	if c >= wire.ClockLimit-1 {
+		return wire.ClockLimit - 1
+	}
+	return c + 1
 }
 
 // dropReason names the drop counter for an error of wire's Open steps, ""

@@ -27,6 +27,11 @@ type Message struct {
 	State    string    // own messages: "pending" or "sent"; others ""
 }
 
+// ClockLimit bounds the Lamport clocks the store accepts (the same bound as
+// the envelope format's): AddMessage refuses clocks at or above it and
+// MaxClock ignores any stored by an older version.
+const ClockLimit = 1 << 62
+
 // Own message states.
 const (
 	StatePending = "pending" // stored, no member was reachable when it was published
@@ -39,6 +44,9 @@ const (
 func (s *Store) AddMessage(ctx context.Context, m Message) (bool, error) {
 	if len(m.Author) != 32 || m.Seq == 0 || m.Received.IsZero() {
 		return false, fmt.Errorf("store: add message to room %q: incomplete message", m.Room)
+	}
+	if m.Clock >= ClockLimit || m.Seq >= 1<<63 {
+		return false, fmt.Errorf("store: add message to room %q: impossible clock %d or seq %d", m.Room, m.Clock, m.Seq)
 	}
 	res, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO messages
 		(room, id, author, seq, clock, time, kind, nick, text, record, received, state)
@@ -172,7 +180,7 @@ func (s *Store) LastSeq(ctx context.Context, room string, author []byte) (uint64
 // MaxClock returns the highest Lamport clock stored for room (0 if none).
 func (s *Store) MaxClock(ctx context.Context, room string) (uint64, error) {
 	var n sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, `SELECT MAX(clock) FROM messages WHERE room = ?`, room).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT MAX(clock) FROM messages WHERE room = ? AND clock >= 0 AND clock < ?`, room, int64(ClockLimit)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: clock of room %q: %w", room, err)
 	}
 	return uint64(n.Int64), nil

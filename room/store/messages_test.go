@@ -153,3 +153,21 @@ func TestSettings(t *testing.T) {
 		t.Fatalf("nick after reopen: %q %v %v", v, ok, err)
 	}
 }
+
+// TestImpossibleClock: the store refuses clocks at or above ClockLimit (a
+// wrapped or forged clock can never be restored after a restart).
+func TestImpossibleClock(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir())
+	for _, clock := range []uint64{ClockLimit, 1<<64 - 1} {
+		if added, err := s.AddMessage(ctx, testMessage("lobby", 1, 1, clock, "x")); err == nil || added {
+			t.Errorf("clock %d stored: %v %v", clock, added, err)
+		}
+	}
+	if added, err := s.AddMessage(ctx, testMessage("lobby", 1, 2, ClockLimit-1, "y")); err != nil || !added {
+		t.Fatalf("clock 2^62-1: %v %v", added, err)
+	}
+	if c, err := s.MaxClock(ctx, "lobby"); err != nil || c != ClockLimit-1 {
+		t.Errorf("MaxClock = %d, %v", c, err)
+	}
+}

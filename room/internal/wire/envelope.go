@@ -29,6 +29,10 @@ const (
 	minEnvelope = HeaderSize + bodyFixed + 1 + overhead
 )
 
+// ClockLimit bounds Lamport clocks: no body carries one at or above it, so
+// no clock can wrap (a room would need 2^62 messages to reach it).
+const ClockLimit = 1 << 62
+
 // Errors returned by the decoders and [Open]. Callers count drops by them.
 var (
 	ErrVersion   = errors.New("unknown format version")
@@ -40,6 +44,7 @@ var (
 	ErrSender    = errors.New("sender tag does not match author")
 	ErrSignature = errors.New("bad signature")
 	ErrTooLong   = fmt.Errorf("text longer than %d bytes", MaxText)
+	ErrClock     = fmt.Errorf("Lamport clock not below %d", uint64(ClockLimit))
 	ErrNick      = fmt.Errorf("nick must be 1 to %d bytes of printable UTF-8 without spaces or '#'", MaxNick)
 )
 
@@ -153,6 +158,9 @@ func (b *Body) check() error {
 	}
 	if len(b.Text) > MaxText {
 		return ErrTooLong
+	}
+	if b.Clock >= ClockLimit {
+		return fmt.Errorf("clock %d: %w", b.Clock, ErrClock)
 	}
 	if !utf8.ValidString(b.Text) {
 		return fmt.Errorf("text is not UTF-8: %w", ErrMalformed)

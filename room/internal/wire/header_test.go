@@ -2,10 +2,12 @@ package wire
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"math"
 	"testing"
 )
 
@@ -152,4 +154,35 @@ func FuzzParseHeader(f *testing.F) {
 			t.Fatalf("header does not round-trip: %x", env[:HeaderSize])
 		}
 	})
+}
+
+// TestClockLimit: no body with a Lamport clock at or above 2^62 is sealed
+// or opened, so that no clock can wrap (issue 12 item 6).
+func TestClockLimit(t *testing.T) {
+	send, recv := testEpochs(t, "lobby", 0, 1)
+	pub := alicePriv.Public().(ed25519.PublicKey)
+	sign := func(m []byte) []byte { return ed25519.Sign(alicePriv, m) }
+	if _, err := Seal(send, &Body{Kind: KindText, Author: pub, Seq: 1, Nick: "a", Clock: ClockLimit}, sign); !errors.Is(err, ErrClock) {
+		t.Errorf("sealed clock 2^62: %v", err)
+	}
+	for _, clock := range []uint64{ClockLimit, math.MaxUint64} {
+		b := &Body{Kind: KindText, Author: pub, Seq: 1, Nick: "a", Clock: clock}
+		idx, mk, _ := send.nextSendKey(pub)
+		h := Header{Version: Version, Room: send.room, Epoch: send.ref, Sender: send.SenderTag(pub), Index: idx}
+		env := seal(send, &mk, &h, b, sign) // bypasses Body.check, as a malicious member could
+		if _, _, err := Open(recv, env); !errors.Is(err, ErrMalformed) || !errors.Is(err, ErrClock) {
+			t.Errorf("opened clock %d: %v", clock, err)
+		}
+		if _, _, err := VerifyRecord(b.Record); !errors.Is(err, ErrClock) {
+			t.Errorf("record with clock %d verified: %v", clock, err)
+		}
+	}
+	b := &Body{Kind: KindText, Author: pub, Seq: 1, Nick: "a", Clock: ClockLimit - 1}
+	env, err := Seal(send, b, sign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := Open(recv, env); err != nil || got.Clock != ClockLimit-1 {
+		t.Errorf("clock 2^62-1: %v", err)
+	}
 }

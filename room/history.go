@@ -60,24 +60,20 @@ func (k orderKey) less(o orderKey) bool {
 	return k.seq < o.seq
 }
 
-// loadHistory restores our sequence number and the room clock from the
-// store, so that both keep rising across restarts.
+// loadHistory restores our sequence number (see loadSeq) and the room
+// clock from the store, so that both keep rising across restarts.
 func (r *Room) loadHistory(ctx context.Context) error {
-	if r.m.store == nil {
-		// Without a store, start from the clock so numbers still rise across
-		// restarts of a test node.
-		r.seq = uint64(time.Now().UnixMicro())
-		return nil
-	}
-	seq, err := r.m.store.LastSeq(ctx, r.name, r.m.id.PublicKey())
-	if err != nil {
+	if err := r.loadSeq(ctx); err != nil {
 		return err
+	}
+	if r.m.store == nil {
+		return nil
 	}
 	clock, err := r.m.store.MaxClock(ctx, r.name)
 	if err != nil {
 		return err
 	}
-	r.seq, r.clock = seq, clock
+	r.clock = clock
 	// Messages still pending from an earlier run: their state changes when
 	// a member is found to hold them.
 	pending, err := r.m.store.Pending(ctx, r.name)
@@ -100,7 +96,9 @@ func (r *Room) loadHistory(ctx context.Context) error {
 // once stored it is never lost (members that miss it fetch it by sync).
 func (r *Room) sendMessage(ctx context.Context, kind wire.Kind, text string) (*Message, error) {
 	b := r.body(kind, text)
-	r.mu.Lock()
+	if err := r.nextSeqLocked(ctx); err != nil {
+		return nil, fmt.Errorf("message not sent: %w", err)
+	}
 	if r.cur == nil {
 		r.mu.Unlock()
 		return nil, fmt.Errorf("room %q: no room key yet", r.name)
@@ -211,6 +209,14 @@ func (r *Room) remember(id [16]byte) {
 // message that cannot be stored is reported and fetched again by a later
 // sync.
 func (r *Room) deliver(from peer.ID, b *wire.Body, synced bool) {
+	if from == r.m.net.ID() {
+		// Our own message, fetched back: our store lost it, so it may have
+		// lost more. Numbers up to it are used, whatever the store says.
+		r.mu.Lock()
+		r.seq = max(r.seq, b.Seq)
+		r.clock = max(r.clock, b.Clock)
+		r.mu.Unlock()
+	}
 	fresh, err := r.record(b, "")
 	if err != nil {
 		r.m.emit(Event{Type: EventError, Room: r.name, Reason: ReasonStore,

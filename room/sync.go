@@ -35,6 +35,7 @@ func (r *Room) syncLoop() {
 	if r.m.store == nil {
 		return // no history to reconcile
 	}
+	defer r.releaseSeq()
 	t := time.NewTicker(r.m.timing.SyncInterval)
 	defer t.Stop()
 	for {
@@ -103,9 +104,11 @@ func (r *Room) syncWith(ctx context.Context, p peer.ID) error {
 		}
 		r.acked(p, batch.YourSeqs)
 		if !batch.More {
+			r.ownSynced()
 			return nil
 		}
 	}
+	r.ownSynced()
 	return nil
 }
 

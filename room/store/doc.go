@@ -32,7 +32,8 @@
 //	              index messages_order(room, clock, author, seq)
 //	messages_fts  FTS5 over messages.text (external content, kept by triggers)
 //	room_members  room, peer_id PK | first_seen INT   (history visibility starts there)
-//	settings      key TEXT PK | value TEXT            (the user's own settings, e.g. "nick")
+//	settings      key TEXT PK | value TEXT            (the user's own settings, e.g. "nick";
+//	              "seq-reserved/<room>": own sequence numbers reserved, see [Store.ReserveSeq])
 //
 // Times are Unix nanoseconds (INT); NULL is the zero [time.Time]. Names,
 // nicks and ids compare byte for byte (case-sensitive). [Open] applies the
@@ -47,8 +48,10 @@
 // crash the transactions committed since the last checkpoint may be rolled
 // back. For this store that means at worst a few messages received just
 // before the power cut are missing from the history (and accepted once more
-// if replayed), or a room just joined asks for its passphrase again; neither is worth an fsync per message
-// (synchronous=FULL).
+// if replayed, or fetched again from members by sync), or a room just joined
+// asks for its passphrase again; neither is worth an fsync per message
+// (synchronous=FULL). What must not go back, the node's own sequence
+// numbers, is reserved ahead with [Store.ReserveSeq], which checkpoints.
 //
 // # Secrets at rest
 //

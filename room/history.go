@@ -244,7 +244,7 @@ func (r *Room) deliver(from peer.ID, b *wire.Body, synced bool) {
 var ErrNoStore = errors.New("no message history: p2pchat runs without a database")
 
 // History returns the last n messages of the room (all if n <= 0) in room
-// order, from the store.
+// order, from the store; messages that do not verify are left out.
 func (m *Manager) History(ctx context.Context, roomName string, n int) ([]*Message, error) {
 	norm, err := Normalize(roomName)
 	if err != nil {
@@ -259,7 +259,9 @@ func (m *Manager) History(ctx context.Context, roomName string, n int) ([]*Messa
 	}
 	out := make([]*Message, 0, len(msgs))
 	for _, sm := range msgs {
-		out = append(out, m.fromStore(sm))
+		if msg, err := m.fromStore(sm); err == nil {
+			out = append(out, msg)
+		}
 	}
 	return out, nil
 }
@@ -290,30 +292,23 @@ func (m *Manager) Search(ctx context.Context, query, roomName string, limit int)
 	}
 	out := make([]SearchHit, 0, len(hits))
 	for _, h := range hits {
-		out = append(out, SearchHit{Room: h.Room, Message: m.fromStore(h.Message), Snippet: h.Snippet})
+		if msg, err := m.fromStore(h.Message); err == nil {
+			out = append(out, SearchHit{Room: h.Room, Message: msg, Snippet: h.Snippet})
+		}
 	}
 	return out, nil
 }
 
-// fromStore turns a stored message back into a Message.
-func (m *Manager) fromStore(sm store.Message) *Message {
-	from, _ := peerOf(sm.Author)
-	fp, _ := identity.PeerFingerprint(from)
-	msg := &Message{
-		ID:     hex.EncodeToString(sm.ID[:]),
-		From:   from,
-		Short:  fp.Short(),
-		Nick:   sm.Nick,
-		Text:   sm.Text,
-		Action: wire.Kind(sm.Kind) == wire.KindAction,
-		Time:   sm.Time,
-		Seq:    sm.Seq,
-		Clock:  sm.Clock,
-		Self:   from == m.net.ID(),
-		State:  sm.State,
-		Record: sm.Record,
+// fromStore turns a stored message back into a Message, if it verifies
+// (see verifyStored): an altered one is left out; the room's check at join
+// counts and reports it.
+func (m *Manager) fromStore(sm store.Message) (*Message, error) {
+	msg, err := verifyStored(sm)
+	if err != nil {
+		return nil, err
 	}
-	return msg
+	msg.Self = msg.From == m.net.ID()
+	return msg, nil
 }
 
 // VerifyRecord checks a message record from History or an export against

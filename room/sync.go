@@ -36,6 +36,7 @@ func (r *Room) syncLoop() {
 		return // no history to reconcile
 	}
 	defer r.releaseSeq()
+	r.spawn(r.checkStored)
 	t := time.NewTicker(r.m.timing.SyncInterval)
 	defer t.Stop()
 	for {

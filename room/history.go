@@ -243,6 +243,14 @@ func (r *Room) deliver(from peer.ID, b *wire.Body, synced bool) {
 // ErrNoStore is returned by history operations on a Manager without a store.
 var ErrNoStore = errors.New("no message history: p2pchat runs without a database")
 
+// ErrDiskFull is wrapped by errors of sends (and anything else that
+// writes) that failed because the disk holding the database is full; the
+// error's chain holds a *DiskFullError naming the directory.
+var ErrDiskFull = store.ErrDiskFull
+
+// DiskFullError is a write refused because the disk is full.
+type DiskFullError = store.DiskFullError
+
 // History returns the last n messages of the room (all if n <= 0) in room
 // order, from the store; messages that do not verify are left out.
 func (m *Manager) History(ctx context.Context, roomName string, n int) ([]*Message, error) {

@@ -11,7 +11,7 @@ import (
 // request, and the next verified copy with its id replaces it.
 func (s *Store) MarkAltered(ctx context.Context, room string, id [16]byte) error {
 	if _, err := s.db.ExecContext(ctx, `UPDATE messages SET state = ? WHERE room = ? AND id = ?`, StateAltered, room, id[:]); err != nil {
-		return fmt.Errorf("store: mark altered in room %q: %w", room, err)
+		return fmt.Errorf("store: mark altered in room %q: %w", room, s.diskFull(err))
 	}
 	return nil
 }

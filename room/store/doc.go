@@ -53,6 +53,19 @@
 // (synchronous=FULL). What must not go back, the node's own sequence
 // numbers, is reserved ahead with [Store.ReserveSeq], which checkpoints.
 //
+// The WAL is bounded: a commit that leaves it over 256 pages (1 MiB at
+// the default 4 KiB pages, plus 24 bytes a page) checkpoints it, and when
+// it starts over a longer file is truncated to 1 MiB (journal_size_limit),
+// so it stays under about 1 MiB plus the largest transaction (measured:
+// 1.4 MB while writing 32 KB messages; a message's transaction is far
+// under 512 KiB). A database with nothing written for 30 s has its WAL
+// checkpointed and truncated to zero bytes.
+//
+// A write refused for lack of space returns an error wrapping
+// [ErrDiskFull] (a [*DiskFullError] naming the directory): SQLITE_FULL, or
+// an I/O error while the file system has under 64 KiB free (SQLite reports
+// a failure to grow its -shm file at open that way).
+//
 // # Secrets at rest
 //
 // Room secrets are stored unencrypted; the file is created with mode 0600

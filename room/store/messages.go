@@ -44,27 +44,27 @@ func (s *Store) AddMessage(ctx context.Context, m Message) (bool, error) {
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, err)
+		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, s.diskFull(err))
 	}
 	defer tx.Rollback()
 	// A verified copy replaces a stored one found altered (MarkAltered).
 	if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE room = ? AND state = ? AND (id = ? OR (author = ? AND seq = ?))`,
 		m.Room, StateAltered, m.ID[:], m.Author, int64(m.Seq)); err != nil {
-		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, err)
+		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, s.diskFull(err))
 	}
 	res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO messages
 		(room, id, author, seq, clock, time, kind, nick, text, record, received, state)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.Room, m.ID[:], m.Author, int64(m.Seq), int64(m.Clock), m.Time.UnixNano(), m.Kind, m.Nick, m.Text, m.Record, m.Received.UnixNano(), m.State)
 	if err != nil {
-		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, err)
+		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, s.diskFull(err))
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, err)
+		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, s.diskFull(err))
 	}
 	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, err)
+		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, s.diskFull(err))
 	}
 	return n == 1, nil
 }
@@ -72,7 +72,7 @@ func (s *Store) AddMessage(ctx context.Context, m Message) (bool, error) {
 // SetState changes the state of one of our messages.
 func (s *Store) SetState(ctx context.Context, room string, id [16]byte, state string) error {
 	if _, err := s.db.ExecContext(ctx, `UPDATE messages SET state = ? WHERE room = ? AND id = ?`, state, room, id[:]); err != nil {
-		return fmt.Errorf("store: set state in room %q: %w", room, err)
+		return fmt.Errorf("store: set state in room %q: %w", room, s.diskFull(err))
 	}
 	return nil
 }
@@ -243,11 +243,11 @@ func (s *Store) Search(ctx context.Context, query, room string, limit int) ([]Hi
 func (s *Store) NoteMember(ctx context.Context, room, peerID string, at time.Time) (time.Time, error) {
 	if _, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO room_members (room, peer_id, first_seen) VALUES (?, ?, ?)`,
 		room, peerID, at.UnixNano()); err != nil {
-		return time.Time{}, fmt.Errorf("store: note member of room %q: %w", room, err)
+		return time.Time{}, fmt.Errorf("store: note member of room %q: %w", room, s.diskFull(err))
 	}
 	var first int64
 	if err := s.db.QueryRowContext(ctx, `SELECT first_seen FROM room_members WHERE room = ? AND peer_id = ?`, room, peerID).Scan(&first); err != nil {
-		return time.Time{}, fmt.Errorf("store: note member of room %q: %w", room, err)
+		return time.Time{}, fmt.Errorf("store: note member of room %q: %w", room, s.diskFull(err))
 	}
 	return time.Unix(0, first), nil
 }
@@ -279,7 +279,7 @@ func ftsQuery(q string) string {
 func (s *Store) MarkDelivered(ctx context.Context, room string, author []byte, lo, hi uint64) error {
 	if _, err := s.db.ExecContext(ctx, `UPDATE messages SET state = ? WHERE room = ? AND author = ? AND state = ? AND seq BETWEEN ? AND ?`,
 		StateSent, room, author, StatePending, int64(lo), int64(hi)); err != nil {
-		return fmt.Errorf("store: mark delivered in room %q: %w", room, err)
+		return fmt.Errorf("store: mark delivered in room %q: %w", room, s.diskFull(err))
 	}
 	return nil
 }

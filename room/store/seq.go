@@ -47,7 +47,7 @@ func (s *Store) Checkpoint(ctx context.Context, truncate bool) error {
 	}
 	var busy, logPages, done int
 	if err := s.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logPages, &done); err != nil {
-		return fmt.Errorf("store: checkpoint %q: %w", s.path, err)
+		return fmt.Errorf("store: checkpoint %q: %w", s.path, s.diskFull(err))
 	}
 	if busy != 0 {
 		return fmt.Errorf("store: checkpoint %q: incomplete, the database is in use by another process", s.path)

@@ -384,6 +384,7 @@ func TestErrors(t *testing.T) {
 		{"no history", "GET", "/v1/rooms/lobby/messages", "", func(f *fake) { f.noStore = true }, 503, "no_history"},
 		{"no search", "GET", "/v1/search?q=x", "", func(f *fake) { f.noStore = true }, 503, "no_history"},
 		{"internal", "GET", "/v1/rooms/boom", "", nil, 500, "internal"},
+		{"disk full", "POST", "/v1/rooms/full/messages", `{"text":"x"}`, nil, 507, "disk_full"},
 		{"unknown path", "GET", "/v1/nope", "", nil, 404, "not_found"},
 		{"root path", "GET", "/", "", nil, 404, "not_found"},
 		{"other version", "GET", "/v2/status", "", nil, 404, "not_found"},
@@ -417,6 +418,10 @@ func TestErrors(t *testing.T) {
 				}
 				if !strings.Contains(log.String(), "disk on fire") {
 					t.Errorf("internal error not logged: %q", log.String())
+				}
+			case "disk_full":
+				if want := "the disk holding " + fullDir + " is full"; msg != want {
+					t.Errorf("message %q, want %q", msg, want)
 				}
 			case "fingerprint_mismatch":
 				if strings.Contains(msg, w.bob.fp.String()) {
@@ -592,7 +597,7 @@ func TestErrorTable(t *testing.T) {
 	}
 	for _, code := range []string{"bad_request", "body_too_large", "not_found", "method_not_allowed", "unknown_room", "bad_room_name",
 		"bad_nick", "too_long", "bad_passphrase", "bad_peer_id", "bad_fingerprint", "fingerprint_mismatch", "timeout", "closed",
-		"no_history", "forbidden", "internal"} {
+		"no_history", "disk_full", "forbidden", "internal"} {
 		if !seen[code] {
 			t.Errorf("code %q missing from the table", code)
 		}

@@ -443,7 +443,8 @@ func TestBadRequestMessages(t *testing.T) {
 		{`{"room":null}`, `field "room" is null`},
 		{`[]`, "must be a JSON object"},
 		{``, "empty"},
-		{`{"room":"x","passphrase":"\udfff\ud800"}`, ""}, // lone surrogates: accepted, as encoding/json does
+		{`{"room":"x","passphrase":"\udfff\ud800"}`, `\udfff is half of a UTF-16 surrogate pair, without the other half (at byte 27)`},
+		{`{"room":"x","passphrase":"\ud83d\ude00"}`, ""}, // a surrogate pair: one character
 	}
 	for _, tt := range tests {
 		t.Run(tt.body, func(t *testing.T) {

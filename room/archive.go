@@ -3,7 +3,6 @@ package room
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"time"
 
@@ -16,10 +15,14 @@ import (
 // Archive is the message history of a state directory, read without a
 // node: what the history, search and export commands show. Every message
 // it returns was checked against its author's signature, so what the
-// database holds is shown only if it is what its author signed.
+// database holds is shown only if it is what its author signed; a message
+// that does not verify is left out and counted ([Archive.Altered]).
 type Archive struct {
 	st   *store.Store
 	self peer.ID // "" if the directory has no identity
+
+	altered      map[[16]byte]bool // messages left out: they do not verify
+	firstAltered error
 }
 
 // OpenHistory opens the history of the state directory dir (its database
@@ -56,11 +59,9 @@ func (a *Archive) History(ctx context.Context, roomName string, n int, since tim
 	}
 	out := make([]*Message, 0, len(msgs))
 	for _, sm := range msgs {
-		m, err := a.verified(sm)
-		if err != nil {
-			return nil, err
+		if m := a.verified(sm); m != nil {
+			out = append(out, m)
 		}
-		out = append(out, m)
 	}
 	return out, nil
 }
@@ -87,24 +88,29 @@ func (a *Archive) Search(ctx context.Context, query, roomName string, n int) ([]
 	}
 	out := make([]SearchHit, 0, len(hits))
 	for _, h := range hits {
-		m, err := a.verified(h.Message)
-		if err != nil {
-			return nil, err
+		if m := a.verified(h.Message); m != nil {
+			out = append(out, SearchHit{Room: h.Room, Message: m, Snippet: h.Snippet})
 		}
-		out = append(out, SearchHit{Room: h.Room, Message: m, Snippet: h.Snippet})
 	}
 	return out, nil
 }
 
-// ErrAltered is wrapped by [Archive] methods when a stored message does not
-// verify against its author's signature.
-var ErrAltered = errors.New("the database was altered")
+// Altered returns how many distinct stored messages the Archive's calls
+// left out because they do not verify (the database was altered), and the
+// first such error.
+func (a *Archive) Altered() (int, error) { return len(a.altered), a.firstAltered }
 
-func (a *Archive) verified(sm store.Message) (*Message, error) {
-	m, err := VerifyRecord(sm.Record)
+// verified returns the message sm carries, or nil (counted in Altered) if
+// it does not verify.
+func (a *Archive) verified(sm store.Message) *Message {
+	m, err := verifyStored(sm)
 	if err != nil {
-		return nil, fmt.Errorf("message %x in room %q does not verify (%v): %w", sm.ID, sm.Room, err, ErrAltered)
+		if a.altered == nil {
+			a.altered, a.firstAltered = map[[16]byte]bool{}, err
+		}
+		a.altered[sm.ID] = true
+		return nil
 	}
-	m.Self, m.State = m.From == a.self, sm.State
-	return m, nil
+	m.Self = m.From == a.self
+	return m
 }

@@ -60,24 +60,20 @@ func (k orderKey) less(o orderKey) bool {
 	return k.seq < o.seq
 }
 
-// loadHistory restores our sequence number and the room clock from the
-// store, so that both keep rising across restarts.
+// loadHistory restores our sequence number (see loadSeq) and the room
+// clock from the store, so that both keep rising across restarts.
 func (r *Room) loadHistory(ctx context.Context) error {
-	if r.m.store == nil {
-		// Without a store, start from the clock so numbers still rise across
-		// restarts of a test node.
-		r.seq = uint64(time.Now().UnixMicro())
-		return nil
-	}
-	seq, err := r.m.store.LastSeq(ctx, r.name, r.m.id.PublicKey())
-	if err != nil {
+	if err := r.loadSeq(ctx); err != nil {
 		return err
+	}
+	if r.m.store == nil {
+		return nil
 	}
 	clock, err := r.m.store.MaxClock(ctx, r.name)
 	if err != nil {
 		return err
 	}
-	r.seq, r.clock = seq, clock
+	r.clock = clock
 	// Messages still pending from an earlier run: their state changes when
 	// a member is found to hold them.
 	pending, err := r.m.store.Pending(ctx, r.name)
@@ -100,7 +96,9 @@ func (r *Room) loadHistory(ctx context.Context) error {
 // once stored it is never lost (members that miss it fetch it by sync).
 func (r *Room) sendMessage(ctx context.Context, kind wire.Kind, text string) (*Message, error) {
 	b := r.body(kind, text)
-	r.mu.Lock()
+	if err := r.nextSeqLocked(ctx); err != nil {
+		return nil, fmt.Errorf("message not sent: %w", err)
+	}
 	if r.cur == nil {
 		r.mu.Unlock()
 		return nil, fmt.Errorf("room %q: no room key yet", r.name)
@@ -211,6 +209,14 @@ func (r *Room) remember(id [16]byte) {
 // message that cannot be stored is reported and fetched again by a later
 // sync.
 func (r *Room) deliver(from peer.ID, b *wire.Body, synced bool) {
+	if from == r.m.net.ID() {
+		// Our own message, fetched back: our store lost it, so it may have
+		// lost more. Numbers up to it are used, whatever the store says.
+		r.mu.Lock()
+		r.seq = max(r.seq, b.Seq)
+		r.clock = max(r.clock, b.Clock)
+		r.mu.Unlock()
+	}
 	fresh, err := r.record(b, "")
 	if err != nil {
 		r.m.emit(Event{Type: EventError, Room: r.name, Reason: ReasonStore,
@@ -237,8 +243,16 @@ func (r *Room) deliver(from peer.ID, b *wire.Body, synced bool) {
 // ErrNoStore is returned by history operations on a Manager without a store.
 var ErrNoStore = errors.New("no message history: p2pchat runs without a database")
 
+// ErrDiskFull is wrapped by errors of sends (and anything else that
+// writes) that failed because the disk holding the database is full; the
+// error's chain holds a *DiskFullError naming the directory.
+var ErrDiskFull = store.ErrDiskFull
+
+// DiskFullError is a write refused because the disk is full.
+type DiskFullError = store.DiskFullError
+
 // History returns the last n messages of the room (all if n <= 0) in room
-// order, from the store.
+// order, from the store; messages that do not verify are left out.
 func (m *Manager) History(ctx context.Context, roomName string, n int) ([]*Message, error) {
 	norm, err := Normalize(roomName)
 	if err != nil {
@@ -253,7 +267,9 @@ func (m *Manager) History(ctx context.Context, roomName string, n int) ([]*Messa
 	}
 	out := make([]*Message, 0, len(msgs))
 	for _, sm := range msgs {
-		out = append(out, m.fromStore(sm))
+		if msg, err := m.fromStore(sm); err == nil {
+			out = append(out, msg)
+		}
 	}
 	return out, nil
 }
@@ -284,30 +300,23 @@ func (m *Manager) Search(ctx context.Context, query, roomName string, limit int)
 	}
 	out := make([]SearchHit, 0, len(hits))
 	for _, h := range hits {
-		out = append(out, SearchHit{Room: h.Room, Message: m.fromStore(h.Message), Snippet: h.Snippet})
+		if msg, err := m.fromStore(h.Message); err == nil {
+			out = append(out, SearchHit{Room: h.Room, Message: msg, Snippet: h.Snippet})
+		}
 	}
 	return out, nil
 }
 
-// fromStore turns a stored message back into a Message.
-func (m *Manager) fromStore(sm store.Message) *Message {
-	from, _ := peerOf(sm.Author)
-	fp, _ := identity.PeerFingerprint(from)
-	msg := &Message{
-		ID:     hex.EncodeToString(sm.ID[:]),
-		From:   from,
-		Short:  fp.Short(),
-		Nick:   sm.Nick,
-		Text:   sm.Text,
-		Action: wire.Kind(sm.Kind) == wire.KindAction,
-		Time:   sm.Time,
-		Seq:    sm.Seq,
-		Clock:  sm.Clock,
-		Self:   from == m.net.ID(),
-		State:  sm.State,
-		Record: sm.Record,
+// fromStore turns a stored message back into a Message, if it verifies
+// (see verifyStored): an altered one is left out; the room's check at join
+// counts and reports it.
+func (m *Manager) fromStore(sm store.Message) (*Message, error) {
+	msg, err := verifyStored(sm)
+	if err != nil {
+		return nil, err
 	}
-	return msg
+	msg.Self = msg.From == m.net.ID()
+	return msg, nil
 }
 
 // VerifyRecord checks a message record from History or an export against

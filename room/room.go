@@ -78,6 +78,7 @@ type Room struct {
 	sent       []sentBody       // our recent messages, re-sent under a later epoch (see resend)
 	seenIDs    map[[16]byte]time.Time
 	seq        uint64                      // our last message's sequence number in this room
+	own        ownSeq                      // reservations of seq and the first send's wait (seq.go)
 	clock      uint64                      // the room's Lamport clock
 	shown      orderKey                    // the latest message shown, in room order
 	acks       map[peer.ID][]wire.SeqRange // which of our messages each member holds
@@ -271,6 +272,9 @@ func (r *Room) Send(ctx context.Context, text string, action bool) (*Message, er
 		return nil, fmt.Errorf("room %q: %w", r.name, ErrClosed)
 	}
 	if err := r.waitRekeyed(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.waitOwnSynced(ctx); err != nil {
 		return nil, err
 	}
 	return r.sendMessage(ctx, kind, text)

@@ -35,6 +35,8 @@ func (r *Room) syncLoop() {
 	if r.m.store == nil {
 		return // no history to reconcile
 	}
+	defer r.releaseSeq()
+	r.spawn(r.checkStored)
 	t := time.NewTicker(r.m.timing.SyncInterval)
 	defer t.Stop()
 	for {
@@ -103,9 +105,11 @@ func (r *Room) syncWith(ctx context.Context, p peer.ID) error {
 		}
 		r.acked(p, batch.YourSeqs)
 		if !batch.More {
+			r.ownSynced()
 			return nil
 		}
 	}
+	r.ownSynced()
 	return nil
 }
 

@@ -165,7 +165,7 @@ func newRootCmd(o *options, stdin io.Reader, stdout, stderr io.Writer) *cobra.Co
 		daemonCmd(o, stderr),
 		manCmd(root, stdout),
 	)
-	root.AddCommand(historyCmds(o, stdout)...)
+	root.AddCommand(historyCmds(o, stdout, stderr)...)
 	root.AddCommand(clientCmds(o, stdin, stdout, stderr)...)
 	return root
 }
@@ -182,9 +182,9 @@ func nodeFlags(cmd *cobra.Command, o *options) {
 
 // historyCmds are history, search and export: they read the state database
 // only.
-func historyCmds(o *options, stdout io.Writer) []*cobra.Command {
+func historyCmds(o *options, stdout, stderr io.Writer) []*cobra.Command {
 	// One historyCmd each: their flags must not share variables.
-	h := &historyCmd{o: o, stdout: stdout}
+	h := &historyCmd{o: o, stdout: stdout, stderr: stderr}
 	hist := &cobra.Command{
 		Use:   "history ROOM",
 		Short: "print a room's stored messages, in room order",
@@ -196,7 +196,7 @@ func historyCmds(o *options, stdout io.Writer) []*cobra.Command {
 	}
 	hist.Flags().StringVar(&h.since, "since", "", "only messages sent since `T`: RFC 3339 time or a duration such as 2h")
 	hist.Flags().IntVarP(&h.n, "n", "n", 0, "only the last `N` messages (0: all)")
-	hs := &historyCmd{o: o, stdout: stdout}
+	hs := &historyCmd{o: o, stdout: stdout, stderr: stderr}
 	search := &cobra.Command{
 		Use:   "search TEXT",
 		Short: "full-text search of stored messages, best first",
@@ -208,7 +208,7 @@ func historyCmds(o *options, stdout io.Writer) []*cobra.Command {
 	}
 	search.Flags().StringVar(&hs.roomName, "room", "", "search only this room")
 	search.Flags().IntVarP(&hs.n, "n", "n", 20, "at most `N` results")
-	he := &historyCmd{o: o, stdout: stdout}
+	he := &historyCmd{o: o, stdout: stdout, stderr: stderr}
 	export := &cobra.Command{
 		Use:   "export ROOM --json",
 		Short: "every stored message of a room with its signed record",

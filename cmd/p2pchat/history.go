@@ -21,7 +21,7 @@ type historyCmd struct {
 	args            []string
 	o               *options
 	archive         *room.Archive
-	stdout          io.Writer
+	stdout, stderr  io.Writer
 }
 
 // run opens the state directory's history and runs f.
@@ -35,7 +35,12 @@ func (h *historyCmd) run(ctx context.Context, f func(*historyCmd, context.Contex
 		return err
 	}
 	defer h.archive.Close()
-	return f(h, ctx)
+	err = f(h, ctx)
+	if n, first := h.archive.Altered(); n > 0 {
+		// One warning, after what could be shown.
+		fmt.Fprintf(h.stderr, "p2pchat: warning: %d stored messages were left out: they do not verify against their authors' signatures, the database was altered (first: %v); a running node replaces them with a member's verified copy when sync offers it\n", n, first)
+	}
+	return err
 }
 
 func (h *historyCmd) print(roomName string, m *room.Message, extra map[string]any) error {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/p2pchat/p2pchat/room"
+	"github.com/p2pchat/p2pchat/room/store"
 )
 
 func runLines(t *testing.T, args ...string) []map[string]any {
@@ -84,6 +86,20 @@ func TestHistoryCommands(t *testing.T) {
 			t.Error("altered exported record verifies")
 		}
 	}
+	// One altered record: the others are still shown, with one warning.
+	alterRecord(t, hb, "a second message")
+	for _, args := range [][]string{{"history", "lobby"}, {"export", "lobby"}, {"search", "zebra"}} {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), append(args, "--json", "--home", hb), nil, &stdout, &stderr); code != exitOK {
+			t.Errorf("%v with an altered record: exit %d: %s", args, code, stderr.String())
+		}
+		if n := strings.Count(stdout.String(), "\n"); n != 2 {
+			t.Errorf("%v with an altered record: %d messages, want 2", args, n)
+		}
+		if args[0] != "search" && strings.Count(stderr.String(), "warning: 1 stored messages were left out") != 1 {
+			t.Errorf("%v with an altered record: stderr %q", args, stderr.String())
+		}
+	}
 	for _, args := range [][]string{{"history"}, {"export", "lobby"}, {"search", "--room", "/bad", "x"}} {
 		if code := run(context.Background(), append(args, "--home", ha), nil, io.Discard, io.Discard); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
@@ -135,4 +151,20 @@ func TestNickRemembered(t *testing.T) {
 	}
 	b.stdin.Close()
 	b.exit()
+}
+
+// alterRecord flips a byte of the signed text of the message text in the
+// database of home.
+func alterRecord(t *testing.T, home, text string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(home, store.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	res, err := db.Exec(`UPDATE messages SET record = CAST(replace(CAST(record AS BLOB), CAST(? AS BLOB), CAST(? AS BLOB)) AS BLOB) WHERE text = ?`,
+		text, strings.ToUpper(text[:1])+text[1:], text)
+	if n, _ := res.RowsAffected(); err != nil || n != 1 {
+		t.Fatalf("altering %q: %d rows, %v", text, n, err)
+	}
 }

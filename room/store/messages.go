@@ -32,14 +32,16 @@ type Message struct {
 // MaxClock ignores any stored by an older version.
 const ClockLimit = 1 << 62
 
-// Own message states.
+// Message states: own messages are pending or sent, others ""; any
+// message found not to verify is altered (MarkAltered).
 const (
 	StatePending = "pending" // stored, no member was reachable when it was published
 	StateSent    = "sent"    // published while a member was reachable
+	StateAltered = "altered" // does not verify: not served, not counted as held, replaced by a verified copy
 )
 
 // AddMessage stores m unless a message with its id (or its author and seq)
-// is already stored, and reports whether it was added. A failure (disk
+// is already stored and not altered, and reports whether it was added. A failure (disk
 // full included) means the message is not stored.
 func (s *Store) AddMessage(ctx context.Context, m Message) (bool, error) {
 	if len(m.Author) != 32 || m.Seq == 0 || m.Received.IsZero() {
@@ -48,16 +50,29 @@ func (s *Store) AddMessage(ctx context.Context, m Message) (bool, error) {
 	if m.Clock >= ClockLimit || m.Seq >= 1<<63 {
 		return false, fmt.Errorf("store: add message to room %q: impossible clock %d or seq %d", m.Room, m.Clock, m.Seq)
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO messages
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, s.diskFull(err))
+	}
+	defer tx.Rollback()
+	// A verified copy replaces a stored one found altered (MarkAltered).
+	if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE room = ? AND state = ? AND (id = ? OR (author = ? AND seq = ?))`,
+		m.Room, StateAltered, m.ID[:], m.Author, int64(m.Seq)); err != nil {
+		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, s.diskFull(err))
+	}
+	res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO messages
 		(room, id, author, seq, clock, time, kind, nick, text, record, received, state)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.Room, m.ID[:], m.Author, int64(m.Seq), int64(m.Clock), m.Time.UnixNano(), m.Kind, m.Nick, m.Text, m.Record, m.Received.UnixNano(), m.State)
 	if err != nil {
-		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, err)
+		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, s.diskFull(err))
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, err)
+		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, s.diskFull(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, s.diskFull(err))
 	}
 	return n == 1, nil
 }
@@ -65,7 +80,7 @@ func (s *Store) AddMessage(ctx context.Context, m Message) (bool, error) {
 // SetState changes the state of one of our messages.
 func (s *Store) SetState(ctx context.Context, room string, id [16]byte, state string) error {
 	if _, err := s.db.ExecContext(ctx, `UPDATE messages SET state = ? WHERE room = ? AND id = ?`, state, room, id[:]); err != nil {
-		return fmt.Errorf("store: set state in room %q: %w", room, err)
+		return fmt.Errorf("store: set state in room %q: %w", room, s.diskFull(err))
 	}
 	return nil
 }
@@ -138,12 +153,13 @@ func (s *Store) Message(ctx context.Context, room string, id [16]byte) (Message,
 type Range struct{ Lo, Hi uint64 }
 
 // Ranges returns, per author (the key is the 32 public key bytes as a
-// string), the runs of sequence numbers stored for room.
+// string), the runs of sequence numbers stored for room, leaving out
+// messages found altered: a member's copy is wanted in their place.
 func (s *Store) Ranges(ctx context.Context, room string) (map[string][]Range, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT author, MIN(seq), MAX(seq) FROM (
 		SELECT author, seq, seq - ROW_NUMBER() OVER (PARTITION BY author ORDER BY seq) AS grp
-		FROM messages WHERE room = ?
-	) GROUP BY author, grp ORDER BY author, MIN(seq)`, room)
+		FROM messages WHERE room = ? AND state != ?
+	) GROUP BY author, grp ORDER BY author, MIN(seq)`, room, StateAltered)
 	if err != nil {
 		return nil, fmt.Errorf("store: ranges of room %q: %w", room, err)
 	}
@@ -161,11 +177,12 @@ func (s *Store) Ranges(ctx context.Context, room string) (map[string][]Range, er
 }
 
 // MessagesIn returns author's messages in room with lo <= seq <= hi sent
-// (by the author's clock) at or after since, in seq order, at most limit.
+// (by the author's clock) at or after since, in seq order, at most limit;
+// not those found altered.
 func (s *Store) MessagesIn(ctx context.Context, room string, author []byte, lo, hi uint64, since time.Time, limit int) ([]Message, error) {
 	return s.queryMessages(ctx, fmt.Sprintf("messages of room %q", room), `SELECT `+messageColumns+` FROM messages
-		WHERE room = ? AND author = ? AND seq BETWEEN ? AND ? AND time >= ? ORDER BY seq LIMIT ?`,
-		room, author, int64(lo), int64(hi), since.UnixNano(), limit)
+		WHERE room = ? AND author = ? AND seq BETWEEN ? AND ? AND time >= ? AND state != ? ORDER BY seq LIMIT ?`,
+		room, author, int64(lo), int64(hi), since.UnixNano(), StateAltered, limit)
 }
 
 // LastSeq returns the highest sequence number of author in room (0 if none).
@@ -234,11 +251,11 @@ func (s *Store) Search(ctx context.Context, query, room string, limit int) ([]Hi
 func (s *Store) NoteMember(ctx context.Context, room, peerID string, at time.Time) (time.Time, error) {
 	if _, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO room_members (room, peer_id, first_seen) VALUES (?, ?, ?)`,
 		room, peerID, at.UnixNano()); err != nil {
-		return time.Time{}, fmt.Errorf("store: note member of room %q: %w", room, err)
+		return time.Time{}, fmt.Errorf("store: note member of room %q: %w", room, s.diskFull(err))
 	}
 	var first int64
 	if err := s.db.QueryRowContext(ctx, `SELECT first_seen FROM room_members WHERE room = ? AND peer_id = ?`, room, peerID).Scan(&first); err != nil {
-		return time.Time{}, fmt.Errorf("store: note member of room %q: %w", room, err)
+		return time.Time{}, fmt.Errorf("store: note member of room %q: %w", room, s.diskFull(err))
 	}
 	return time.Unix(0, first), nil
 }
@@ -270,7 +287,7 @@ func ftsQuery(q string) string {
 func (s *Store) MarkDelivered(ctx context.Context, room string, author []byte, lo, hi uint64) error {
 	if _, err := s.db.ExecContext(ctx, `UPDATE messages SET state = ? WHERE room = ? AND author = ? AND state = ? AND seq BETWEEN ? AND ?`,
 		StateSent, room, author, StatePending, int64(lo), int64(hi)); err != nil {
-		return fmt.Errorf("store: mark delivered in room %q: %w", room, err)
+		return fmt.Errorf("store: mark delivered in room %q: %w", room, s.diskFull(err))
 	}
 	return nil
 }

@@ -59,7 +59,7 @@ func (s *Store) SetVerified(ctx context.Context, peerID, fingerprint string, ver
 			verified_at = excluded.verified_at`,
 		peerID, fingerprint, verified, nanos(at))
 	if err != nil {
-		return fmt.Errorf("store: set verified %q: %w", peerID, err)
+		return fmt.Errorf("store: set verified %q: %w", peerID, s.diskFull(err))
 	}
 	return nil
 }
@@ -72,7 +72,7 @@ func (s *Store) Peer(ctx context.Context, peerID string) (PeerRecord, bool, erro
 	case errors.Is(err, sql.ErrNoRows):
 		return PeerRecord{}, false, nil
 	case err != nil:
-		return PeerRecord{}, false, fmt.Errorf("store: peer %q: %w", peerID, err)
+		return PeerRecord{}, false, fmt.Errorf("store: peer %q: %w", peerID, s.diskFull(err))
 	}
 	return p, true, nil
 }
@@ -98,11 +98,11 @@ func (s *Store) NoteNick(ctx context.Context, peerID, fingerprint, nick string, 
 		err = errZeroTime
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: note nick %q of %q: %w", nick, peerID, err)
+		return nil, fmt.Errorf("store: note nick %q of %q: %w", nick, peerID, s.diskFull(err))
 	}
 	others, err = s.noteNick(ctx, peerID, fingerprint, nick, at.UnixNano())
 	if err != nil {
-		return nil, fmt.Errorf("store: note nick %q of %q: %w", nick, peerID, err)
+		return nil, fmt.Errorf("store: note nick %q of %q: %w", nick, peerID, s.diskFull(err))
 	}
 	return others, nil
 }

@@ -52,7 +52,7 @@ func (r *RoomRecord) check() error {
 // r.Secret of the wrong size.
 func (s *Store) SaveRoom(ctx context.Context, r RoomRecord) error {
 	if err := r.check(); err != nil {
-		return fmt.Errorf("store: save room %q: %w", r.Name, err)
+		return fmt.Errorf("store: save room %q: %w", r.Name, s.diskFull(err))
 	}
 	secret := append([]byte{}, r.Secret...) // never NULL: the column is NOT NULL
 	_, err := s.db.ExecContext(ctx, `INSERT INTO rooms (name, kind, secret, joined) VALUES (?, ?, ?, ?)
@@ -60,7 +60,7 @@ func (s *Store) SaveRoom(ctx context.Context, r RoomRecord) error {
 		r.Name, r.Kind, secret, nanos(r.Joined))
 	clear(secret)
 	if err != nil {
-		return fmt.Errorf("store: save room %q: %w", r.Name, err)
+		return fmt.Errorf("store: save room %q: %w", r.Name, s.diskFull(err))
 	}
 	return nil
 }
@@ -73,7 +73,7 @@ func (s *Store) Room(ctx context.Context, name string) (RoomRecord, bool, error)
 	case errors.Is(err, sql.ErrNoRows):
 		return RoomRecord{}, false, nil
 	case err != nil:
-		return RoomRecord{}, false, fmt.Errorf("store: room %q: %w", name, err)
+		return RoomRecord{}, false, fmt.Errorf("store: room %q: %w", name, s.diskFull(err))
 	}
 	return r, true, nil
 }
@@ -83,19 +83,19 @@ func (s *Store) Room(ctx context.Context, name string) (RoomRecord, bool, error)
 func (s *Store) Rooms(ctx context.Context) ([]RoomRecord, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT name, kind, secret, joined FROM rooms ORDER BY name`)
 	if err != nil {
-		return nil, fmt.Errorf("store: rooms: %w", err)
+		return nil, fmt.Errorf("store: rooms: %w", s.diskFull(err))
 	}
 	defer rows.Close()
 	var rs []RoomRecord
 	for rows.Next() {
 		r, err := scanRoom(rows)
 		if err != nil {
-			return nil, fmt.Errorf("store: rooms: %w", err)
+			return nil, fmt.Errorf("store: rooms: %w", s.diskFull(err))
 		}
 		rs = append(rs, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: rooms: %w", err)
+		return nil, fmt.Errorf("store: rooms: %w", s.diskFull(err))
 	}
 	return rs, nil
 }
@@ -104,7 +104,7 @@ func (s *Store) Rooms(ctx context.Context) ([]RoomRecord, error) {
 // not an error. The room's history is kept.
 func (s *Store) ForgetRoom(ctx context.Context, name string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM rooms WHERE name = ?`, name); err != nil {
-		return fmt.Errorf("store: forget room %q: %w", name, err)
+		return fmt.Errorf("store: forget room %q: %w", name, s.diskFull(err))
 	}
 	return nil
 }

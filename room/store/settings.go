@@ -27,7 +27,7 @@ func (s *Store) Setting(ctx context.Context, key string) (string, bool, error) {
 func (s *Store) SetSetting(ctx context.Context, key, value string) error {
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value); err != nil {
-		return fmt.Errorf("store: set %q: %w", key, err)
+		return fmt.Errorf("store: set %q: %w", key, s.diskFull(err))
 	}
 	return nil
 }

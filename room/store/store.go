@@ -45,6 +45,10 @@ const recovery = "move it away to start a fresh database; room passphrases and v
 type Store struct {
 	db   *sql.DB
 	path string
+
+	stop        chan struct{} // closed by Close: idleLoop returns
+	idleDone    chan struct{} // closed by idleLoop
+	lastChanges int64         // total_changes() at the last idle check (idleLoop only)
 }
 
 // Open opens the database dir/[FileName], creating dir (mode 0700) and the
@@ -87,11 +91,12 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %q: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, path: path}
+	s := &Store{db: db, path: path, stop: make(chan struct{}), idleDone: make(chan struct{})}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
+	go s.idleLoop(s.stop)
 	return s, nil
 }
 
@@ -103,6 +108,8 @@ func dsn(path string) string {
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)") // see "Durability" in the package doc
+	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walAutoCheckpoint))
+	q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))
 	// Overwrite deleted content, so forgotten room secrets do not linger in
 	// free pages.
 	q.Add("_pragma", "secure_delete(1)")
@@ -188,13 +195,14 @@ func (s *Store) quickCheck(ctx context.Context) error {
 	}
 }
 
-// openError wraps an error met while opening: corruption as ErrCorrupt,
-// anything else (permissions, locks, I/O) as it is.
+// openError wraps an error met while opening: corruption as ErrCorrupt, a
+// full disk as a *DiskFullError, anything else (permissions, locks, I/O)
+// as it is.
 func (s *Store) openError(err error) error {
 	if isCorrupt(err) {
 		return s.corrupt(err.Error())
 	}
-	return fmt.Errorf("store: open %q: %w", s.path, err)
+	return fmt.Errorf("store: open %q: %w", s.path, s.diskFull(err))
 }
 
 // corrupt returns the one-line ErrCorrupt message for s.path.
@@ -230,6 +238,12 @@ func oneLine(s string) string {
 // Close closes the database, checkpointing its WAL into the main file.
 // Calls on s after Close return errors.
 func (s *Store) Close() error {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+		<-s.idleDone
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("store: close %q: %w", s.path, err)
 	}

@@ -90,7 +90,8 @@ func intParam(q map[string]string, name string, def, lo, hi int) (int, error) {
 
 // readBody decodes r's body, a JSON object, into v, a pointer to a request
 // struct. It refuses bodies over MaxBody, invalid JSON, trailing data,
-// unknown, null, missing required and wrongly typed members. The body is
+// unknown, null, missing required, repeated and wrongly typed members, and
+// what encoding/json would alter (checkStrict). The body is
 // cleared once decoded: it may hold a passphrase.
 func readBody(w http.ResponseWriter, r *http.Request, v any) error {
 	b, err := readAll(http.MaxBytesReader(w, r.Body, MaxBody), r.ContentLength)
@@ -146,6 +147,9 @@ func decodeObject(b []byte, v any) error {
 	}
 	if members == nil {
 		return fmt.Errorf("%w: the body must be a JSON object", ErrBadRequest)
+	}
+	if err := checkStrict(b); err != nil {
+		return err
 	}
 	fields := requestFields(v)
 	for _, name := range sortedKeys(members) {

@@ -76,10 +76,22 @@ var errorCodes = []errorCode{
 	{"timeout", http.StatusGatewayTimeout, context.DeadlineExceeded},
 	{"closed", http.StatusServiceUnavailable, room.ErrClosed},
 	{"no_history", http.StatusServiceUnavailable, room.ErrNoStore},
+	{"disk_full", http.StatusInsufficientStorage, room.ErrDiskFull},
 	{"internal", http.StatusInternalServerError, ErrInternal},
 }
 
 const codeInternal = "internal"
+
+// messageOf returns the message of an error response for err: for a full
+// disk only which disk is full (the operation, e.g. "message not sent", is
+// the caller's to say).
+func messageOf(err error) string {
+	var df *room.DiskFullError
+	if errors.As(err, &df) {
+		return df.Error()
+	}
+	return err.Error()
+}
 
 // codeOf returns the code and HTTP status of err: "internal" and 500 for
 // an error of no known kind.

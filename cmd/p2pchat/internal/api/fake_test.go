@@ -22,9 +22,12 @@ import (
 	"github.com/p2pchat/p2pchat/room"
 )
 
+// fullDir is the state directory on the full disk of room "full".
+const fullDir = "/home/u/.local/state/p2pchat"
+
 // fake is a Backend with canned data, for the contract tests. Room
 // "slow" never gets its key (Send waits for ctx); room "boom" fails with an
-// internal error.
+// internal error; a send to room "full" (not listed) finds the disk full.
 type fake struct {
 	mu       sync.Mutex
 	self     Self
@@ -223,6 +226,10 @@ func (f *fake) SetNick(_ context.Context, nick string) error {
 }
 
 func (f *fake) Send(ctx context.Context, name, text string, action bool) (*room.Message, error) {
+	if name == "full" { // not listed among the rooms
+		return nil, fmt.Errorf("room %q: message not sent, it could not be stored: store: add message: %w", name,
+			&room.DiskFullError{Dir: fullDir, Err: errors.New("database or disk is full (13)")})
+	}
 	f.mu.Lock()
 	_, norm, err := f.room(name)
 	f.mu.Unlock()

@@ -273,7 +273,7 @@ type errorJSON struct {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code, status := codeOf(err)
 	var body errorJSON
-	body.Error.Code, body.Error.Message = code, err.Error()
+	body.Error.Code, body.Error.Message = code, messageOf(err)
 	if code == codeInternal {
 		if r.Context().Err() == nil {
 			s.log.Error("API request failed", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -384,6 +384,7 @@ func TestErrors(t *testing.T) {
 		{"no history", "GET", "/v1/rooms/lobby/messages", "", func(f *fake) { f.noStore = true }, 503, "no_history"},
 		{"no search", "GET", "/v1/search?q=x", "", func(f *fake) { f.noStore = true }, 503, "no_history"},
 		{"internal", "GET", "/v1/rooms/boom", "", nil, 500, "internal"},
+		{"disk full", "POST", "/v1/rooms/full/messages", `{"text":"x"}`, nil, 507, "disk_full"},
 		{"unknown path", "GET", "/v1/nope", "", nil, 404, "not_found"},
 		{"root path", "GET", "/", "", nil, 404, "not_found"},
 		{"other version", "GET", "/v2/status", "", nil, 404, "not_found"},
@@ -418,6 +419,10 @@ func TestErrors(t *testing.T) {
 				if !strings.Contains(log.String(), "disk on fire") {
 					t.Errorf("internal error not logged: %q", log.String())
 				}
+			case "disk_full":
+				if want := "the disk holding " + fullDir + " is full"; msg != want {
+					t.Errorf("message %q, want %q", msg, want)
+				}
 			case "fingerprint_mismatch":
 				if strings.Contains(msg, w.bob.fp.String()) {
 					t.Errorf("the answer spells out the real fingerprint: %q", msg)
@@ -438,7 +443,8 @@ func TestBadRequestMessages(t *testing.T) {
 		{`{"room":null}`, `field "room" is null`},
 		{`[]`, "must be a JSON object"},
 		{``, "empty"},
-		{`{"room":"x","passphrase":"\udfff\ud800"}`, ""}, // lone surrogates: accepted, as encoding/json does
+		{`{"room":"x","passphrase":"\udfff\ud800"}`, `\udfff is half of a UTF-16 surrogate pair, without the other half (at byte 27)`},
+		{`{"room":"x","passphrase":"\ud83d\ude00"}`, ""}, // a surrogate pair: one character
 	}
 	for _, tt := range tests {
 		t.Run(tt.body, func(t *testing.T) {
@@ -592,7 +598,7 @@ func TestErrorTable(t *testing.T) {
 	}
 	for _, code := range []string{"bad_request", "body_too_large", "not_found", "method_not_allowed", "unknown_room", "bad_room_name",
 		"bad_nick", "too_long", "bad_passphrase", "bad_peer_id", "bad_fingerprint", "fingerprint_mismatch", "timeout", "closed",
-		"no_history", "forbidden", "internal"} {
+		"no_history", "disk_full", "forbidden", "internal"} {
 		if !seen[code] {
 			t.Errorf("code %q missing from the table", code)
 		}

@@ -45,6 +45,7 @@ var documentedKeys = map[string][]string{
 	"search": {
 		"search_messages", "search_build_s", "search_db_mb", "search_open_ms",
 		"search_common_ms", "search_rare_ms", "search_common_room_ms", "search_rare_room_ms",
+		"search_common_cpu_ms", "search_rare_cpu_ms", "search_common_room_cpu_ms", "search_rare_room_cpu_ms",
 	},
 	"crypto": {
 		"crypto_sign_us", "crypto_verify_us", "crypto_seal_us", "crypto_open_us", "crypto_ratchet_us",

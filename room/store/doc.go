@@ -34,6 +34,9 @@
 //	room_members  room, peer_id PK | first_seen INT   (history visibility starts there)
 //	settings      key TEXT PK | value TEXT            (the user's own settings, e.g. "nick")
 //
+// Version 3 adds index messages_rowid_room(rowid, room) on messages: the
+// room of each full-text match, read by [Store.Search] in one room.
+//
 // Times are Unix nanoseconds (INT); NULL is the zero [time.Time]. Names,
 // nicks and ids compare byte for byte (case-sensitive). [Open] applies the
 // missing migrations in order, one transaction each; a database of a newer

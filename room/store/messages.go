@@ -195,8 +195,8 @@ type Hit struct {
 // stored), in room or in all rooms if room is empty.
 //
 // The best limit rows are chosen first from the full-text index (in one
-// room joined to messages by its primary key, so that only that room's
-// matches are ranked); only those rows are then read from messages and
+// room joined through index messages_rowid_room, so that only that room's
+// matches are ranked and no wide message row is read for the others); only those rows are then read from messages and
 // highlighted. (Reading and highlighting every match before sorting is
 // what made a common query over a large history slow.)
 func (s *Store) Search(ctx context.Context, query, room string, limit int) ([]Hit, error) {
@@ -237,12 +237,14 @@ func (s *Store) Search(ctx context.Context, query, room string, limit int) ([]Hi
 // The best ?2 matches of the FTS5 query ?1 as (r = rowid, k = bm25 score),
 // in all rooms and in room ?3. SQLite's sorter keeps only the best ?2 rows
 // as it goes (FTS5's own ORDER BY rank sorts every match: slower); in one
-// room bm25 is computed only for the rows the join keeps.
+// room bm25 is computed only for the rows the join keeps, and the join
+// reads the narrow index rather than the messages themselves (the planner
+// would pick the primary key).
 const (
 	searchTopAll = `SELECT rowid AS r, bm25(messages_fts) AS k FROM messages_fts
 		WHERE messages_fts MATCH ?1 ORDER BY k, r LIMIT ?2`
 	searchTopRoom = `SELECT f.rowid AS r, bm25(messages_fts) AS k
-		FROM messages_fts f JOIN messages m ON m.rowid = f.rowid
+		FROM messages_fts f JOIN messages m INDEXED BY messages_rowid_room ON m.rowid = f.rowid
 		WHERE messages_fts MATCH ?1 AND m.room = ?3 ORDER BY k, r LIMIT ?2`
 )
 

@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -20,10 +19,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/gologshim"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
-	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
-	"github.com/libp2p/go-libp2p/p2p/security/noise"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/multiformats/go-multiaddr"
 )
 
@@ -93,7 +89,7 @@ type Config struct {
 	mdnsService            string
 	// hostSecurity replaces the Noise-only security option, so that tests
 	// can build a node whose connections are not Noise.
-	hostSecurity libp2p.Option
+	hostSecurity securityFunc
 	// tracer, if not nil, traces gossipsub's RPCs.
 	tracer pubsub.RawTracer
 }
@@ -245,39 +241,28 @@ func New(ctx context.Context, priv crypto.PrivKey, cfg Config) (*Node, error) {
 	}
 	// Noise only: every connection then uses the one handshake this package
 	// relies on, and no peer can negotiate TLS instead.
-	security := libp2p.Security(noise.ID, noise.New)
+	security := securityFunc(noiseSecurity)
 	if cfg.hostSecurity != nil {
 		security = cfg.hostSecurity
 	}
 	n.gater = &gater{blocked: map[peer.ID]bool{}}
-	h, err := libp2p.New(
-		libp2p.Identity(priv),
-		libp2p.ConnectionGater(n.gater),
-		security,
-		// TCP only: QUIC, WebTransport and WebRTC bring their own TLS and
-		// would bypass Noise.
-		//
-		// No SO_REUSEPORT: with it, outgoing connections leave from the
-		// listen port, and when two peers that found each other over mDNS
-		// dial at the same moment TCP merges the two dials into one
-		// simultaneous-open connection on which both sides start the Noise
-		// handshake as initiator, and both dials fail. Reuseport only
-		// helps NAT traversal, which a LAN product does not do.
-		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.ConnectionManager(n.cm),
-		// Listening starts below, after the notifiee is registered, so no
-		// connection goes uncounted.
-		libp2p.NoListenAddrs,
-		// A LAN product: never route through relays, never ask the router
-		// to open ports, never probe reachability through third parties.
-		libp2p.DisableRelay(),
-		libp2p.ForceReachabilityPrivate(),
-		// No global Prometheus registration from a library.
-		libp2p.DisableMetrics(),
-		// The resource manager is libp2p's default one (left unset on
-		// purpose): it bounds memory, streams and connections per peer.
-	)
+	// TCP only (newHost): QUIC, WebTransport and WebRTC bring their own
+	// TLS and would bypass Noise.
+	//
+	// No SO_REUSEPORT: with it, outgoing connections leave from the listen
+	// port, and when two peers that found each other over mDNS dial at the
+	// same moment TCP merges the two dials into one simultaneous-open
+	// connection on which both sides start the Noise handshake as
+	// initiator, and both dials fail. Reuseport only helps NAT traversal,
+	// which a LAN product does not do.
+	//
+	// Listening starts below, after the notifiee is registered, so no
+	// connection goes uncounted. A LAN product: never route through relays,
+	// never ask the router to open ports, never probe reachability through
+	// third parties; no global Prometheus registration from a library. The
+	// resource manager is libp2p's default one: it bounds memory, streams
+	// and connections per peer.
+	h, err := newHost(priv, security, n.gater, n.cm)
 	if err != nil {
 		n.cm.Close()
 		return nil, fmt.Errorf("node: failed to create libp2p host: %w", err)

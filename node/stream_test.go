@@ -7,9 +7,11 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/sec"
+	tptu "github.com/libp2p/go-libp2p/p2p/net/upgrader"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	tls "github.com/libp2p/go-libp2p/p2p/security/tls"
 )
@@ -73,7 +75,9 @@ func TestStreamsOverNoise(t *testing.T) {
 // TLS instead of Noise: Open must refuse with ErrNotNoise and Handle must not
 // run the handler.
 func TestStreamsRefuseNonNoise(t *testing.T) {
-	useTLS := libp2p.Security(tls.ID, tls.New)
+	useTLS := func(priv crypto.PrivKey, muxers []tptu.StreamMuxer) (sec.SecureTransport, error) {
+		return tls.New(tls.ID, priv, muxers)
+	}
 	a := newTestNode(t, Config{NoMDNS: true, hostSecurity: useTLS})
 	b := newTestNode(t, Config{NoMDNS: true, hostSecurity: useTLS})
 	var ran atomic.Bool

@@ -41,7 +41,12 @@ var documentedKeys = map[string][]string{
 	"rekey": {
 		"rekey_n{N}_time", "rekey_n{N}_time_max", "rekey_n{N}_lost", "rekey_n{N}_sent", "rekey_n{N}_stall",
 	},
-	"footprint": {"footprint_rss_mb", "footprint_hwm_mb", "footprint_heap_mb", "footprint_peers"},
+	"footprint": {"footprint_rss_mb", "footprint_hwm_mb", "footprint_heap_mb", "footprint_peers", "footprint_binary_mb", "footprint_cpu_pct", "footprint_wakeups"},
+	"search": {
+		"search_messages", "search_build_s", "search_db_mb", "search_open_ms",
+		"search_common_ms", "search_rare_ms", "search_common_room_ms", "search_rare_room_ms",
+		"search_common_cpu_ms", "search_rare_cpu_ms", "search_common_room_cpu_ms", "search_rare_room_cpu_ms",
+	},
 	"crypto": {
 		"crypto_sign_us", "crypto_verify_us", "crypto_seal_us", "crypto_open_us", "crypto_ratchet_us",
 		"crypto_wire_seal_sign_us", "crypto_wire_verify_open_us", "crypto_wire_ratchet_us",
@@ -83,7 +88,7 @@ func TestQuick(t *testing.T) {
 	if f, _ := got["failures"].([]any); len(f) != 0 {
 		t.Errorf("failures: %v", f)
 	}
-	for _, s := range []string{"== burst", "== steady", "== join", "== rekey", "== footprint", "== crypto", "== targets"} {
+	for _, s := range []string{"== burst", "== steady", "== join", "== rekey", "== footprint", "== search", "== crypto", "== targets"} {
 		if !strings.Contains(stdout.String(), s) {
 			t.Errorf("no %q table in the output", s)
 		}

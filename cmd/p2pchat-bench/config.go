@@ -44,7 +44,11 @@ type config struct {
 
 	footPeers  int
 	footIdle   time.Duration
+	footCPU    time.Duration // window for idle CPU and wakeups
 	p2pchatBin string
+
+	searchN   int    // messages in the search scenario's store
+	searchDir string // reuse (or keep) the search store here instead of a temp dir
 
 	goBench    bool
 	benchTime  string
@@ -58,7 +62,7 @@ const (
 	stackP2P   = "p2pchat"
 )
 
-var allScenarios = []string{"burst", "steady", "join", "rekey", "footprint", "crypto"}
+var allScenarios = []string{"burst", "steady", "join", "rekey", "footprint", "search", "crypto"}
 
 func defaults() config {
 	return config{
@@ -84,6 +88,8 @@ func defaults() config {
 		rekeyRate:    100,
 		footPeers:    5,
 		footIdle:     3 * time.Second,
+		footCPU:      30 * time.Second,
+		searchN:      1_000_000,
 		goBench:      true,
 		benchTime:    "300ms",
 		cryptoIter:   3000,
@@ -109,6 +115,8 @@ func (c *config) applyQuick(set map[string]bool) {
 		"rekey-rate":      func() { c.rekeyRate = 50 },
 		"footprint-peers": func() { c.footPeers = 2 },
 		"footprint-idle":  func() { c.footIdle = 500 * time.Millisecond },
+		"footprint-cpu":   func() { c.footCPU = time.Second },
+		"search-n":        func() { c.searchN = 20_000 },
 		"gotest":          func() { c.goBench = false },
 		"crypto-iter":     func() { c.cryptoIter = 200 },
 	}
@@ -162,7 +170,11 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 
 	fs.IntVar(&c.footPeers, "footprint-peers", c.footPeers, "footprint: in-process peers in the room of the p2pchat process")
 	fs.DurationVar(&c.footIdle, "footprint-idle", c.footIdle, "footprint: idle time before reading the process's memory")
+	fs.DurationVar(&c.footCPU, "footprint-cpu", c.footCPU, "footprint: window over which idle CPU and wakeups are measured, after the memory is read")
 	fs.StringVar(&c.p2pchatBin, "p2pchat-bin", "", "footprint: p2pchat binary to run (default: go build ./cmd/p2pchat into a temp dir)")
+
+	fs.IntVar(&c.searchN, "search-n", c.searchN, "search: messages in the store built for the queries")
+	fs.StringVar(&c.searchDir, "search-dir", "", "search: build the store in this directory and keep it, or reuse the store already there (default: a temp dir, removed)")
 
 	fs.BoolVar(&c.goBench, "gotest", c.goBench, "crypto: also run go test -bench in room/internal/wire and room/internal/cpace (needs the go tool and the source)")
 	fs.StringVar(&c.benchTime, "benchtime", c.benchTime, "crypto: -benchtime for go test -bench")
@@ -223,6 +235,10 @@ func (c *config) check() error {
 		return bad("-join-n must be at least 2")
 	case c.steadyRate <= 0 || c.joinRate <= 0 || c.rekeyRate <= 0:
 		return bad("rates must be positive")
+	case c.searchN < 1:
+		return bad("-search-n must be positive")
+	case c.footCPU < 100*time.Millisecond:
+		return bad("-footprint-cpu must be at least 100ms")
 	case c.footPeers < 1:
 		return bad("-footprint-peers must be at least 1")
 	}

@@ -53,13 +53,19 @@ func (b *bench) measureFootprint(ctx context.Context, t *table) error {
 			return fmt.Errorf("building p2pchat (or pass -p2pchat-bin): %w\n%s", err, out)
 		}
 	}
+	if fi, err := os.Stat(bin); err == nil {
+		b.res.set("footprint_binary_mb", round(float64(fi.Size())/(1<<20)))
+	}
 	mem, err := b.idleProcess(ctx, bin)
 	if err != nil {
 		return err
 	}
 	b.res.set("footprint_rss_mb", mem.rss)
+	b.res.set("footprint_cpu_pct", round(mem.cpuPct))
+	b.res.set("footprint_wakeups", round(mem.wakeups))
 	b.res.set("footprint_hwm_mb", mem.hwm)
 	b.res.set("footprint_heap_mb", mem.heap)
+	t.add("binary size (MB)", num(b.res.get("footprint_binary_mb")), "")
 	t.add("RSS, VmRSS (MB)", num(mem.rss), b.res.verdict("footprint_rss_mb"))
 	t.add("peak RSS, VmHWM (MB)", num(mem.hwm), "")
 	t.add("  of which anonymous, RssAnon (MB)", num(mem.anon), "")
@@ -70,17 +76,22 @@ func (b *bench) measureFootprint(ctx context.Context, t *table) error {
 	} else {
 		t.add("Go heap live after the last GC (MB, gctrace)", num(mem.heap), "")
 	}
+	t.add(fmt.Sprintf("idle CPU over %v (%% of one core)", b.cfg.footCPU), num(mem.cpuPct), b.res.verdict("footprint_cpu_pct"))
+	t.add(fmt.Sprintf("idle wakeups over %v (per second)", b.cfg.footCPU), num(mem.wakeups), b.res.verdict("footprint_wakeups"))
+	t.note("idle CPU: utime+stime of /proc/PID/stat over the window; wakeups: voluntary context switches of all its threads (/proc/PID/task/*/status) per second, each a sleep ended by a timer, a socket or another thread.")
 	t.note("the process: p2pchat --json --no-mdns --home TMP --listen /ip4/127.0.0.1/tcp/0 --peer … (GODEBUG=gctrace=1), read after %v idle with every peer admitted.", b.cfg.footIdle)
 	t.note("in-process heap per member for both stacks: burst table, \"live heap per member\".")
 	return nil
 }
 
-type memory struct{ rss, hwm, anon, file, heap float64 } // MB
+// memory is what idleProcess reads: MB, and idle CPU (% of one core) and
+// wakeups per second.
+type memory struct{ rss, hwm, anon, file, heap, cpuPct, wakeups float64 }
 
 // idleProcess starts the p2pchat binary in a room with in-process peers,
 // waits until it is a member seen by all and idle, and reads its memory.
 func (b *bench) idleProcess(ctx context.Context, bin string) (memory, error) {
-	mem := memory{heap: nan}
+	mem := memory{heap: nan, cpuPct: nan, wakeups: nan}
 	col := newCollector(nil)
 	cl, err := startCluster(ctx, b.cfg, stackP2P, b.cfg.footPeers, col.received)
 	if err != nil {
@@ -193,6 +204,9 @@ func (b *bench) idleProcess(ctx context.Context, bin string) (memory, error) {
 	if err != nil {
 		return mem, err
 	}
+	if mem.cpuPct, mem.wakeups, err = idleCPU(ctx, cmd.Process.Pid, b.cfg.footCPU); err != nil {
+		return mem, err
+	}
 	mem.rss, mem.hwm, mem.anon, mem.file = st["VmRSS"], st["VmHWM"], st["RssAnon"], st["RssFile"]
 	if h, ok := gc.live(); ok {
 		mem.heap = h
@@ -253,4 +267,76 @@ func (g *gcTrace) live() (float64, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.heap, g.seen
+}
+
+// idleCPU measures process pid over window: its CPU time (utime + stime of
+// /proc/PID/stat) as a percentage of one core, and the voluntary context
+// switches of its threads per second (threads that exit within the window
+// are not counted).
+func idleCPU(ctx context.Context, pid int, window time.Duration) (cpuPct, wakeups float64, err error) {
+	t0, err := procTicks(pid)
+	if err != nil {
+		return nan, nan, err
+	}
+	w0 := procSwitches(pid)
+	start := time.Now()
+	select {
+	case <-time.After(window):
+	case <-ctx.Done():
+		return nan, nan, ctx.Err()
+	}
+	t1, err := procTicks(pid)
+	if err != nil {
+		return nan, nan, err
+	}
+	w1 := procSwitches(pid)
+	secs := time.Since(start).Seconds()
+	var switches float64
+	for tid, n := range w1 {
+		switches += n - w0[tid] // a thread new in the window counts from 0
+	}
+	return 100 * float64(t1-t0) / clockTicks / secs, switches / secs, nil
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's CPU times: 100 on
+// every Linux architecture Go supports.
+const clockTicks = 100
+
+// procTicks returns utime + stime of /proc/PID/stat.
+func procTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64) // field 14 of the full line
+	s, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	return u + s, nil
+}
+
+// procSwitches returns voluntary_ctxt_switches per thread of pid.
+func procSwitches(pid int) map[string]float64 {
+	out := map[string]float64{}
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	for _, p := range tasks {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // the thread exited
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
+				n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				out[p] = n
+			}
+		}
+	}
+	return out
 }

@@ -12,8 +12,13 @@ var (
 	joinCompared  = []string{"first_msg", "first_msg_max", "joined"}
 	joinP2POnly   = []string{"ready", "ready_max"}
 	rekeyP2POnly  = []string{"time", "time_max", "lost", "sent", "stall"}
-	footprintKeys = []string{"footprint_rss_mb", "footprint_hwm_mb", "footprint_heap_mb", "footprint_peers"}
-	cryptoKeys    = []string{
+	footprintKeys = []string{"footprint_rss_mb", "footprint_hwm_mb", "footprint_heap_mb", "footprint_peers", "footprint_binary_mb", "footprint_cpu_pct", "footprint_wakeups"}
+	searchKeys    = []string{
+		"search_messages", "search_build_s", "search_db_mb", "search_open_ms",
+		"search_common_ms", "search_rare_ms", "search_common_room_ms", "search_rare_room_ms",
+		"search_common_cpu_ms", "search_rare_cpu_ms", "search_common_room_cpu_ms", "search_rare_room_cpu_ms",
+	}
+	cryptoKeys = []string{
 		"crypto_sign_us", "crypto_verify_us", "crypto_seal_us", "crypto_open_us", "crypto_ratchet_us",
 		"crypto_wire_seal_sign_us", "crypto_wire_verify_open_us", "crypto_wire_ratchet_us",
 		"crypto_wire_new_epoch_n10_us", "crypto_wire_new_epoch_n50_us", "crypto_cpace_us",
@@ -57,6 +62,8 @@ func keysOf(cfg *config, scenario string) []string {
 		}
 	case "footprint":
 		ks = footprintKeys
+	case "search":
+		ks = searchKeys
 	case "crypto":
 		ks = cryptoKeys
 	}

@@ -90,6 +90,10 @@ func targetsFor(cfg *config) []target {
 		ts = append(ts, target{fmt.Sprintf("rekey_n%d_lost", n), true, 0, fmt.Sprintf("messages lost during rekeys at N=%d", n)})
 	}
 	ts = append(ts, target{"footprint_rss_mb", true, 30, "idle p2pchat process RSS (MB)"})
+	ts = append(ts, target{"footprint_cpu_pct", true, 0.5, "idle p2pchat process CPU (% of one core)"})
+	ts = append(ts, target{"footprint_wakeups", true, 5, "idle p2pchat process wakeups per second"})
+	ts = append(ts, target{"search_common_ms", true, 50, "ranked 2-word search (ms, median)"})
+	ts = append(ts, target{"search_rare_ms", true, 5, "rare-word search (ms, median)"})
 	return ts
 }
 

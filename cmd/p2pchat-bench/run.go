@@ -83,6 +83,7 @@ func runConfig(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err 
 		{"join", b.join},
 		{"rekey", b.rekey},
 		{"footprint", b.footprint},
+		{"search", b.search},
 		{"crypto", b.crypto},
 	}
 	for _, s := range steps {

@@ -35,6 +35,9 @@
 //	settings      key TEXT PK | value TEXT            (the user's own settings, e.g. "nick";
 //	              "seq-reserved/<room>": own sequence numbers reserved, see [Store.ReserveSeq])
 //
+// Version 3 adds index messages_rowid_room(rowid, room) on messages: the
+// room of each full-text match, read by [Store.Search] in one room.
+//
 // Times are Unix nanoseconds (INT); NULL is the zero [time.Time]. Names,
 // nicks and ids compare byte for byte (case-sensitive). [Open] applies the
 // missing migrations in order, one transaction each; a database of a newer

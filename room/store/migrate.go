@@ -11,6 +11,7 @@ import (
 var migrations = []string{
 	schemaV1,
 	schemaV2,
+	schemaV3,
 }
 
 // schemaV1 is the first schema; the package doc shows it in short.
@@ -100,6 +101,13 @@ CREATE TABLE settings (
 	key   TEXT PRIMARY KEY NOT NULL,
 	value TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
+`
+
+// schemaV3 adds a narrow index from a message's rowid to its room: Search
+// in one room joins every full-text match to it (the table's own rows are
+// wide, and reading one per match is what made the filter slow).
+const schemaV3 = `
+CREATE INDEX messages_rowid_room ON messages (rowid, room);
 `
 
 // newerError is migrate's error for a database whose user_version is beyond

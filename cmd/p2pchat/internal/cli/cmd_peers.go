@@ -1,0 +1,40 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
+)
+
+// newPeersCmd is p2pchat peers: the daemon's connected peers.
+func newPeersCmd(o *options, stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "peers",
+		Short: "list the daemon's connected peers",
+		Args:  args(0, 0, "[--json]"),
+		RunE: remote(o, func(ctx context.Context, c *api.Client) error {
+			ps, err := c.Peers(ctx)
+			if err != nil {
+				return err
+			}
+			var list []map[string]any
+			lines := []string{fmt.Sprintf("%d peer(s) connected", len(ps))}
+			for _, p := range ps {
+				mark := ""
+				if p.Verified {
+					mark = " ✓"
+				}
+				list = append(list, map[string]any{"peer_id": p.PeerID.String(), "fp": p.Fingerprint.Short(), "fingerprint": p.Fingerprint.String(),
+					"nick": p.Nick, "verified": p.Verified, "addrs": p.Addrs})
+				lines = append(lines, fmt.Sprintf("  %s#%s%s  %s  %s", clean(p.Nick), p.Fingerprint.Short(), mark, p.PeerID, strings.Join(p.Addrs, " ")))
+			}
+			newPrinter(stdout, o.json).info("peers", map[string]any{"peers": list}, strings.Join(lines, "\n"))
+			return nil
+		}),
+	}
+}

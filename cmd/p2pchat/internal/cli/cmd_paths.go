@@ -19,11 +19,7 @@ func newPathsCmd(o *options, stdout io.Writer) *cobra.Command {
 		Short: "print where p2pchat keeps its state, its socket and whether a daemon runs",
 		Args:  args(0, 0, "[--json]"),
 		RunE: func(*cobra.Command, []string) error {
-			home, err := resolveHome(o.home)
-			if err != nil {
-				return err
-			}
-			sock, err := socketPath(o, home)
+			home, sock, err := homeAndSocket(o)
 			if err != nil {
 				return err
 			}

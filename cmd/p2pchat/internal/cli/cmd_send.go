@@ -20,16 +20,16 @@ func newSendCmd(o *options, stdin io.Reader, stdout io.Writer) *cobra.Command {
 		wait   time.Duration
 		action bool
 	)
-	cmd := &cobra.Command{
-		Use:   "send ROOM [TEXT ...]",
-		Short: "send a message to ROOM through the daemon (TEXT, else all of stdin)",
-		Long: `Send TEXT (the arguments joined by spaces) to ROOM, which the daemon must
+	var text string
+	cmd := newClientCmd(o, stdout, clientCmd{use: "send ROOM [TEXT ...]",
+		short: "send a message to ROOM through the daemon (TEXT, else all of stdin)",
+		long: `Send TEXT (the arguments joined by spaces) to ROOM, which the daemon must
 have joined. Without TEXT, all of stdin is one message (one trailing
 newline removed). It waits up to --wait for the room key. With --json it
 prints the message object; otherwise nothing on success.`,
-		Args: args(1, -1, "ROOM [TEXT ...]"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			text := strings.Join(a[1:], " ")
+		args: args(1, -1, "ROOM [TEXT ...]"),
+		check: func(_ *cobra.Command, a []string) error {
+			text = strings.Join(a[1:], " ")
 			if len(a) == 1 {
 				b, err := io.ReadAll(io.LimitReader(stdin, room.MaxText+3))
 				if err != nil {
@@ -43,22 +43,22 @@ prints the message object; otherwise nothing on success.`,
 			case len(text) > room.MaxText:
 				return usageError{fmt.Errorf("message longer than %d bytes not sent", room.MaxText)}
 			}
-			return remote(o, func(ctx context.Context, c *api.Client) error {
-				ctx, cancel := context.WithTimeout(ctx, wait)
-				defer cancel()
-				m, err := c.Send(ctx, a[0], text, action)
-				if err != nil {
-					return fmt.Errorf("message not sent: %w", err)
-				}
-				if o.json {
-					obj := map[string]any{"type": "message", "room": mustNormalize(a[0])}
-					api.AddMessage(obj, m)
-					return writeJSON(stdout, obj)
-				}
-				return nil
-			})(cmd, a)
+			return nil
 		},
-	}
+		run: func(ctx context.Context, c *api.Client, a []string, out *printer) error {
+			ctx, cancel := context.WithTimeout(ctx, wait)
+			defer cancel()
+			m, err := c.Send(ctx, a[0], text, action)
+			if err != nil {
+				return fmt.Errorf("message not sent: %w", err)
+			}
+			if o.json {
+				obj := map[string]any{"type": "message", "room": mustNormalize(a[0])}
+				api.AddMessage(obj, m)
+				return writeJSON(out.w, obj)
+			}
+			return nil
+		}})
 	waitFlag(cmd.Flags(), &wait, sendTimeout, "how long to wait for the room key")
 	cmd.Flags().BoolVar(&action, "action", false, "send an action, as /me does")
 	return cmd

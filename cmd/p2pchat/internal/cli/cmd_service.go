@@ -48,54 +48,12 @@ func newServiceCmd(o *options, stdout, stderr io.Writer) *cobra.Command {
 	}
 	var dryRun bool
 	var binary string
-	install := &cobra.Command{
-		Use:   "install",
-		Short: "write the service file and start the daemon with it",
-		Args:  args(0, 0, "[--dry-run] [--binary PATH]"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := serviceConfig(o, binary, true)
-			if err != nil {
-				return err
-			}
-			actions, err := service.InstallActions(c)
-			if err != nil {
-				return err
-			}
-			if dryRun {
-				service.Describe(stdout, actions, true)
-				return nil
-			}
-			if err := service.Do(cmd.Context(), actions, serviceRunner, stdout, stderr); err != nil {
-				return fmt.Errorf("service install: %w", err)
-			}
-			return nil
-		},
-	}
+	install := serviceActionCmd(o, stdout, stderr, serviceAction{use: "install", short: "write the service file and start the daemon with it",
+		usage: "[--dry-run] [--binary PATH]", dryRun: &dryRun, binary: &binary, build: service.InstallActions})
 	install.Flags().BoolVar(&dryRun, "dry-run", false, "print the file and the commands; write and run nothing")
 	install.Flags().StringVar(&binary, "binary", "", "the p2pchat binary the service runs, absolute `PATH` (default: this one)")
-	uninstall := &cobra.Command{
-		Use:   "uninstall",
-		Short: "stop the daemon and remove the service file",
-		Args:  args(0, 0, "[--dry-run]"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := serviceConfig(o, "", false)
-			if err != nil {
-				return err
-			}
-			actions, err := service.UninstallActions(c)
-			if err != nil {
-				return err
-			}
-			if dryRun {
-				service.Describe(stdout, actions, true)
-				return nil
-			}
-			if err := service.Do(cmd.Context(), actions, serviceRunner, stdout, stderr); err != nil {
-				return fmt.Errorf("service uninstall: %w", err)
-			}
-			return nil
-		},
-	}
+	uninstall := serviceActionCmd(o, stdout, stderr, serviceAction{use: "uninstall", short: "stop the daemon and remove the service file",
+		usage: "[--dry-run]", dryRun: &dryRun, build: service.UninstallActions})
 	uninstall.Flags().BoolVar(&dryRun, "dry-run", false, "print the commands; run and remove nothing")
 	status := &cobra.Command{
 		Use:   "status",
@@ -114,6 +72,44 @@ func newServiceCmd(o *options, stdout, stderr io.Writer) *cobra.Command {
 	}
 	cmd.AddCommand(install, uninstall, status)
 	return cmd
+}
+
+// serviceAction describes service install or uninstall.
+type serviceAction struct {
+	use, short, usage string
+	dryRun            *bool   // --dry-run: describe the actions, do nothing
+	binary            *string // --binary of install; nil: uninstall
+	build             func(service.Config) ([]service.Action, error)
+}
+
+// serviceActionCmd is the command of a: the actions it builds for the
+// current user's configuration, done, or described with --dry-run.
+func serviceActionCmd(o *options, stdout, stderr io.Writer, a serviceAction) *cobra.Command {
+	return &cobra.Command{
+		Use: a.use, Short: a.short, Args: args(0, 0, a.usage),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			binary := ""
+			if a.binary != nil {
+				binary = *a.binary
+			}
+			c, err := serviceConfig(o, binary, a.binary != nil)
+			if err != nil {
+				return err
+			}
+			actions, err := a.build(c)
+			if err != nil {
+				return err
+			}
+			if *a.dryRun {
+				service.Describe(stdout, actions, true)
+				return nil
+			}
+			if err := service.Do(cmd.Context(), actions, serviceRunner, stdout, stderr); err != nil {
+				return fmt.Errorf("service %s: %w", a.use, err)
+			}
+			return nil
+		},
+	}
 }
 
 // serviceConfig is the current user's service configuration. binary is
@@ -155,11 +151,7 @@ func serviceConfig(o *options, binary string, forInstall bool) (service.Config, 
 	}
 	if explicitSocket == "" && c.OS == "darwin" {
 		// A launchd agent need not see the $TMPDIR of a login shell.
-		home, err := resolveHome(o.home)
-		if err != nil {
-			return service.Config{}, err
-		}
-		if explicitSocket, err = socketPath(o, home); err != nil {
+		if _, explicitSocket, err = homeAndSocket(o); err != nil {
 			return service.Config{}, err
 		}
 	}

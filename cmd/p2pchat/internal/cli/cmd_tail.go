@@ -17,25 +17,23 @@ func newTailCmd(o *options, stdout io.Writer) *cobra.Command {
 		tailN   int
 		tailMax int
 	)
-	cmd := &cobra.Command{
-		Use:   "tail ROOM",
-		Short: "print ROOM's events as they happen (Ctrl-C stops)",
-		Long: `Print the events of ROOM as the daemon sees them, as line mode does
+	var name string
+	cmd := newClientCmd(o, stdout, clientCmd{use: "tail ROOM", short: "print ROOM's events as they happen (Ctrl-C stops)",
+		long: `Print the events of ROOM as the daemon sees them, as line mode does
 (--json: the objects of docs/CLI.md, with event_id), until interrupted.
 -n N first prints the last N stored messages (type history); --count N
 exits after N messages. A dropped connection to the daemon is resumed
 without losing or repeating events.`,
-		Args: args(1, 1, "ROOM [-n N] [--json]"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			name, err := room.Normalize(a[0])
-			if err != nil {
+		args: args(1, 1, "ROOM [-n N] [--json]"),
+		check: func(_ *cobra.Command, a []string) (err error) {
+			if name, err = room.Normalize(a[0]); err != nil {
 				return usageError{fmt.Errorf("room %q: %v", a[0], err)}
 			}
-			return remote(o, func(ctx context.Context, c *api.Client) error {
-				return tailRoom(ctx, c, name, tailN, tailMax, newPrinter(stdout, o.json))
-			})(cmd, a)
+			return nil
 		},
-	}
+		run: func(ctx context.Context, c *api.Client, _ []string, out *printer) error {
+			return tailRoom(ctx, c, name, tailN, tailMax, out)
+		}})
 	cmd.Flags().IntVarP(&tailN, "n", "n", 0, "first print the last `N` stored messages")
 	cmd.Flags().IntVar(&tailMax, "count", 0, "exit after printing `N` messages (stored ones included); 0: never")
 	return cmd

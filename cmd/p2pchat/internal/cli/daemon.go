@@ -2,13 +2,10 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -63,11 +60,7 @@ func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	home, err := resolveHome(o.home)
-	if err != nil {
-		return err
-	}
-	sock, err := socketPath(o, home)
+	home, sock, err := homeAndSocket(o)
 	if err != nil {
 		return err
 	}
@@ -147,46 +140,4 @@ func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
 	case err := <-served:
 		return fmt.Errorf("API server: %w", err)
 	}
-}
-
-// socketEnv names the environment variable that sets the API socket.
-const socketEnv = "P2PCHAT_SOCKET"
-
-// socketPath returns the daemon's API socket for the state directory home:
-// --socket, else $P2PCHAT_SOCKET, else one per home in the runtime dir.
-func socketPath(o *options, home string) (string, error) {
-	if o.socket != "" {
-		return o.socket, nil
-	}
-	if s := os.Getenv(socketEnv); s != "" {
-		return s, nil
-	}
-	dir, err := localsock.RuntimeDir()
-	if err != nil {
-		return "", err
-	}
-	abs, err := filepath.Abs(home)
-	if err != nil {
-		return "", fmt.Errorf("state directory %s: %w", home, err)
-	}
-	return localsock.SocketPath(dir, abs)
-}
-
-// daemonClient returns a client of the daemon for home, or an error
-// wrapping api.ErrNoDaemon (with a hint) if none answers.
-func daemonClient(ctx context.Context, o *options, home string) (*api.Client, error) {
-	sock, err := socketPath(o, home)
-	if err != nil {
-		return nil, err
-	}
-	c := api.NewClient(sock)
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := c.Ping(pctx); err != nil {
-		if errors.Is(err, api.ErrNoDaemon) {
-			return nil, fmt.Errorf("%w for state directory %s; start one with `p2pchat daemon` (or as a service, see README)", err, home)
-		}
-		return nil, err
-	}
-	return c, nil
 }

@@ -8,8 +8,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
 	"github.com/p2pchat/p2pchat/room"
 )
@@ -71,36 +69,6 @@ func eventHead(ctx context.Context, c *api.Client, roomName string) (uint64, err
 	head := s.Head()
 	s.Close()
 	return head, nil
-}
-
-// remote runs f with a client of the running daemon.
-func remote(o *options, f func(ctx context.Context, c *api.Client) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, _ []string) error {
-		home, err := resolveHome(o.home)
-		if err != nil {
-			return err
-		}
-		c, err := daemonClient(cmd.Context(), o, home)
-		if err != nil {
-			return err
-		}
-		return f(cmd.Context(), c)
-	}
-}
-
-// clientCmds are the subcommands that drive a running daemon, and paths.
-func clientCmds(o *options, stdin io.Reader, stdout, stderr io.Writer) []*cobra.Command {
-	return []*cobra.Command{
-		newStatusCmd(o, stdout),
-		newRoomsCmd(o, stdout),
-		newJoinCmd(o, stdin, stdout, stderr),
-		newLeaveCmd(o, stdout),
-		newSendCmd(o, stdin, stdout),
-		newTailCmd(o, stdout),
-		newPeersCmd(o, stdout),
-		newVerifyCmd(o, stdout),
-		newPathsCmd(o, stdout),
-	}
 }
 
 // joinRoom makes the daemon join name and waits up to wait for the room

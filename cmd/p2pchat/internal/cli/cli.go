@@ -7,12 +7,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/cobra/doc"
 	"github.com/spf13/pflag"
 
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
@@ -163,20 +161,15 @@ func newRootCmd(o *options, stdin io.Reader, stdout, stderr io.Writer) *cobra.Co
 	f.BoolVar(&o.notify, "notify", false, "in the full-screen UI, show a desktop notification when someone mentions your nick")
 
 	root.AddCommand(
-		&cobra.Command{
-			Use:   "id",
-			Short: "print this node's peer ID and fingerprint",
-			Args:  args(0, 0, "(no arguments)"),
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				return cmdID(o, stdout)
-			},
-		},
+		newIDCmd(o, stdout),
 		newVersionCmd(o, stdout),
 		newServiceCmd(o, stdout, stderr),
-		daemonCmd(o, stderr),
-		manCmd(root, stdout),
+		newDaemonCmd(o, stderr),
+		newManCmd(root, stdout),
+		newHistoryCmd(o, stdout),
+		newSearchCmd(o, stdout),
+		newExportCmd(o, stdout),
 	)
-	root.AddCommand(historyCmds(o, stdout)...)
 	root.AddCommand(clientCmds(o, stdin, stdout, stderr)...)
 	return root
 }
@@ -189,69 +182,4 @@ func nodeFlags(cmd *cobra.Command, o *options) {
 	f.StringArrayVar(&o.listen, "listen", nil, "`MULTIADDR` to listen on (repeatable; default all interfaces, TCP, IPv4 and IPv6)")
 	f.StringArrayVar(&o.peers, "peer", nil, "`MULTIADDR` with /p2p/ID of a peer to dial directly (repeatable)")
 	f.BoolVar(&o.noMDNS, "no-mdns", false, "do not discover peers with mDNS")
-}
-
-// historyCmds are history, search and export: they read the state database
-// only.
-func historyCmds(o *options, stdout io.Writer) []*cobra.Command {
-	// One historyCmd each: their flags must not share variables.
-	h := &historyCmd{o: o, stdout: stdout}
-	hist := &cobra.Command{
-		Use:   "history ROOM",
-		Short: "print a room's stored messages, in room order",
-		Args:  args(1, 1, "ROOM [flags]"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			h.args = a
-			return h.run(cmd.Context(), (*historyCmd).history)
-		},
-	}
-	hist.Flags().StringVar(&h.since, "since", "", "only messages sent since `T`: RFC 3339 time or a duration such as 2h")
-	hist.Flags().IntVarP(&h.n, "n", "n", 0, "only the last `N` messages (0: all)")
-	hs := &historyCmd{o: o, stdout: stdout}
-	search := &cobra.Command{
-		Use:   "search TEXT",
-		Short: "full-text search of stored messages, best first",
-		Args:  args(1, 1, "TEXT (quote it) [flags]"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			hs.args = a
-			return hs.run(cmd.Context(), (*historyCmd).search)
-		},
-	}
-	search.Flags().StringVar(&hs.roomName, "room", "", "search only this room")
-	search.Flags().IntVarP(&hs.n, "n", "n", 20, "at most `N` results")
-	he := &historyCmd{o: o, stdout: stdout}
-	export := &cobra.Command{
-		Use:   "export ROOM --json",
-		Short: "every stored message of a room with its signed record",
-		Args:  args(1, 1, "ROOM --json"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			he.args = a
-			return he.run(cmd.Context(), (*historyCmd).export)
-		},
-	}
-	return []*cobra.Command{hist, search, export}
-}
-
-// manCmd writes the man pages, generated from the commands.
-func manCmd(root *cobra.Command, stdout io.Writer) *cobra.Command {
-	var dir string
-	cmd := &cobra.Command{
-		Use:   "man",
-		Short: "write the man pages (p2pchat.1, p2pchat-daemon.1, …) into a directory",
-		Args:  args(0, 0, "[--dir DIR]"),
-		RunE: func(*cobra.Command, []string) error {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return fmt.Errorf("man: %w", err)
-			}
-			hdr := &doc.GenManHeader{Title: "P2PCHAT", Section: "1", Source: "p2pchat", Manual: "p2pchat manual"}
-			if err := doc.GenManTree(root, hdr, dir); err != nil {
-				return fmt.Errorf("man: %w", err)
-			}
-			pages, _ := filepath.Glob(filepath.Join(dir, "p2pchat*.1"))
-			fmt.Fprintf(stdout, "wrote %d man pages to %s (try: man %s)\n", len(pages), dir, filepath.Join(dir, "p2pchat.1"))
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&dir, "dir", "man", "directory to write the pages to")
-	return cmd
 }

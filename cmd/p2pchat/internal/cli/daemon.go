@@ -9,44 +9,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/localsock"
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/sdnotify"
 	"github.com/p2pchat/p2pchat/room"
 )
-
-const daemonLong = `Run a headless node that stays in the rooms remembered in the state
-directory (those joined and not left), keeps their history flowing, and
-serves the local API (docs/API.md) on a Unix socket that only this user
-can use. p2pchat status, rooms, join, leave, send, tail, peers, and plain
-p2pchat (the UI) talk to it.
-
-Logs go to stderr (--log-format text or json; --log-level, default info).
-SIGINT, SIGTERM or SIGHUP stops it cleanly: the rooms hear a goodbye. Under
-systemd (Type=notify) it reports readiness; see contrib/systemd.
-
-Only one daemon runs per state directory (a lock file in it); a socket
-left by a crash is removed when the next daemon starts.`
-
-func daemonCmd(o *options, stderr io.Writer) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "daemon",
-		Short: "run a headless node with the local API, for scripts and the UI",
-		Long:  daemonLong,
-		Args:  args(0, 0, "[flags]"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !cmd.Flags().Changed("log-level") {
-				o.logLevel = "info"
-			}
-			return daemon(cmd.Context(), o, stderr)
-		},
-	}
-	nodeFlags(cmd, o)
-	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "`FORMAT` of the logs on stderr: text or json")
-	return cmd
-}
 
 // daemon runs the node and the API server until ctx ends.
 func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
 	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/room"
@@ -22,6 +24,19 @@ type historyCmd struct {
 	o               *options
 	archive         *room.Archive
 	stdout          io.Writer
+}
+
+// command is the subcommand of h that runs f with one positional argument
+// (usage: its reminder). Each subcommand has a historyCmd of its own, so
+// that their flags do not share variables.
+func (h *historyCmd) command(use, short, usage string, f func(*historyCmd, context.Context) error) *cobra.Command {
+	return &cobra.Command{
+		Use: use, Short: short, Args: args(1, 1, usage),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			h.args = a
+			return h.run(cmd.Context(), f)
+		},
+	}
 }
 
 // run opens the state directory's history and runs f.

@@ -31,19 +31,6 @@ func loadIdentity(o *options) (*identity.Identity, string, error) {
 	return id, home, err
 }
 
-func cmdID(o *options, stdout io.Writer) error {
-	id, _, err := loadIdentity(o)
-	if err != nil {
-		return err
-	}
-	fp := id.Fingerprint()
-	if o.json {
-		return writeJSON(stdout, map[string]any{"type": "id", "peer_id": id.PeerID().String(), "fingerprint": fp.String(), "short": fp.Short()})
-	}
-	fmt.Fprintf(stdout, "peer id:     %s\nfingerprint: %s\nshort:       %s\n", id.PeerID(), fp, fp.Short())
-	return nil
-}
-
 // newLogger returns the logger for stderr: level as --log-level, format
 // "text" or "json" as --log-format.
 func newLogger(level, format string, stderr io.Writer) (*slog.Logger, error) {

@@ -105,6 +105,6 @@ func (a *Archive) verified(sm store.Message) (*Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("message %x in room %q does not verify (%v): %w", sm.ID, sm.Room, err, ErrAltered)
 	}
-	m.Self, m.State = m.From == a.self, sm.State
+	m.Self, m.State = m.From == a.self, State(sm.State)
 	return m, nil
 }

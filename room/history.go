@@ -21,13 +21,6 @@ const ProtocolSync = "/p2pchat/sync/1.0.0"
 // DropBadHistory counts history records that failed verification.
 const DropBadHistory = "bad_history"
 
-// Message states (Message.State).
-const (
-	StatePending = store.StatePending // stored; no member was reachable when it was published
-	StateSent    = store.StateSent    // published while a member was reachable
-	StateSeen    = "seen"             // at least one member is known to hold it (SeenBy)
-)
-
 // maxSyncRounds bounds the batches fetched in one sync with one member.
 const maxSyncRounds = 64
 
@@ -126,7 +119,7 @@ func (r *Room) sendMessage(ctx context.Context, kind wire.Kind, text string) (*M
 	} else if reachable {
 		state = StateSent
 		if r.m.store != nil {
-			if err := r.m.store.SetState(ctx, r.name, wire.MessageID(b.Author, b.Seq), StateSent); err != nil {
+			if err := r.m.store.SetState(ctx, r.name, wire.MessageID(b.Author, b.Seq), string(StateSent)); err != nil {
 				r.m.log.Warn("recording message state", "room", r.name, "err", err)
 			}
 		}
@@ -165,7 +158,7 @@ func (r *Room) memberReachableLocked() bool {
 
 // record stores a verified message (in memory without a store) and reports
 // whether it is new.
-func (r *Room) record(b *wire.Body, state string) (bool, error) {
+func (r *Room) record(b *wire.Body, state State) (bool, error) {
 	id := wire.MessageID(b.Author, b.Seq)
 	r.mu.Lock()
 	_, dup := r.seenIDs[id]
@@ -177,7 +170,7 @@ func (r *Room) record(b *wire.Body, state string) (bool, error) {
 		added, err := r.m.store.AddMessage(context.Background(), store.Message{
 			Room: r.name, ID: id, Author: b.Author, Seq: b.Seq, Clock: b.Clock,
 			Time: time.Unix(0, b.Time), Kind: int(b.Kind), Nick: b.Nick, Text: b.Text,
-			Record: b.Record, Received: time.Now(), State: state,
+			Record: b.Record, Received: time.Now(), State: string(state),
 		})
 		if err != nil {
 			return false, err
@@ -304,7 +297,7 @@ func (m *Manager) fromStore(sm store.Message) *Message {
 		Seq:    sm.Seq,
 		Clock:  sm.Clock,
 		Self:   from == m.net.ID(),
-		State:  sm.State,
+		State:  State(sm.State),
 		Record: sm.Record,
 	}
 	return msg

@@ -181,11 +181,11 @@ func (m *Manager) Join(ctx context.Context, name string, opts JoinOptions) (*Roo
 		if opts.Passphrase == nil {
 			if rec, ok, err := m.store.Room(ctx, norm); err != nil {
 				return nil, fmt.Errorf("room %q: %w", norm, err)
-			} else if ok && rec.Kind == KindPassphrase && len(rec.Secret) == 32 {
-				kind, secret = rec.Kind, [32]byte(rec.Secret)
+			} else if ok && Kind(rec.Kind) == KindPassphrase && len(rec.Secret) == 32 {
+				kind, secret = KindPassphrase, [32]byte(rec.Secret)
 			}
 		}
-		if err := m.store.SaveRoom(ctx, store.RoomRecord{Name: norm, Kind: kind, Secret: secret[:], Joined: time.Now()}); err != nil {
+		if err := m.store.SaveRoom(ctx, store.RoomRecord{Name: norm, Kind: string(kind), Secret: secret[:], Joined: time.Now()}); err != nil {
 			return nil, fmt.Errorf("room %q: %w", norm, err)
 		}
 	}

@@ -51,7 +51,7 @@ func TestHistoryCommands(t *testing.T) {
 		t.Errorf("seq %v, want 2", ev["seq"])
 	}
 	own := a.wait("own", isEvent("message", "text", "zebra crossing"))
-	if own["state"] != room.StateSent {
+	if own["state"] != string(room.StateSent) {
 		t.Errorf("own message state %v, want sent", own["state"])
 	}
 	a.stdin.Close()

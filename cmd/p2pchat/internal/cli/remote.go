@@ -90,7 +90,7 @@ func joinRoom(ctx context.Context, c *api.Client, name string, pass []byte, wait
 		return joined()
 	}
 	if wait <= 0 {
-		out.info("joining", map[string]any{"room": r.Name, "kind": r.Kind}, fmt.Sprintf("* [%s] joining; the daemon gets the room key in the background", r.Name))
+		out.info("joining", map[string]any{"room": r.Name, "kind": string(r.Kind)}, fmt.Sprintf("* [%s] joining; the daemon gets the room key in the background", r.Name))
 		return nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)

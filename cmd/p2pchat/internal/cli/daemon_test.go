@@ -153,6 +153,7 @@ func TestTUICoreOnDaemon(t *testing.T) {
 	}
 	core := newTUICore(ctx, c, self, nil)
 	defer core.stop()
+	defer feedCore(c, core.event)()
 	noPass := func(context.Context, string) ([]byte, error) { return nil, nil }
 	if res := core.Command(ctx, "", "/join Lobby", noPass); res.Current != "lobby" || len(res.Output) != 0 {
 		t.Fatalf("/join: %+v", res)

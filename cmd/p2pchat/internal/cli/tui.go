@@ -32,6 +32,7 @@ type tuiFace struct {
 	notify  bool
 	log     *heldLog // stderr while the screen is taken
 	queue   *msgQueue
+	core    atomic.Pointer[tuiCore] // set while run runs; told of events
 }
 
 // newTUIFace returns the full-screen UI if it is the face to use: stdin
@@ -57,9 +58,16 @@ func isTerminal(v any) *os.File {
 	return f
 }
 
-// event shows ev in the UI; it may be called from any goroutine, before
-// the program runs too.
-func (f *tuiFace) event(ev room.Event) { f.queue.push(tui.EventMsg{Event: ev}) }
+// event shows ev in the UI and tells the core, which may need a fresh
+// snapshot; it may be called from any goroutine, before the program runs
+// too. The caller's one event stream feeds it: the UI opens none of its
+// own.
+func (f *tuiFace) event(ev room.Event) {
+	if c := f.core.Load(); c != nil {
+		c.event(ev)
+	}
+	f.queue.push(tui.EventMsg{Event: ev})
+}
 
 // run joins rooms (with pass, as line mode does) and runs the UI on b
 // until /quit, Ctrl-C or ctx ends (SIGINT, SIGTERM, SIGHUP: also a clean
@@ -76,6 +84,10 @@ func (f *tuiFace) run(ctx context.Context, b api.Backend, rooms []string, pass [
 		return err
 	}
 	core := newTUICore(ctx, b, self, func() { f.queue.push(tui.SnapshotMsg{}) })
+	// From here events poke the core; the refresh after the joins covers
+	// what happened before.
+	f.core.Store(core)
+	defer f.core.Store(nil)
 	current := core.joinAll(ctx, rooms, pass, f)
 	clear(pass)
 	core.refresh(ctx)
@@ -136,9 +148,10 @@ func guard(p *tea.Program) {
 // the UI's current room and a masked prompt for passphrases.
 //
 // The snapshot is kept, so that Snapshot never blocks, and fetched again
-// (in the background) when the backend's event stream says something it
-// shows changed, and after every command: no timer, the same for a node in
-// this process and a daemon.
+// (in the background) when an event given to [tuiCore.event] changes
+// something it shows, and after every command: no timer, the same for a
+// node in this process and a daemon. It opens no event stream: the face's
+// one stream feeds it.
 type tuiCore struct {
 	mu sync.Mutex // guards c's out, tty and current while a command runs
 	c  *commands
@@ -162,19 +175,9 @@ func newTUICore(ctx context.Context, b api.Backend, self api.Self, onChange func
 	t := &tuiCore{c: &commands{b: b}, poke: make(chan struct{}, 1), onChange: onChange, done: make(chan struct{})}
 	t.cached.Store(&tui.Snapshot{ID: self.PeerID, Nick: self.Nick, Short: self.Fingerprint.Short()})
 	ctx, t.cancel = context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		// From the start of the log: what happened before the first
-		// fetch below may not be in it; the pokes coalesce.
-		_ = b.Follow(ctx, api.EventsOptions{FromStart: true}, func(ev api.Event) error {
-			if changesSnapshot(ev.Type) {
-				t.changed()
-			}
-			return nil
-		})
-	})
 	t.refresh(ctx)
-	wg.Go(func() {
+	go func() {
+		defer close(t.done)
 		for {
 			select {
 			case <-ctx.Done():
@@ -185,12 +188,16 @@ func newTUICore(ctx context.Context, b api.Backend, self api.Self, onChange func
 				t.onChange()
 			}
 		}
-	})
-	go func() {
-		wg.Wait()
-		close(t.done)
 	}()
 	return t
+}
+
+// event takes a fresh snapshot in the background if ev changes what one
+// shows. It never blocks: pokes coalesce.
+func (t *tuiCore) event(ev room.Event) {
+	if changesSnapshot(ev.Type) {
+		t.changed()
+	}
 }
 
 // changesSnapshot reports whether events of type typ change what a
@@ -222,7 +229,7 @@ func (t *tuiCore) refresh(ctx context.Context) bool {
 	return true
 }
 
-// stop ends the event stream and the background snapshots.
+// stop ends the background snapshots.
 func (t *tuiCore) stop() {
 	t.cancel()
 	<-t.done

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,13 +159,24 @@ func TestTUICore(t *testing.T) {
 		t.Fatal(err)
 	}
 	changed := make(chan struct{}, 1)
-	core := newTUICore(ctx, b, self, func() {
+	counted := &followCounter{Backend: b}
+	core := newTUICore(ctx, counted, self, func() {
 		select {
 		case changed <- struct{}{}:
 		default:
 		}
 	})
 	defer core.stop()
+	// Events reach the core as in the UI: through the face.
+	face := &tuiFace{queue: &msgQueue{}}
+	face.core.Store(core)
+	defer feedCore(b, face.event)()
+	defer func() {
+		// The face's one stream feeds the core: it opens none of its own.
+		if n := counted.follows.Load(); n != 0 {
+			t.Errorf("the core opened %d event stream(s) of its own", n)
+		}
+	}()
 
 	var prompts []string
 	ask := func(pass string, err error) tui.AskFunc {
@@ -239,6 +251,35 @@ func TestTUICore(t *testing.T) {
 	res = core.Command(ctx, "lobby", "/leave", nil)
 	if res.Current != "vault" {
 		t.Errorf("/leave: %+v", res)
+	}
+}
+
+// followCounter is a Backend that counts the event streams opened on it.
+type followCounter struct {
+	api.Backend
+	follows atomic.Int32
+}
+
+func (f *followCounter) Follow(ctx context.Context, opts api.EventsOptions, fn func(api.Event) error) error {
+	f.follows.Add(1)
+	return f.Backend.Follow(ctx, opts, fn)
+}
+
+// feedCore gives b's events to show (the face's or a core's event), as
+// the face's event stream does, until the returned stop is called.
+func feedCore(b api.Backend, show func(room.Event)) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = b.Follow(ctx, api.EventsOptions{FromStart: true}, func(ev api.Event) error {
+			show(ev.Event)
+			return nil
+		})
+	}()
+	return func() {
+		cancel()
+		<-done
 	}
 }
 

@@ -74,26 +74,7 @@ func (a *Archive) Export(ctx context.Context, roomName string) ([]*Message, erro
 // Search returns up to n messages containing every word of query, best
 // first, in roomName or in every room if it is "".
 func (a *Archive) Search(ctx context.Context, query, roomName string, n int) ([]SearchHit, error) {
-	if roomName != "" {
-		norm, err := Normalize(roomName)
-		if err != nil {
-			return nil, err
-		}
-		roomName = norm
-	}
-	hits, err := a.st.Search(ctx, query, roomName, n)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]SearchHit, 0, len(hits))
-	for _, h := range hits {
-		m, err := a.verified(h.Message)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, SearchHit{Room: h.Room, Message: m, Snippet: h.Snippet})
-	}
-	return out, nil
+	return search(ctx, a.st, query, roomName, n, a.verified)
 }
 
 // ErrAltered is wrapped by [Archive] methods when a stored message does not

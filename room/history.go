@@ -264,6 +264,13 @@ func (m *Manager) Search(ctx context.Context, query, roomName string, limit int)
 	if m.store == nil {
 		return nil, ErrNoStore
 	}
+	return search(ctx, m.store, query, roomName, limit, func(sm store.Message) (*Message, error) { return m.fromStore(sm), nil })
+}
+
+// search is the full-text search of st ([Manager.Search], [Archive.Search]):
+// up to limit hits in roomName (every room if ""), each message turned
+// back into a Message by conv.
+func search(ctx context.Context, st *store.Store, query, roomName string, limit int, conv func(store.Message) (*Message, error)) ([]SearchHit, error) {
 	if roomName != "" {
 		norm, err := Normalize(roomName)
 		if err != nil {
@@ -271,13 +278,17 @@ func (m *Manager) Search(ctx context.Context, query, roomName string, limit int)
 		}
 		roomName = norm
 	}
-	hits, err := m.store.Search(ctx, query, roomName, limit)
+	hits, err := st.Search(ctx, query, roomName, limit)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]SearchHit, 0, len(hits))
 	for _, h := range hits {
-		out = append(out, SearchHit{Room: h.Room, Message: m.fromStore(h.Message), Snippet: h.Snippet})
+		msg, err := conv(h.Message)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, SearchHit{Room: h.Room, Message: msg, Snippet: h.Snippet})
 	}
 	return out, nil
 }

@@ -37,7 +37,7 @@ func verifyStored(sm store.Message) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.State = sm.State
+	m.State = State(sm.State)
 	return m, nil
 }
 

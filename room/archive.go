@@ -75,24 +75,7 @@ func (a *Archive) Export(ctx context.Context, roomName string) ([]*Message, erro
 // Search returns up to n messages containing every word of query, best
 // first, in roomName or in every room if it is "".
 func (a *Archive) Search(ctx context.Context, query, roomName string, n int) ([]SearchHit, error) {
-	if roomName != "" {
-		norm, err := Normalize(roomName)
-		if err != nil {
-			return nil, err
-		}
-		roomName = norm
-	}
-	hits, err := a.st.Search(ctx, query, roomName, n)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]SearchHit, 0, len(hits))
-	for _, h := range hits {
-		if m := a.verified(h.Message); m != nil {
-			out = append(out, SearchHit{Room: h.Room, Message: m, Snippet: h.Snippet})
-		}
-	}
-	return out, nil
+	return search(ctx, a.st, query, roomName, n, a.verified)
 }
 
 // Altered returns how many distinct stored messages the Archive's calls

@@ -1,5 +1,28 @@
 package room
 
+import "github.com/p2pchat/p2pchat/room/store"
+
+// Kind is a room's kind: who may join it. It is the kind field of the
+// rooms, status and joined objects of docs/CLI.md and docs/API.md.
+type Kind string
+
+// Room kinds.
+const (
+	KindOpen       Kind = store.KindOpen       // admission needs only the room name
+	KindPassphrase Kind = store.KindPassphrase // admission needs the passphrase, proven by PAKE
+)
+
+// State is how far one of our own messages got ([Message.State]): the
+// state field of message objects. It is "" for others' messages.
+type State string
+
+// Message states, in the order a message goes through them.
+const (
+	StatePending State = store.StatePending // stored; no member was reachable when it was published
+	StateSent    State = store.StateSent    // published while a member was reachable
+	StateSeen    State = "seen"             // at least one member is known to hold it (SeenBy)
+)
+
 // Reason says why a member left ([EventMemberLeft]) or what an error event
 // ([EventError]) is about: the reason field of docs/CLI.md's events, which
 // users' scripts branch on. Faces add reasons of their own (a Reason may be

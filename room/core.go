@@ -60,7 +60,7 @@ func (m *Manager) Peers(ctx context.Context) []PeerInfo {
 // StoredKind returns the kind remembered for the room called name
 // ([KindOpen] or [KindPassphrase]), or "" for a room never joined, left
 // since, or when nothing persists.
-func (m *Manager) StoredKind(ctx context.Context, name string) (string, error) {
+func (m *Manager) StoredKind(ctx context.Context, name string) (Kind, error) {
 	norm, err := Normalize(name)
 	if err != nil {
 		return "", fmt.Errorf("room %q: %w", name, err)
@@ -72,7 +72,7 @@ func (m *Manager) StoredKind(ctx context.Context, name string) (string, error) {
 	if err != nil || !ok {
 		return "", err
 	}
-	return rec.Kind, nil
+	return Kind(rec.Kind), nil
 }
 
 // StoredRooms returns the names of the rooms remembered as joined (left

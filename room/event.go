@@ -34,7 +34,7 @@ type Event struct {
 	Reason      Reason  // for EventMemberLeft and EventError: why
 	OldPeer     string  // for EventKeyChanged: the peer ID that used the nick before
 	OldVerified bool    // for EventKeyChanged: that peer had been verified
-	Kind        string  // for EventJoined: the room's kind; "" if left since
+	Kind        Kind    // for EventJoined: the room's kind; "" if left since
 	Verified    bool    // for EventMemberJoined: the user verified Peer
 	Message     *Message
 	Err         error // for EventError
@@ -52,7 +52,7 @@ type Message struct {
 	Seq    uint64 // per author and room, from 1
 	Clock  uint64 // the room's Lamport clock: messages are ordered by (Clock, author, Seq)
 	Self   bool
-	State  string // own messages: "pending", "sent" or "seen"
+	State  State  // own messages: StatePending, StateSent or StateSeen
 	SeenBy int    // own messages: members known to hold it
 	Late   bool   // arrived after a message that comes after it in room order
 	Synced bool   // fetched from another member's history rather than received live

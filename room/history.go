@@ -21,13 +21,6 @@ const ProtocolSync = "/p2pchat/sync/1.0.0"
 // DropBadHistory counts history records that failed verification.
 const DropBadHistory = "bad_history"
 
-// Message states (Message.State).
-const (
-	StatePending = store.StatePending // stored; no member was reachable when it was published
-	StateSent    = store.StateSent    // published while a member was reachable
-	StateSeen    = "seen"             // at least one member is known to hold it (SeenBy)
-)
-
 // maxSyncRounds bounds the batches fetched in one sync with one member.
 const maxSyncRounds = 64
 
@@ -124,7 +117,7 @@ func (r *Room) sendMessage(ctx context.Context, kind wire.Kind, text string) (*M
 	} else if reachable {
 		state = StateSent
 		if r.m.store != nil {
-			if err := r.m.store.SetState(ctx, r.name, wire.MessageID(b.Author, b.Seq), StateSent); err != nil {
+			if err := r.m.store.SetState(ctx, r.name, wire.MessageID(b.Author, b.Seq), string(StateSent)); err != nil {
 				r.m.log.Warn("recording message state", "room", r.name, "err", err)
 			}
 		}
@@ -163,7 +156,7 @@ func (r *Room) memberReachableLocked() bool {
 
 // record stores a verified message (in memory without a store) and reports
 // whether it is new.
-func (r *Room) record(b *wire.Body, state string) (bool, error) {
+func (r *Room) record(b *wire.Body, state State) (bool, error) {
 	id := wire.MessageID(b.Author, b.Seq)
 	r.mu.Lock()
 	_, dup := r.seenIDs[id]
@@ -175,7 +168,7 @@ func (r *Room) record(b *wire.Body, state string) (bool, error) {
 		added, err := r.m.store.AddMessage(context.Background(), store.Message{
 			Room: r.name, ID: id, Author: b.Author, Seq: b.Seq, Clock: b.Clock,
 			Time: time.Unix(0, b.Time), Kind: int(b.Kind), Nick: b.Nick, Text: b.Text,
-			Record: b.Record, Received: time.Now(), State: state,
+			Record: b.Record, Received: time.Now(), State: string(state),
 		})
 		if err != nil {
 			return false, err
@@ -287,6 +280,19 @@ func (m *Manager) Search(ctx context.Context, query, roomName string, limit int)
 	if m.store == nil {
 		return nil, ErrNoStore
 	}
+	return search(ctx, m.store, query, roomName, limit, func(sm store.Message) *Message {
+		msg, err := m.fromStore(sm)
+		if err != nil {
+			return nil // altered: left out (counted by the room's check at join)
+		}
+		return msg
+	})
+}
+
+// search is the full-text search of st ([Manager.Search], [Archive.Search]):
+// up to limit hits in roomName (every room if ""), each message turned
+// back into a Message by conv, which returns nil for one to leave out.
+func search(ctx context.Context, st *store.Store, query, roomName string, limit int, conv func(store.Message) *Message) ([]SearchHit, error) {
 	if roomName != "" {
 		norm, err := Normalize(roomName)
 		if err != nil {
@@ -294,13 +300,13 @@ func (m *Manager) Search(ctx context.Context, query, roomName string, limit int)
 		}
 		roomName = norm
 	}
-	hits, err := m.store.Search(ctx, query, roomName, limit)
+	hits, err := st.Search(ctx, query, roomName, limit)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]SearchHit, 0, len(hits))
 	for _, h := range hits {
-		if msg, err := m.fromStore(h.Message); err == nil {
+		if msg := conv(h.Message); msg != nil {
 			out = append(out, SearchHit{Room: h.Room, Message: msg, Snippet: h.Snippet})
 		}
 	}

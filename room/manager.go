@@ -44,37 +44,24 @@ type Timing struct {
 }
 
 func (t Timing) withDefaults() Timing {
-	if t.FoundWait == 0 {
-		t.FoundWait = 1500 * time.Millisecond
-	}
-	if t.Heartbeat == 0 {
-		t.Heartbeat = 15 * time.Second
-	}
-	if t.MemberTimeout == 0 {
-		t.MemberTimeout = 3 * t.Heartbeat
-	}
-	if t.OldEpochTTL == 0 {
-		t.OldEpochTTL = 2 * time.Minute
-	}
-	if t.AdmitTimeout == 0 {
-		t.AdmitTimeout = 10 * time.Second
-	}
-	if t.PushWait == 0 {
-		t.PushWait = time.Second
-	}
-	if t.SyncInterval == 0 {
-		t.SyncInterval = 30 * time.Second
-	}
-	if t.BufferTTL == 0 {
-		t.BufferTTL = 10 * time.Second
-	}
-	if t.RekeyWait == 0 {
-		t.RekeyWait = 2 * time.Second
-	}
-	if t.Tick == 0 {
-		t.Tick = time.Second
-	}
+	defaultTo(&t.FoundWait, 1500*time.Millisecond)
+	defaultTo(&t.Heartbeat, 15*time.Second)
+	defaultTo(&t.MemberTimeout, 3*t.Heartbeat)
+	defaultTo(&t.OldEpochTTL, 2*time.Minute)
+	defaultTo(&t.AdmitTimeout, 10*time.Second)
+	defaultTo(&t.PushWait, time.Second)
+	defaultTo(&t.SyncInterval, 30*time.Second)
+	defaultTo(&t.BufferTTL, 10*time.Second)
+	defaultTo(&t.RekeyWait, 2*time.Second)
+	defaultTo(&t.Tick, time.Second)
 	return t
+}
+
+// defaultTo sets *d to def if it is zero.
+func defaultTo(d *time.Duration, def time.Duration) {
+	if *d == 0 {
+		*d = def
+	}
 }
 
 // Config configures a [Manager].
@@ -194,11 +181,11 @@ func (m *Manager) Join(ctx context.Context, name string, opts JoinOptions) (*Roo
 		if opts.Passphrase == nil {
 			if rec, ok, err := m.store.Room(ctx, norm); err != nil {
 				return nil, fmt.Errorf("room %q: %w", norm, err)
-			} else if ok && rec.Kind == KindPassphrase && len(rec.Secret) == 32 {
-				kind, secret = rec.Kind, [32]byte(rec.Secret)
+			} else if ok && Kind(rec.Kind) == KindPassphrase && len(rec.Secret) == 32 {
+				kind, secret = KindPassphrase, [32]byte(rec.Secret)
 			}
 		}
-		if err := m.store.SaveRoom(ctx, store.RoomRecord{Name: norm, Kind: kind, Secret: secret[:], Joined: time.Now()}); err != nil {
+		if err := m.store.SaveRoom(ctx, store.RoomRecord{Name: norm, Kind: string(kind), Secret: secret[:], Joined: time.Now()}); err != nil {
 			return nil, fmt.Errorf("room %q: %w", norm, err)
 		}
 	}

@@ -46,7 +46,7 @@ type Room struct {
 	m      *Manager
 	name   string
 	id     wire.RoomID
-	kind   string
+	kind   Kind
 	secret [32]byte // the admission secret CPace runs on
 	topic  Topic
 
@@ -96,7 +96,7 @@ type sentBody struct {
 	body   *wire.Body
 	ref    wire.EpochRef
 	at     time.Time
-	state  string
+	state  State
 	seenBy int
 }
 
@@ -126,7 +126,7 @@ type received struct {
 	body *wire.Body
 }
 
-func newRoom(m *Manager, name, kind string, secret [32]byte) (*Room, error) {
+func newRoom(m *Manager, name string, kind Kind, secret [32]byte) (*Room, error) {
 	r := &Room{
 		m:         m,
 		name:      name,
@@ -182,7 +182,7 @@ func (r *Room) spawn(f func()) {
 func (r *Room) Name() string { return r.name }
 
 // Kind returns KindOpen or KindPassphrase.
-func (r *Room) Kind() string { return r.kind }
+func (r *Room) Kind() Kind { return r.kind }
 
 // Ready is closed once this node holds the room key.
 func (r *Room) Ready() <-chan struct{} { return r.ready }
@@ -221,7 +221,7 @@ func (r *Room) Members() []Member {
 type RoomStatus struct {
 	Name     string
 	Topic    string
-	Kind     string // KindOpen or KindPassphrase
+	Kind     Kind   // KindOpen or KindPassphrase
 	Ready    bool   // this node holds the key
 	Epoch    uint32 // current epoch number
 	KeyID    string // hex key id of the current epoch

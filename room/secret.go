@@ -7,22 +7,16 @@ import (
 	"github.com/p2pchat/p2pchat/room/internal/wire"
 )
 
-// Room kinds.
-const (
-	KindOpen       = "open"       // admission needs only the room name
-	KindPassphrase = "passphrase" // admission needs the passphrase, proven by PAKE
-)
-
 // DescribeKind says in words who can join a room of kind: what every face
 // shows next to a room.
-func DescribeKind(kind string) string {
+func DescribeKind(kind Kind) string {
 	switch kind {
 	case KindOpen:
 		return "open: anyone on the network who knows the name can join"
 	case KindPassphrase:
 		return "passphrase: only peers that prove they know the passphrase can join"
 	}
-	return kind
+	return string(kind)
 }
 
 // ErrPassphrase is returned for an empty or oversized passphrase.
@@ -43,7 +37,7 @@ type JoinOptions struct {
 }
 
 // secretFor derives the admission secret of a normalised room name.
-func secretFor(name string, opts JoinOptions) (kind string, secret [32]byte, err error) {
+func secretFor(name string, opts JoinOptions) (kind Kind, secret [32]byte, err error) {
 	if opts.Passphrase == nil {
 		return KindOpen, wire.OpenRoomSecret(name), nil
 	}

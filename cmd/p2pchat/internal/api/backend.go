@@ -23,7 +23,7 @@ type Backend interface {
 	Room(ctx context.Context, name string) (RoomInfo, error)
 	// StoredKind returns the kind remembered for a room (KindOpen or
 	// KindPassphrase), or "" for a room never joined or left since.
-	StoredKind(ctx context.Context, name string) (string, error)
+	StoredKind(ctx context.Context, name string) (room.Kind, error)
 	// Join joins the room called name, with passphrase if not nil (else
 	// as an open room, or with the secret stored when it was last joined
 	// with one), and returns it; joining a joined room just returns it.

@@ -132,7 +132,7 @@ func (c *Client) Room(ctx context.Context, name string) (RoomInfo, error) {
 }
 
 // StoredKind implements [Backend].
-func (c *Client) StoredKind(ctx context.Context, name string) (string, error) {
+func (c *Client) StoredKind(ctx context.Context, name string) (room.Kind, error) {
 	p, err := roomPath(name)
 	if err != nil {
 		return "", err

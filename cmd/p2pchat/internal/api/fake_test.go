@@ -33,7 +33,7 @@ type fake struct {
 	self     Self
 	peers    []PeerInfo
 	rooms    map[string]RoomInfo
-	stored   map[string]string
+	stored   map[string]room.Kind
 	history  map[string][]*room.Message
 	verified map[peer.ID]bool
 	noStore  bool
@@ -93,7 +93,7 @@ func newFake(t testing.TB) *fake {
 			{PeerID: w.dave.id, Fingerprint: w.dave.fp, Nick: "dave", Addrs: []string{"/ip4/10.0.0.4/tcp/4001"}},
 		},
 		rooms:    map[string]RoomInfo{},
-		stored:   map[string]string{"lobby": room.KindOpen, "old": room.KindPassphrase},
+		stored:   map[string]room.Kind{"lobby": room.KindOpen, "old": room.KindPassphrase},
 		history:  map[string][]*room.Message{},
 		verified: map[peer.ID]bool{w.carol.id: true},
 	}
@@ -167,7 +167,7 @@ func (f *fake) Room(_ context.Context, name string) (RoomInfo, error) {
 	return ri, err
 }
 
-func (f *fake) StoredKind(_ context.Context, name string) (string, error) {
+func (f *fake) StoredKind(_ context.Context, name string) (room.Kind, error) {
 	norm, err := room.Normalize(name)
 	if err != nil {
 		return "", err

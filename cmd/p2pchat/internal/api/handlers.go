@@ -13,16 +13,10 @@ import (
 )
 
 func (s *Server) getRoot(_ http.ResponseWriter, r *http.Request) (any, error) {
-	if _, err := queryParams(r); err != nil {
-		return nil, err
-	}
 	return rootJSON{API: "p2pchat", Version: Version}, nil
 }
 
 func (s *Server) getStatus(_ http.ResponseWriter, r *http.Request) (any, error) {
-	if _, err := queryParams(r); err != nil {
-		return nil, err
-	}
 	st, err := s.backend.Status(r.Context())
 	if err != nil {
 		return nil, err
@@ -36,9 +30,6 @@ func (s *Server) getStatus(_ http.ResponseWriter, r *http.Request) (any, error) 
 }
 
 func (s *Server) getRooms(_ http.ResponseWriter, r *http.Request) (any, error) {
-	if _, err := queryParams(r); err != nil {
-		return nil, err
-	}
 	rooms, err := s.backend.Rooms(r.Context())
 	if err != nil {
 		return nil, err
@@ -51,9 +42,6 @@ func (s *Server) getRooms(_ http.ResponseWriter, r *http.Request) (any, error) {
 }
 
 func (s *Server) postRoom(w http.ResponseWriter, r *http.Request) (any, error) {
-	if _, err := queryParams(r); err != nil {
-		return nil, err
-	}
 	var req joinRequest
 	defer func() { clear(req.Passphrase) }()
 	if err := readBody(w, r, &req); err != nil {
@@ -207,9 +195,6 @@ func (s *Server) getSearch(_ http.ResponseWriter, r *http.Request) (any, error) 
 }
 
 func (s *Server) getPeers(_ http.ResponseWriter, r *http.Request) (any, error) {
-	if _, err := queryParams(r); err != nil {
-		return nil, err
-	}
 	peers, err := s.backend.Peers(r.Context())
 	if err != nil {
 		return nil, err
@@ -223,9 +208,6 @@ func (s *Server) getPeers(_ http.ResponseWriter, r *http.Request) (any, error) {
 }
 
 func (s *Server) getPeer(_ http.ResponseWriter, r *http.Request) (any, error) {
-	if _, err := queryParams(r); err != nil {
-		return nil, err
-	}
 	p, fp, err := parsePeer(r.PathValue("peer"))
 	if err != nil {
 		return nil, err
@@ -239,9 +221,6 @@ func (s *Server) getPeer(_ http.ResponseWriter, r *http.Request) (any, error) {
 }
 
 func (s *Server) postVerify(w http.ResponseWriter, r *http.Request) (any, error) {
-	if _, err := queryParams(r); err != nil {
-		return nil, err
-	}
 	var req verifyRequest
 	if err := readBody(w, r, &req); err != nil {
 		return nil, err
@@ -262,9 +241,6 @@ func (s *Server) postVerify(w http.ResponseWriter, r *http.Request) (any, error)
 }
 
 func (s *Server) putNick(w http.ResponseWriter, r *http.Request) (any, error) {
-	if _, err := queryParams(r); err != nil {
-		return nil, err
-	}
 	var req nickRequest
 	if err := readBody(w, r, &req); err != nil {
 		return nil, err

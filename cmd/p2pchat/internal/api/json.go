@@ -35,7 +35,7 @@ func (e Event) JSON() map[string]any {
 	switch ev.Type {
 	case room.EventJoined:
 		if e.Kind != "" {
-			obj["kind"] = e.Kind
+			obj["kind"] = string(e.Kind)
 		}
 	case room.EventMemberJoined:
 		obj["peer_id"], obj["nick"], obj["fp"], obj["verified"] = ev.Peer.String(), ev.Nick, ev.Short, e.Verified
@@ -47,7 +47,7 @@ func (e Event) JSON() map[string]any {
 		AddMessage(obj, ev.Message)
 	case room.EventState:
 		m := ev.Message
-		obj["id"], obj["seq"], obj["state"], obj["seen_by"] = m.ID, m.Seq, m.State, m.SeenBy
+		obj["id"], obj["seq"], obj["state"], obj["seen_by"] = m.ID, m.Seq, string(m.State), m.SeenBy
 	case room.EventKeyChanged:
 		obj["peer_id"], obj["nick"], obj["fp"], obj["old_peer_id"], obj["old_verified"] = ev.Peer.String(), ev.Nick, ev.Short, ev.OldPeer, ev.OldVerified
 	case room.EventError:
@@ -76,7 +76,7 @@ func AddMessage(obj map[string]any, m *room.Message) {
 		obj["action"] = true
 	}
 	if m.State != "" {
-		obj["state"] = m.State
+		obj["state"] = string(m.State)
 	}
 	if m.Late {
 		obj["late"] = true
@@ -89,31 +89,31 @@ func AddMessage(obj map[string]any, m *room.Message) {
 // wireObject holds every field of the event and message objects, for
 // decoding.
 type wireObject struct {
-	Type        string `json:"type"`
-	Room        string `json:"room"`
-	EventID     uint64 `json:"event_id"`
-	Kind        string `json:"kind"`
-	PeerID      string `json:"peer_id"`
-	Nick        string `json:"nick"`
-	OldNick     string `json:"old_nick"`
-	FP          string `json:"fp"`
-	Verified    bool   `json:"verified"`
-	Reason      string `json:"reason"`
-	OldPeerID   string `json:"old_peer_id"`
-	OldVerified bool   `json:"old_verified"`
-	Error       string `json:"error"`
-	ID          string `json:"id"`
-	From        string `json:"from"`
-	Text        string `json:"text"`
-	Time        string `json:"time"`
-	Self        bool   `json:"self"`
-	Seq         uint64 `json:"seq"`
-	Clock       uint64 `json:"clock"`
-	Action      bool   `json:"action"`
-	State       string `json:"state"`
-	SeenBy      int    `json:"seen_by"`
-	Late        bool   `json:"late"`
-	Synced      bool   `json:"synced"`
+	Type        string      `json:"type"`
+	Room        string      `json:"room"`
+	EventID     uint64      `json:"event_id"`
+	Kind        room.Kind   `json:"kind"`
+	PeerID      string      `json:"peer_id"`
+	Nick        string      `json:"nick"`
+	OldNick     string      `json:"old_nick"`
+	FP          string      `json:"fp"`
+	Verified    bool        `json:"verified"`
+	Reason      room.Reason `json:"reason"`
+	OldPeerID   string      `json:"old_peer_id"`
+	OldVerified bool        `json:"old_verified"`
+	Error       string      `json:"error"`
+	ID          string      `json:"id"`
+	From        string      `json:"from"`
+	Text        string      `json:"text"`
+	Time        string      `json:"time"`
+	Self        bool        `json:"self"`
+	Seq         uint64      `json:"seq"`
+	Clock       uint64      `json:"clock"`
+	Action      bool        `json:"action"`
+	State       room.State  `json:"state"`
+	SeenBy      int         `json:"seen_by"`
+	Late        bool        `json:"late"`
+	Synced      bool        `json:"synced"`
 }
 
 // ErrBadObject is wrapped by the decoders when an object is malformed.
@@ -169,7 +169,7 @@ func DecodeEvent(b []byte) (Event, error) {
 	case room.EventJoined:
 		e.Kind = w.Kind
 	case room.EventMemberJoined, room.EventMemberLeft, room.EventNick, room.EventKeyChanged:
-		e.Nick, e.Short, e.Verified, e.Reason, e.OldNick = w.Nick, w.FP, w.Verified, room.Reason(w.Reason), w.OldNick
+		e.Nick, e.Short, e.Verified, e.Reason, e.OldNick = w.Nick, w.FP, w.Verified, w.Reason, w.OldNick
 		e.OldPeer, e.OldVerified = w.OldPeerID, w.OldVerified
 	case room.EventMessage:
 		if e.Message, err = w.message(); err != nil {
@@ -178,7 +178,7 @@ func DecodeEvent(b []byte) (Event, error) {
 	case room.EventState:
 		e.Message = &room.Message{ID: w.ID, Seq: w.Seq, State: w.State, SeenBy: w.SeenBy, Self: true}
 	case room.EventError:
-		e.Err, e.Reason = errors.New(w.Error), room.Reason(w.Reason)
+		e.Err, e.Reason = errors.New(w.Error), w.Reason
 	}
 	return e, nil
 }

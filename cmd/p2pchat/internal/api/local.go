@@ -95,7 +95,7 @@ func (l *Local) Room(_ context.Context, name string) (RoomInfo, error) {
 }
 
 // StoredKind implements [Backend].
-func (l *Local) StoredKind(ctx context.Context, name string) (string, error) {
+func (l *Local) StoredKind(ctx context.Context, name string) (room.Kind, error) {
 	return l.M.StoredKind(ctx, name)
 }
 

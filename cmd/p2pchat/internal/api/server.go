@@ -231,10 +231,10 @@ func (rec *statusRecorder) WriteHeader(status int) {
 }
 
 func (s *Server) routes() {
-	s.route("GET /v1", s.getRoot)
-	s.route("GET /v1/status", s.getStatus)
-	s.route("GET /v1/rooms", s.getRooms)
-	s.route("POST /v1/rooms", s.postRoom)
+	s.route("GET /v1", noQuery(s.getRoot))
+	s.route("GET /v1/status", noQuery(s.getStatus))
+	s.route("GET /v1/rooms", noQuery(s.getRooms))
+	s.route("POST /v1/rooms", noQuery(s.postRoom))
 	s.route("GET /v1/rooms/{room}", s.getRoom)
 	s.route("DELETE /v1/rooms/{room}", s.deleteRoom)
 	s.route("GET /v1/rooms/{room}/members", s.getMembers)
@@ -242,16 +242,30 @@ func (s *Server) routes() {
 	s.route("GET /v1/rooms/{room}/messages", s.getMessages)
 	s.route("POST /v1/rooms/{room}/messages", s.postMessage)
 	s.route("GET /v1/search", s.getSearch)
-	s.route("GET /v1/peers", s.getPeers)
-	s.route("GET /v1/peers/{peer}", s.getPeer)
-	s.route("POST /v1/verify", s.postVerify)
-	s.route("PUT /v1/nick", s.putNick)
+	s.route("GET /v1/peers", noQuery(s.getPeers))
+	s.route("GET /v1/peers/{peer}", noQuery(s.getPeer))
+	s.route("POST /v1/verify", noQuery(s.postVerify))
+	s.route("PUT /v1/nick", noQuery(s.putNick))
 	s.mux.HandleFunc("GET /v1/events", s.getEvents)
+}
+
+// handlerFunc answers a request with a value to send as JSON, or an error.
+type handlerFunc func(http.ResponseWriter, *http.Request) (any, error)
+
+// noQuery is h for a request that must have no query parameters: one that
+// has any is refused before h runs.
+func noQuery(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
+		if _, err := queryParams(r); err != nil {
+			return nil, err
+		}
+		return h(w, r)
+	}
 }
 
 // route registers h, whose result is answered as JSON with status 200 and
 // whose error as an error response.
-func (s *Server) route(pattern string, h func(http.ResponseWriter, *http.Request) (any, error)) {
+func (s *Server) route(pattern string, h handlerFunc) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		v, err := h(w, r)
 		if err != nil {

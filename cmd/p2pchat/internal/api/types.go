@@ -26,7 +26,7 @@ type (
 	// mode's status answer.
 	RoomJSON struct {
 		Room     string            `json:"room"`
-		Kind     string            `json:"kind"`
+		Kind     room.Kind         `json:"kind"`
 		Ready    bool              `json:"ready"`
 		Members  int               `json:"members"`
 		Roster   int               `json:"roster"`
@@ -57,8 +57,8 @@ type (
 		Members []MemberJSON `json:"members"`
 	}
 	storedJSON struct {
-		Room string `json:"room"`
-		Kind string `json:"kind"`
+		Room string    `json:"room"`
+		Kind room.Kind `json:"kind"`
 	}
 	leftJSON struct {
 		Room string `json:"room"`

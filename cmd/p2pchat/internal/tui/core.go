@@ -60,7 +60,7 @@ type Snapshot struct {
 // RoomState is one joined room in a [Snapshot].
 type RoomState struct {
 	Name    string        // normalised name
-	Kind    string        // room.KindOpen or room.KindPassphrase
+	Kind    room.Kind     // room.KindOpen or room.KindPassphrase
 	Ready   bool          // this node holds the room key
 	Members []room.Member // other members, sorted by nick
 }

@@ -43,7 +43,7 @@ func (s SendState) String() string {
 }
 
 // stateOf maps the core's message state to a SendState.
-func stateOf(s string) SendState {
+func stateOf(s room.State) SendState {
 	switch s {
 	case room.StatePending:
 		return StatePending

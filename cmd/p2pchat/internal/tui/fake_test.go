@@ -23,8 +23,8 @@ type fakeCore struct {
 	snap    Snapshot
 	sent    []string // "room|text" (or "room|* text" for actions)
 	sendErr error
-	state   string   // the state sent messages report
-	lines   []string // command lines run
+	state   room.State // the state sent messages report
+	lines   []string   // command lines run
 	joined  map[string][]byte
 	seq     int
 }

@@ -171,7 +171,7 @@ func (m *Model) headerText() string {
 	case room.KindPassphrase:
 		s += " · passphrase: only those who know it can join"
 	default:
-		s += " · " + rs.Kind
+		s += " · " + string(rs.Kind)
 	}
 	if !rs.Ready {
 		s += " · " + styleWarn.Render("waiting for the room key")
@@ -412,7 +412,7 @@ func (m *Model) statusText() string {
 				verified++
 			}
 		}
-		parts = append(parts, rs.Kind)
+		parts = append(parts, string(rs.Kind))
 		s := plural(len(rs.Members), "member")
 		if len(rs.Members) > 0 {
 			s += fmt.Sprintf(", %d verified", verified)

@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/localsock"
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/sdnotify"
+	"github.com/p2pchat/p2pchat/room"
+)
+
+// daemon runs the node and the API server until ctx ends.
+func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
+	if err := checkNodeFlags(o, nil); err != nil {
+		return err
+	}
+	// A closed terminal (SIGHUP to `p2pchat daemon &`) stops it cleanly too.
+	ctx, stopHUP := signal.NotifyContext(ctx, syscall.SIGHUP)
+	defer stopHUP()
+	log, err := newLogger(o.logLevel, o.logFormat, stderr)
+	if err != nil {
+		return err
+	}
+	home, sock, err := homeAndSocket(o)
+	if err != nil {
+		return err
+	}
+	id, _, err := loadIdentity(o)
+	if err != nil {
+		return err
+	}
+	var (
+		srv    *api.Server
+		pumped chan struct{}
+	)
+	e, err := startNode(ctx, o, home, id, log, func(ev room.Event) {
+		log.Warn("node", "err", ev.Err)
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sdnotify.Stopping()
+		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if srv != nil {
+			srv.Shutdown(closeCtx)
+		}
+		if cerr := e.close(closeCtx); cerr != nil && err == nil {
+			err = cerr
+		}
+		if pumped != nil {
+			<-pumped
+		}
+		log.Info("stopped")
+	}()
+	srv = api.NewServer(api.ServerConfig{Backend: e.Local, Logger: log, Authorize: func(c net.Conn) error {
+		err := localsock.CheckPeer(c)
+		if err != nil {
+			log.Warn("refused an API caller", "err", err)
+		}
+		return err
+	}})
+	pumped = make(chan struct{})
+	go func() {
+		defer close(pumped)
+		// The server streams the node's own event log; the daemon only logs
+		// the errors.
+		_ = e.Follow(context.Background(), api.EventsOptions{FromStart: true}, func(ev api.Event) error {
+			if ev.Type == room.EventError {
+				log.Info("room", "room", ev.Room, "reason", ev.Reason, "err", ev.Err)
+			}
+			return nil
+		})
+	}()
+	l, err := localsock.Listen(sock)
+	if err != nil {
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	rooms, err := e.M.StoredRooms(ctx)
+	if err != nil {
+		return err
+	}
+	for _, name := range rooms {
+		if _, err := e.M.Join(ctx, name, room.JoinOptions{}); err != nil {
+			log.Warn("rejoining a remembered room", "room", name, "err", err)
+		}
+	}
+	self, _ := e.Self(ctx)
+	log.Info("ready", "peer_id", self.PeerID, "fp", self.Fingerprint.Short(), "nick", self.Nick,
+		"socket", sock, "home", home, "rooms", len(rooms), "addrs", self.Addrs)
+	if err := sdnotify.Ready(fmt.Sprintf("%s#%s in %d room(s)", self.Nick, self.Fingerprint.Short(), len(rooms))); err != nil {
+		log.Warn("telling systemd we are ready", "err", err)
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("stopping", "why", context.Cause(ctx))
+		return nil
+	case err := <-served:
+		return fmt.Errorf("API server: %w", err)
+	}
+}

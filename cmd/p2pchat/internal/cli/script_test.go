@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/localsock"
+	"github.com/p2pchat/p2pchat/room"
+)
+
+func TestMain(m *testing.M) {
+	// The scripts run the real command, in a subprocess, as "p2pchat".
+	testscript.Main(m, map[string]func(){"p2pchat": Main})
+}
+
+// TestScripts runs the transcripts in testdata/script: the CLI against real
+// daemons on loopback sockets.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(e *testscript.Env) error {
+			// A runtime dir of the script's own, so sockets never collide.
+			dir := filepath.Join(e.WorkDir, "run")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				return err
+			}
+			e.Setenv("XDG_RUNTIME_DIR", dir)
+			e.Setenv("P2PCHAT_PASSPHRASE", "")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitdaemon": cmdWaitDaemon,
+			"waitmember": cmdWaitMember,
+			"waitmsg":    cmdWaitMsg,
+		},
+	})
+}
+
+// scriptWait bounds every wait in the scripts.
+const scriptWait = 30 * time.Second
+
+// scriptClient is a client of the daemon for home in the script's runtime
+// dir.
+func scriptClient(ts *testscript.TestScript, home string) *api.Client {
+	sock, err := localsock.SocketPath(filepath.Join(ts.Getenv("XDG_RUNTIME_DIR"), "p2pchat"), ts.MkAbs(home))
+	ts.Check(err)
+	return api.NewClient(sock)
+}
+
+// scriptPoll calls f until it reports done or scriptWait passes.
+func scriptPoll(ts *testscript.TestScript, what string, f func(ctx context.Context) (bool, error)) {
+	ctx, cancel := context.WithTimeout(context.Background(), scriptWait)
+	defer cancel()
+	var last error
+	for {
+		done, err := f(ctx)
+		if done {
+			return
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			ts.Fatalf("%s: gave up after %v (last error: %v)", what, scriptWait, last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// waitdaemon HOME NAME: wait until the daemon for HOME answers, then set
+// $ADDR_NAME to its loopback address (with /p2p/ID), $PEER_NAME to its peer
+// ID and $FP_NAME to its fingerprint.
+func cmdWaitDaemon(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitdaemon HOME NAME")
+	}
+	c := scriptClient(ts, args[0])
+	scriptPoll(ts, "waitdaemon "+args[0], func(ctx context.Context) (bool, error) {
+		self, err := c.Self(ctx)
+		if err != nil {
+			return false, err
+		}
+		i := slices.IndexFunc(self.Addrs, func(a string) bool { return strings.HasPrefix(a, "/ip4/127.0.0.1/") })
+		if i < 0 {
+			return false, fmt.Errorf("no loopback address in %q", self.Addrs)
+		}
+		ts.Setenv("ADDR_"+args[1], self.Addrs[i])
+		ts.Setenv("PEER_"+args[1], self.PeerID.String())
+		ts.Setenv("FP_"+args[1], self.Fingerprint.String())
+		return true, nil
+	})
+}
+
+// waitmember HOME ROOM N: wait until the daemon for HOME holds ROOM's key
+// and has N other members in it.
+func cmdWaitMember(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: waitmember HOME ROOM N")
+	}
+	n, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	c := scriptClient(ts, args[0])
+	scriptPoll(ts, "waitmember "+strings.Join(args, " "), func(ctx context.Context) (bool, error) {
+		r, err := c.Room(ctx, args[1])
+		if err != nil {
+			return false, err
+		}
+		return r.Ready && len(r.Members) == n, fmt.Errorf("ready %v, %d members", r.Ready, len(r.Members))
+	})
+}
+
+// waitmsg HOME ROOM TEXT: wait until the daemon for HOME has stored a
+// message TEXT in ROOM.
+func cmdWaitMsg(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: waitmsg HOME ROOM TEXT")
+	}
+	c := scriptClient(ts, args[0])
+	scriptPoll(ts, "waitmsg "+strings.Join(args, " "), func(ctx context.Context) (bool, error) {
+		msgs, err := c.History(ctx, args[1], 0)
+		if err != nil {
+			return false, err
+		}
+		return slices.ContainsFunc(msgs, func(m *room.Message) bool { return m.Text == args[2] }), nil
+	})
+}

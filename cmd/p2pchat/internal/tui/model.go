@@ -74,6 +74,8 @@ type Model struct {
 	prompt     *secretPrompt
 	help       bool
 	helpScroll int
+	split      *splitOffer // a too-long input waiting for y
+	notice     string      // replaces the status line until the next key
 
 	nextLocal    int
 	notifyFailed bool
@@ -213,8 +215,7 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case commandDoneMsg:
 		return m, m.onCommandDone(msg.res)
 	case sendDoneMsg:
-		m.onSendDone(msg)
-		return m, nil
+		return m, m.onSendDone(msg)
 	case notifyDoneMsg:
 		if msg.err != nil && !m.notifyFailed {
 			m.notifyFailed = true

@@ -152,14 +152,7 @@ func newRootCmd(o *options, stdin io.Reader, stdout, stderr io.Writer) *cobra.Co
 	f.BoolVar(&o.notify, "notify", false, "in the full-screen UI, show a desktop notification when someone mentions your nick")
 
 	root.AddCommand(
-		&cobra.Command{
-			Use:   "id",
-			Short: "print this node's peer ID and fingerprint",
-			Args:  args(0, 0, "(no arguments)"),
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				return cmdID(o, stdout)
-			},
-		},
+		newIDCmd(o, stdout),
 		newVersionCmd(o, stdout),
 		newServiceCmd(o, stdout, stderr),
 		daemonCmd(o, stderr),

@@ -55,7 +55,7 @@ type Model struct {
 	focused       bool
 	snap          Snapshot
 	verified      map[peer.ID]bool // peers seen verified (verification is sticky)
-	keyChanged    map[peer.ID]bool // keys that took over a known nick, until verified
+	keyChanged    map[peer.ID]bool // keys that took over a known nick, or failed a /verify, until verified
 
 	order   []string             // the rooms column, in the order rooms were first seen
 	views   map[string]*roomView // by room name

@@ -449,9 +449,9 @@ func (m *Manager) Verify(ctx context.Context, p peer.ID, fingerprint string) err
 		return err
 	}
 	if identity.LooksLikeSafetyNumber(fingerprint) {
-		sn, err := m.SafetyNumber(p)
-		if err != nil {
-			return err
+		sn, serr := m.SafetyNumber(p)
+		if serr != nil {
+			return serr
 		}
 		err = identity.CheckSafetyNumber(sn, fingerprint)
 	} else {

@@ -6,12 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -627,6 +629,17 @@ func TestVerify(t *testing.T) {
 	if other := b.command("/verify alice", "fingerprint", nil)["safety_number"]; sn == "" || other != sn {
 		t.Errorf("safety numbers: alice sees %q, bob %v", sn, other)
 	}
+	// A wrong safety number (every group off by one) verifies nothing.
+	var wrongSN []string
+	for _, g := range strings.Fields(sn) {
+		wrongSN = append(wrongSN, fmt.Sprintf("%05d", (atoi(t, g)+1)%100000))
+	}
+	if e := a.command("/verify bob "+strings.Join(wrongSN, " "), "error", nil); e["reason"] != "fingerprint_mismatch" {
+		t.Errorf("a wrong safety number: %v", e)
+	}
+	if who := a.command("/who", "who", nil); who["members"].([]any)[0].(map[string]any)["verified"] != false {
+		t.Errorf("verified by a wrong safety number: %v", who)
+	}
 	if v := a.command("/verify bob "+sn, "verified", nil); v["peer_id"] != bID {
 		t.Errorf("verify by safety number: %v", v)
 	}
@@ -711,4 +724,13 @@ func TestManAndCompletion(t *testing.T) {
 			t.Errorf("completion %s lacks %q", shell, want)
 		}
 	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -191,14 +191,21 @@ func (m *Manager) Join(ctx context.Context, name string, opts JoinOptions) (*Roo
 		return nil, err
 	}
 	if m.store != nil {
-		if opts.Passphrase == nil {
-			if rec, ok, err := m.store.Room(ctx, norm); err != nil {
-				return nil, fmt.Errorf("room %q: %w", norm, err)
-			} else if ok && rec.Kind == KindPassphrase && len(rec.Secret) == 32 {
-				kind, secret = rec.Kind, [32]byte(rec.Secret)
-			}
+		rec, ok, err := m.store.Room(ctx, norm)
+		if err != nil {
+			return nil, fmt.Errorf("room %q: %w", norm, err)
 		}
-		if err := m.store.SaveRoom(ctx, store.RoomRecord{Name: norm, Kind: kind, Secret: secret[:], Joined: time.Now()}); err != nil {
+		if opts.Passphrase == nil && ok && rec.Kind == KindPassphrase && len(rec.Secret) == 32 {
+			kind, secret = rec.Kind, [32]byte(rec.Secret)
+		}
+		joined, err := m.joinedTime(ctx, rec, ok)
+		if err != nil {
+			return nil, fmt.Errorf("room %q: %w", norm, err)
+		}
+		if err := m.store.SaveRoom(ctx, store.RoomRecord{Name: norm, Kind: kind, Secret: secret[:], Joined: joined}); err != nil {
+			return nil, fmt.Errorf("room %q: %w", norm, err)
+		}
+		if err := m.store.SetSetting(ctx, settingJoined, "1"); err != nil {
 			return nil, fmt.Errorf("room %q: %w", norm, err)
 		}
 	}
@@ -218,6 +225,26 @@ func (m *Manager) Join(ctx context.Context, name string, opts JoinOptions) (*Roo
 	m.byID[r.id] = r
 	r.start()
 	return r, nil
+}
+
+// joinedTime is the time to store with a room being joined, which orders
+// [Manager.StoredRooms]: a remembered room (rec, if ok) keeps its own; a
+// new one comes after every other, even on a coarse clock.
+func (m *Manager) joinedTime(ctx context.Context, rec store.RoomRecord, ok bool) (time.Time, error) {
+	if ok && !rec.Joined.IsZero() {
+		return rec.Joined, nil
+	}
+	now := time.Now()
+	recs, err := m.store.Rooms(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, r := range recs {
+		if !now.After(r.Joined) {
+			now = r.Joined.Add(time.Nanosecond)
+		}
+	}
+	return now, nil
 }
 
 // Room returns the joined room called name.

@@ -1,9 +1,14 @@
 package tui
 
 import (
+	"context"
 	"errors"
 	"regexp"
+	"slices"
 	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/p2pchat/p2pchat/room"
 )
@@ -33,5 +38,26 @@ func TestMismatchClearsVerified(t *testing.T) {
 	send(m, SnapshotMsg{})
 	if f := plain(t, m); !regexp.MustCompile(`✓ bob#`).MatchString(f) {
 		t.Errorf("verified again, bob is not ✓:\n%s", f)
+	}
+}
+
+// TestRoomsColumnOrder: the rooms column follows Config.Order (the order
+// the rooms were named or remembered in), not the snapshot's by name;
+// rooms it does not name come after.
+func TestRoomsColumnOrder(t *testing.T) {
+	core := newFakeCore(t)
+	core.setRooms(
+		RoomState{Name: "alpha", Kind: room.KindOpen, Ready: true},
+		RoomState{Name: "mid", Kind: room.KindOpen, Ready: true},
+		RoomState{Name: "other", Kind: room.KindOpen, Ready: true},
+		RoomState{Name: "zeta", Kind: room.KindOpen, Ready: true},
+	)
+	m := New(context.Background(), Config{Core: core, Current: "mid", Order: []string{"zeta", "mid", "alpha"}, Now: clock(), Location: time.UTC})
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 30})
+	if want := []string{"zeta", "mid", "alpha", "other"}; !slices.Equal(m.order, want) {
+		t.Errorf("rooms column %q, want %q", m.order, want)
+	}
+	if f := plain(t, m); !regexp.MustCompile(`(?s)1 zeta.*›2 mid.*3 alpha.*4 other`).MatchString(f) {
+		t.Errorf("screen:\n%s", f)
 	}
 }

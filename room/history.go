@@ -126,7 +126,7 @@ func (r *Room) sendMessage(ctx context.Context, kind wire.Kind, text string) (*M
 	} else if reachable {
 		state = StateSent
 		if r.m.store != nil {
-			if err := r.m.store.SetState(ctx, r.name, wire.MessageID(b.Author, b.Seq), StateSent); err != nil {
+			if err := r.m.store.SetState(ctx, r.name, wire.MessageID(r.id, b.Author, b.Seq), StateSent); err != nil {
 				r.m.log.Warn("recording message state", "room", r.name, "err", err)
 			}
 		}
@@ -166,7 +166,7 @@ func (r *Room) memberReachableLocked() bool {
 // record stores a verified message (in memory without a store) and reports
 // whether it is new.
 func (r *Room) record(b *wire.Body, state string) (bool, error) {
-	id := wire.MessageID(b.Author, b.Seq)
+	id := wire.MessageID(r.id, b.Author, b.Seq)
 	r.mu.Lock()
 	_, dup := r.seenIDs[id]
 	r.mu.Unlock()
@@ -293,8 +293,11 @@ func (m *Manager) Search(ctx context.Context, query, roomName string, limit int)
 func (m *Manager) fromStore(sm store.Message) *Message {
 	from, _ := peerOf(sm.Author)
 	fp, _ := identity.PeerFingerprint(from)
+	// Not sm.ID: messages stored before ids named their room keep a v1 id
+	// in the database; the id shown is always the current one.
+	id := wire.MessageID(wire.DeriveRoomID(sm.Room), sm.Author, sm.Seq)
 	msg := &Message{
-		ID:     hex.EncodeToString(sm.ID[:]),
+		ID:     hex.EncodeToString(id[:]),
 		From:   from,
 		Short:  fp.Short(),
 		Nick:   sm.Nick,
@@ -314,7 +317,7 @@ func (m *Manager) fromStore(sm store.Message) *Message {
 // its author's signature, without any key, and returns the message it
 // carries. It fails for an altered or forged record.
 func VerifyRecord(rec []byte) (*Message, error) {
-	_, b, err := wire.VerifyRecord(rec)
+	h, b, err := wire.VerifyRecord(rec)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +326,7 @@ func VerifyRecord(rec []byte) (*Message, error) {
 		return nil, err
 	}
 	fp, _ := identity.PeerFingerprint(from)
-	id := wire.MessageID(b.Author, b.Seq)
+	id := wire.MessageID(h.Room, b.Author, b.Seq)
 	return &Message{ID: hex.EncodeToString(id[:]), From: from, Short: fp.Short(), Nick: b.Nick, Text: b.Text,
 		Action: b.Kind == wire.KindAction, Time: time.Unix(0, b.Time), Seq: b.Seq, Clock: b.Clock, Record: rec}, nil
 }

@@ -61,3 +61,15 @@ func TestRoomsColumnOrder(t *testing.T) {
 		t.Errorf("screen:\n%s", f)
 	}
 }
+
+// TestOneMemberCount: the members column's header and the status line
+// count the members alike (you included).
+func TestOneMemberCount(t *testing.T) {
+	m, _, _ := twoRooms(t)
+	f := plain(t, m)
+	head := regexp.MustCompile(`members (\d+)`).FindStringSubmatch(f)
+	status := regexp.MustCompile(`· (\d+) members?, `).FindStringSubmatch(f)
+	if head == nil || status == nil || head[1] != status[1] {
+		t.Errorf("header says %v, status line %v:\n%s", head, status, f)
+	}
+}

@@ -416,7 +416,8 @@ func (m *Model) statusText() string {
 			}
 		}
 		parts = append(parts, rs.Kind)
-		s := plural(len(rs.Members), "member")
+		// You included, as in the members column's header.
+		s := plural(len(rs.Members)+1, "member")
 		if len(rs.Members) > 0 {
 			s += fmt.Sprintf(", %d verified", verified)
 		}

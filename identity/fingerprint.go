@@ -15,7 +15,7 @@ import (
 // ErrBadFingerprint is returned (wrapped) by [ParseFingerprint] when the input
 // has the wrong length, a character outside the base32 alphabet, or a check
 // character that does not match its chunk.
-var ErrBadFingerprint = errors.New("identity: invalid fingerprint")
+var ErrBadFingerprint = errors.New("not a valid fingerprint")
 
 // fingerprintLabel separates fingerprint hashes from every other use of a
 // public key.
@@ -153,7 +153,7 @@ func ParseFingerprint(s string) (Fingerprint, error) {
 	for i := range chunks {
 		chunk := full[i*(chunkLen+1) : (i+1)*(chunkLen+1)]
 		if luhnCheck(string(chunk[:chunkLen])) != chunk[chunkLen] {
-			return Fingerprint{}, fmt.Errorf("%w: check character %d does not match (typo?)", ErrBadFingerprint, i+1)
+			return Fingerprint{}, fmt.Errorf("%w: characters %d–%d do not add up: typo?", ErrBadFingerprint, i*(chunkLen+1)+1, (i+1)*(chunkLen+1))
 		}
 		data = append(data, chunk[:chunkLen]...)
 	}

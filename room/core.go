@@ -3,10 +3,12 @@ package room
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pchat/p2pchat/identity"
+	"github.com/p2pchat/p2pchat/room/store"
 )
 
 // What the faces show about this node and its peers: the manager answers
@@ -75,8 +77,12 @@ func (m *Manager) StoredKind(ctx context.Context, name string) (Kind, error) {
 	return Kind(rec.Kind), nil
 }
 
+// settingJoined is set in a state directory once a room was joined in it.
+const settingJoined = "joined_before"
+
 // StoredRooms returns the names of the rooms remembered as joined (left
-// on purpose forgets a room; quitting does not), sorted.
+// on purpose forgets a room; quitting does not), in the order they were
+// joined (rejoining keeps a room's place), names breaking ties.
 func (m *Manager) StoredRooms(ctx context.Context) ([]string, error) {
 	if m.store == nil {
 		return nil, nil
@@ -85,11 +91,22 @@ func (m *Manager) StoredRooms(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	slices.SortStableFunc(recs, func(a, b store.RoomRecord) int { return a.Joined.Compare(b.Joined) })
 	names := make([]string, 0, len(recs))
 	for _, r := range recs {
 		names = append(names, r.Name)
 	}
 	return names, nil
+}
+
+// JoinedBefore reports whether a room was ever joined with this node's
+// store (false without one): a state directory where none was is new.
+func (m *Manager) JoinedBefore(ctx context.Context) (bool, error) {
+	if m.store == nil {
+		return false, nil
+	}
+	_, ok, err := m.store.Setting(ctx, settingJoined)
+	return ok, err
 }
 
 // emit queues e for [Manager.Events], first adding what showing it needs:

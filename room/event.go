@@ -42,7 +42,7 @@ type Event struct {
 
 // Message is a verified chat message.
 type Message struct {
-	ID     string // stable id: hex of wire.MessageID(author, seq)
+	ID     string // stable id, unique across rooms: hex of wire.MessageID(room, author, seq)
 	From   peer.ID
 	Short  string // short fingerprint of From
 	Nick   string

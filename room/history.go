@@ -117,7 +117,7 @@ func (r *Room) sendMessage(ctx context.Context, kind wire.Kind, text string) (*M
 	} else if reachable {
 		state = StateSent
 		if r.m.store != nil {
-			if err := r.m.store.SetState(ctx, r.name, wire.MessageID(b.Author, b.Seq), string(StateSent)); err != nil {
+			if err := r.m.store.SetState(ctx, r.name, wire.MessageID(r.id, b.Author, b.Seq), string(StateSent)); err != nil {
 				r.m.log.Warn("recording message state", "room", r.name, "err", err)
 			}
 		}
@@ -157,7 +157,7 @@ func (r *Room) memberReachableLocked() bool {
 // record stores a verified message (in memory without a store) and reports
 // whether it is new.
 func (r *Room) record(b *wire.Body, state State) (bool, error) {
-	id := wire.MessageID(b.Author, b.Seq)
+	id := wire.MessageID(r.id, b.Author, b.Seq)
 	r.mu.Lock()
 	_, dup := r.seenIDs[id]
 	r.mu.Unlock()
@@ -329,7 +329,7 @@ func (m *Manager) fromStore(sm store.Message) (*Message, error) {
 // its author's signature, without any key, and returns the message it
 // carries. It fails for an altered or forged record.
 func VerifyRecord(rec []byte) (*Message, error) {
-	_, b, err := wire.VerifyRecord(rec)
+	h, b, err := wire.VerifyRecord(rec)
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +338,7 @@ func VerifyRecord(rec []byte) (*Message, error) {
 		return nil, err
 	}
 	fp, _ := identity.PeerFingerprint(from)
-	id := wire.MessageID(b.Author, b.Seq)
+	id := wire.MessageID(h.Room, b.Author, b.Seq)
 	return &Message{ID: hex.EncodeToString(id[:]), From: from, Short: fp.Short(), Nick: b.Nick, Text: b.Text,
 		Action: b.Kind == wire.KindAction, Time: time.Unix(0, b.Time), Seq: b.Seq, Clock: b.Clock, Record: rec}, nil
 }

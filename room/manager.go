@@ -178,14 +178,21 @@ func (m *Manager) Join(ctx context.Context, name string, opts JoinOptions) (*Roo
 		return nil, err
 	}
 	if m.store != nil {
-		if opts.Passphrase == nil {
-			if rec, ok, err := m.store.Room(ctx, norm); err != nil {
-				return nil, fmt.Errorf("room %q: %w", norm, err)
-			} else if ok && Kind(rec.Kind) == KindPassphrase && len(rec.Secret) == 32 {
-				kind, secret = KindPassphrase, [32]byte(rec.Secret)
-			}
+		rec, ok, err := m.store.Room(ctx, norm)
+		if err != nil {
+			return nil, fmt.Errorf("room %q: %w", norm, err)
 		}
-		if err := m.store.SaveRoom(ctx, store.RoomRecord{Name: norm, Kind: string(kind), Secret: secret[:], Joined: time.Now()}); err != nil {
+		if opts.Passphrase == nil && ok && Kind(rec.Kind) == KindPassphrase && len(rec.Secret) == 32 {
+			kind, secret = KindPassphrase, [32]byte(rec.Secret)
+		}
+		joined, err := m.joinedTime(ctx, rec, ok)
+		if err != nil {
+			return nil, fmt.Errorf("room %q: %w", norm, err)
+		}
+		if err := m.store.SaveRoom(ctx, store.RoomRecord{Name: norm, Kind: string(kind), Secret: secret[:], Joined: joined}); err != nil {
+			return nil, fmt.Errorf("room %q: %w", norm, err)
+		}
+		if err := m.store.SetSetting(ctx, settingJoined, "1"); err != nil {
 			return nil, fmt.Errorf("room %q: %w", norm, err)
 		}
 	}
@@ -205,6 +212,26 @@ func (m *Manager) Join(ctx context.Context, name string, opts JoinOptions) (*Roo
 	m.byID[r.id] = r
 	r.start()
 	return r, nil
+}
+
+// joinedTime is the time to store with a room being joined, which orders
+// [Manager.StoredRooms]: a remembered room (rec, if ok) keeps its own; a
+// new one comes after every other, even on a coarse clock.
+func (m *Manager) joinedTime(ctx context.Context, rec store.RoomRecord, ok bool) (time.Time, error) {
+	if ok && !rec.Joined.IsZero() {
+		return rec.Joined, nil
+	}
+	now := time.Now()
+	recs, err := m.store.Rooms(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, r := range recs {
+		if !now.After(r.Joined) {
+			now = r.Joined.Add(time.Nanosecond)
+		}
+	}
+	return now, nil
 }
 
 // Room returns the joined room called name.
@@ -419,28 +446,53 @@ func (m *Manager) verified(p peer.ID) bool {
 	return err == nil && ok && rec.Verified
 }
 
-// ErrFingerprint is returned by Verify when the fingerprint given does not
-// match the peer's key.
+// ErrFingerprint is returned (wrapped) by Verify when the fingerprint or
+// safety number given is not p's: another key.
 var ErrFingerprint = errors.New("fingerprint does not match")
 
 // Verify marks p's fingerprint as verified by the user, after checking that
-// fingerprint (as read out by the peer's owner) is p's. It needs a store.
+// fingerprint (as read out by the peer's owner) is p's; it may also be the
+// safety number of p and this node ([Manager.SafetyNumber]). A fingerprint
+// of another key (ErrFingerprint) clears an earlier verification of p. A
+// typo is an error wrapping [identity.ErrBadFingerprint] that says where it
+// is and changes nothing. Errors do not name p: the caller does. It needs a
+// store.
 func (m *Manager) Verify(ctx context.Context, p peer.ID, fingerprint string) error {
 	want, err := identity.PeerFingerprint(p)
 	if err != nil {
 		return err
 	}
-	got, err := identity.ParseFingerprint(fingerprint)
-	if err != nil {
-		return fmt.Errorf("verify %s: %w", p, err)
-	}
-	if got != want {
-		return fmt.Errorf("verify %s: %w", p, ErrFingerprint)
+	if identity.LooksLikeSafetyNumber(fingerprint) {
+		sn, serr := m.SafetyNumber(p)
+		if serr != nil {
+			return serr
+		}
+		err = identity.CheckSafetyNumber(sn, fingerprint)
+	} else {
+		err = want.Check(fingerprint)
 	}
 	if m.store == nil {
+		if err != nil {
+			return err
+		}
 		return errors.New("verify: no store to remember it in")
 	}
+	if errors.Is(err, identity.ErrMismatch) {
+		if cerr := m.store.SetVerified(ctx, p.String(), want.String(), false, time.Now()); cerr != nil {
+			return fmt.Errorf("%w; and clearing its verification failed: %v", err, cerr)
+		}
+		return fmt.Errorf("%w: %w", ErrFingerprint, err)
+	}
+	if err != nil {
+		return err
+	}
 	return m.store.SetVerified(ctx, p.String(), want.String(), true, time.Now())
+}
+
+// SafetyNumber returns the safety number of p's key and this node's
+// ([identity.SafetyNumber]): the same on both sides.
+func (m *Manager) SafetyNumber(p peer.ID) (string, error) {
+	return identity.PeerSafetyNumber(m.id.PeerID(), p)
 }
 
 // Verified reports whether the user verified p's fingerprint.

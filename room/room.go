@@ -360,7 +360,7 @@ func (r *Room) resend(all bool) {
 }
 
 func (r *Room) message(from peer.ID, b *wire.Body, self bool) *Message {
-	id := wire.MessageID(b.Author, b.Seq)
+	id := wire.MessageID(r.id, b.Author, b.Seq)
 	fp, _ := identity.PeerFingerprint(from)
 	return &Message{
 		ID:     hex.EncodeToString(id[:]),

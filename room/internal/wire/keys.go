@@ -28,7 +28,7 @@ const (
 	LabelSenderTag       = "p2pchat/v2/sender-tag"
 	LabelEnvelopeAD      = "p2pchat/v2/envelope-ad"
 	LabelSignature       = "p2pchat/v2/envelope-signature"
-	LabelMessageID       = "p2pchat/v1/message-id"
+	LabelMessageID       = "p2pchat/v2/message-id"
 	LabelAdmitCI         = "p2pchat/v2/admit/channel"
 	LabelAdmitJoinerConf = "p2pchat/v2/admit/joiner-confirm"
 	LabelAdmitMemberConf = "p2pchat/v2/admit/member-confirm"
@@ -295,11 +295,14 @@ func (e *Epoch) Erase() {
 	}
 }
 
-// MessageID returns the stable identifier of author's message number seq:
-// the first 16 bytes of SHA-256(LabelMessageID || author || seq).
-func MessageID(author ed25519.PublicKey, seq uint64) [16]byte {
+// MessageID returns the stable identifier of author's message number seq
+// in room: the first 16 bytes of SHA-256(LabelMessageID || room || author
+// || seq), so that it differs between rooms. (v1 ids, stored before,
+// left the room out.)
+func MessageID(room RoomID, author ed25519.PublicKey, seq uint64) [16]byte {
 	h := sha256.New()
 	h.Write([]byte(LabelMessageID))
+	h.Write(room[:])
 	h.Write(author)
 	h.Write(binary.BigEndian.AppendUint64(nil, seq))
 	var id [16]byte

@@ -233,7 +233,8 @@ func (s *Server) postVerify(w http.ResponseWriter, r *http.Request) (any, error)
 		if errors.Is(err, room.ErrFingerprint) {
 			// Not err: an answer that spelled out the real fingerprint would
 			// invite pasting it back.
-			return nil, fmt.Errorf("the fingerprint given is not the one of %s's key; do not trust it until you know why: %w", p, room.ErrFingerprint)
+			return nil, fmt.Errorf("the fingerprint given is not the one of %s#%s's key; do not trust it until you know why (its verification, if any, is cleared): %w",
+				s.nickOf(r.Context(), p), fp.Short(), room.ErrFingerprint)
 		}
 		return nil, err
 	}

@@ -122,7 +122,8 @@ const rootLong = `p2pchat is a peer-to-peer, end-to-end encrypted chat for the L
 server, no accounts. Run it on two machines, join a room by name, and the
 peers find each other by mDNS.
 
-Without a subcommand it joins ROOMs (default: lobby) and chats, in a
+Without a subcommand it joins ROOMs (default: the rooms it was in last
+time, or lobby on a first run) and chats, in a
 full-screen UI on a terminal or in line mode (--plain, --json). When a
 daemon (p2pchat daemon) runs for the state directory, the UI attaches to
 it; otherwise it runs a node of its own until it exits.

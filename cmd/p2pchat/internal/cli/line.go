@@ -428,10 +428,7 @@ func (s *commands) verify(ctx context.Context, who, fpText string) {
 	if !ok {
 		return
 	}
-	desc := fmt.Sprintf("%s#%s", clean(mb.Nick), mb.Fingerprint.Short())
-	if mb.Nick == "" {
-		desc = mb.Peer.String()
-	}
+	desc := memberName(mb)
 	fields := map[string]any{"peer_id": mb.Peer.String(), "nick": mb.Nick, "fp": mb.Fingerprint.Short(), "fingerprint": mb.Fingerprint.String()}
 	if s.current != "" {
 		fields["room"] = s.current
@@ -443,23 +440,15 @@ func (s *commands) verify(ctx context.Context, who, fpText string) {
 			return
 		}
 		fields["verified"] = verified
-		state := "not verified yet"
-		if verified {
-			state = "verified ✓"
+		sn := safetyNumber(ctx, s.b, mb.Peer)
+		if sn != "" {
+			fields["safety_number"] = sn
 		}
-		s.out.info("fingerprint", fields, fmt.Sprintf("* %s %s (%s)\n  fingerprint %s\n  compare it with what `p2pchat id` prints on their machine, then type /verify %s FINGERPRINT",
-			desc, mb.Peer, state, mb.Fingerprint, clean(who)))
+		s.out.info("fingerprint", fields, fingerprintText(desc, mb, verified, sn, "/verify "+clean(who)))
 		return
 	}
 	if err := s.b.Verify(ctx, mb.Peer, fpText); err != nil {
-		if errors.Is(err, room.ErrFingerprint) {
-			s.out.event(room.Event{Type: room.EventError, Room: s.current, Peer: mb.Peer, Reason: room.ReasonFingerprintMismatch,
-				// Wrap the sentinel, not err: err spells out the peer's
-				// real fingerprint, which invites pasting it back.
-				Err: fmt.Errorf("the fingerprints differ: the key %s uses is not the one whose fingerprint you typed; do not trust it until you know why (%w)", desc, room.ErrFingerprint)})
-			return
-		}
-		s.out.event(room.Event{Type: room.EventError, Room: s.current, Peer: mb.Peer, Err: err})
+		s.out.event(verifyError(s.current, desc, mb.Peer, err))
 		return
 	}
 	s.out.info("verified", fields, fmt.Sprintf("* %s verified ✓: fingerprint %s matches", desc, mb.Fingerprint))
@@ -494,13 +483,7 @@ func (s *commands) findMember(ctx context.Context, who string) (room.Member, boo
 		s.out.errorf("not in any room; /join ROOM first, or give a peer ID")
 		return room.Member{}, false
 	}
-	nick, short, withFP := strings.Cut(who, "#")
-	var found []room.Member
-	for _, mb := range ms {
-		if mb.Nick == nick && (!withFP || strings.EqualFold(mb.Fingerprint.Short(), short)) {
-			found = append(found, mb)
-		}
-	}
+	found := matchMembers(ms, who)
 	switch len(found) {
 	case 0:
 		s.out.event(room.Event{Type: room.EventError, Room: s.current,
@@ -509,12 +492,8 @@ func (s *commands) findMember(ctx context.Context, who string) (room.Member, boo
 	case 1:
 		return found[0], true
 	}
-	var list []string
-	for _, mb := range found {
-		list = append(list, fmt.Sprintf("%s#%s %s", mb.Nick, mb.Fingerprint.Short(), mb.Peer))
-	}
 	s.out.event(room.Event{Type: room.EventError, Room: s.current, Reason: room.ReasonAmbiguous,
-		Err: fmt.Errorf("%d members of room %q are called %q; say which with nick#fp or the peer ID: %s", len(found), s.current, who, strings.Join(list, ", "))})
+		Err: fmt.Errorf("%d members of room %q are called %q; say which with nick#fp or the peer ID: %s", len(found), s.current, who, candidates(found))})
 	return room.Member{}, false
 }
 

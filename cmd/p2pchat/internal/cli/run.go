@@ -237,11 +237,36 @@ func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Wr
 		}
 		<-done
 	}()
-	rooms := o.args
-	if len(rooms) == 0 {
-		rooms = []string{"lobby"}
+	rooms, remembered, err := startRooms(ctx, e.M, o.args)
+	if err != nil {
+		return err
+	}
+	if remembered {
+		// Remembered rooms come back with what was stored for them: a
+		// passphrase given now would turn open rooms into others.
+		pass = nil
 	}
 	return runFace(ctx, e.Local, rooms, pass, ui, out, stdin, stderr)
+}
+
+// startRooms returns the rooms a node joins as it starts: those named, in
+// their order; with none, every room remembered in the state directory in
+// the order they were joined; lobby in a state directory where no room was
+// ever joined; none when every room was left on purpose. remembered says
+// the rooms are the stored ones.
+func startRooms(ctx context.Context, m *room.Manager, named []string) (rooms []string, remembered bool, err error) {
+	if len(named) > 0 {
+		return named, false, nil
+	}
+	stored, err := m.StoredRooms(ctx)
+	if err != nil || len(stored) > 0 {
+		return stored, true, err
+	}
+	before, err := m.JoinedBefore(ctx)
+	if err != nil || before {
+		return nil, true, err
+	}
+	return []string{"lobby"}, false, nil
 }
 
 // runFace runs the full-screen UI or line mode on b until the user quits,

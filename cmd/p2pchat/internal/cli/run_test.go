@@ -6,12 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -610,6 +612,37 @@ func TestVerify(t *testing.T) {
 	if ms := who["members"].([]any); len(ms) != 1 || ms[0].(map[string]any)["verified"] != true {
 		t.Errorf("who after /verify: %v", who)
 	}
+	// A typo in the last character names bob and the group to look at.
+	typo := bFP[:len(bFP)-1] + map[bool]string{true: "B", false: "A"}[bFP[len(bFP)-1] == 'A']
+	bad := a.command("/verify bob "+typo, "error", nil)
+	if msg := bad["error"].(string); !strings.Contains(msg, "verify bob#"+fp["fp"].(string)+": ") ||
+		!strings.Contains(msg, "group 8 (characters 50–56) does not match: typo?") || strings.Contains(msg, "identity:") || strings.Contains(msg, bID) {
+		t.Errorf("typo: %v", bad)
+	}
+	// Another key's fingerprint clears the verification.
+	a.command("/verify bob "+aFP, "error", nil)
+	if who := a.command("/who", "who", nil); who["members"].([]any)[0].(map[string]any)["verified"] != false {
+		t.Errorf("still verified after a mismatch: %v", who)
+	}
+	// The safety number is the same on both sides and verifies too.
+	sn, _ := fp["safety_number"].(string)
+	if other := b.command("/verify alice", "fingerprint", nil)["safety_number"]; sn == "" || other != sn {
+		t.Errorf("safety numbers: alice sees %q, bob %v", sn, other)
+	}
+	// A wrong safety number (every group off by one) verifies nothing.
+	var wrongSN []string
+	for _, g := range strings.Fields(sn) {
+		wrongSN = append(wrongSN, fmt.Sprintf("%05d", (atoi(t, g)+1)%100000))
+	}
+	if e := a.command("/verify bob "+strings.Join(wrongSN, " "), "error", nil); e["reason"] != "fingerprint_mismatch" {
+		t.Errorf("a wrong safety number: %v", e)
+	}
+	if who := a.command("/who", "who", nil); who["members"].([]any)[0].(map[string]any)["verified"] != false {
+		t.Errorf("verified by a wrong safety number: %v", who)
+	}
+	if v := a.command("/verify bob "+sn, "verified", nil); v["peer_id"] != bID {
+		t.Errorf("verify by safety number: %v", v)
+	}
 
 	// Another key calls itself bob.
 	b2 := startChat(t, context.Background(), loopback("--home", t.TempDir(), "--nick", "bob", "--peer", aAddr, "keys")...)
@@ -691,4 +724,13 @@ func TestManAndCompletion(t *testing.T) {
 			t.Errorf("completion %s lacks %q", shell, want)
 		}
 	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -78,7 +78,8 @@ func scriptPoll(ts *testscript.TestScript, what string, f func(ctx context.Conte
 
 // waitdaemon HOME NAME: wait until the daemon for HOME answers, then set
 // $ADDR_NAME to its loopback address (with /p2p/ID), $PEER_NAME to its peer
-// ID and $FP_NAME to its fingerprint.
+// ID, $FP_NAME to its fingerprint and $TYPO_NAME to that with its last
+// character mistyped.
 func cmdWaitDaemon(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
 		ts.Fatalf("usage: waitdaemon HOME NAME")
@@ -95,7 +96,10 @@ func cmdWaitDaemon(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		ts.Setenv("ADDR_"+args[1], self.Addrs[i])
 		ts.Setenv("PEER_"+args[1], self.PeerID.String())
-		ts.Setenv("FP_"+args[1], self.Fingerprint.String())
+		fp := self.Fingerprint.String()
+		ts.Setenv("FP_"+args[1], fp)
+		last := map[bool]string{true: "B", false: "A"}[fp[len(fp)-1] == 'A']
+		ts.Setenv("TYPO_"+args[1], fp[:len(fp)-1]+last)
 		return true, nil
 	})
 }

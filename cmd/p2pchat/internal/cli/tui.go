@@ -93,9 +93,16 @@ func (f *tuiFace) run(ctx context.Context, b api.Backend, rooms []string, pass [
 	core.refresh(ctx)
 
 	fp := self.Fingerprint
+	var order []string
+	for _, r := range rooms {
+		if n, err := room.Normalize(r); err == nil {
+			order = append(order, n)
+		}
+	}
 	cfg := tui.Config{
 		Core:    core,
 		Current: current,
+		Order:   order,
 		Intro: []string{
 			fmt.Sprintf("you are %s#%s, fingerprint %s", self.Nick, fp.Short(), fp),
 			"listening on " + strings.Join(self.Addrs, " "),

@@ -14,7 +14,7 @@ var table = []*Command{
 	{Name: "who", Faces: Line | UI,
 		Help: "list the members of the current room (✓ = verified)"},
 	{Name: "verify", Args: "WHO [FINGERPRINT]", Faces: Line | UI, parse: parseVerify,
-		Help: "show the full fingerprint of WHO (nick, nick#fp or peer ID); with FINGERPRINT (as printed by p2pchat id on their machine), mark WHO verified if it is theirs"},
+		Help: "show the full fingerprint and the safety number of WHO (nick, nick#fp or peer ID); with FINGERPRINT (as printed by p2pchat id on their machine) or the safety number (the same on both sides), mark WHO verified if it is theirs"},
 	{Name: "rooms", Faces: Line | UI,
 		Help: "list joined rooms"},
 	{Name: "history", Args: "[N]", Faces: Line | UI, parse: parseHistory,

@@ -107,13 +107,22 @@ func (m *Model) onCommandDone(res CommandResult) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-// send shows text as our own message, sending, and sends it.
+// send shows text as our own message in the current room, sending, and
+// sends it.
 func (m *Model) send(text string, action bool) tea.Cmd {
-	v := m.view(m.current)
 	if m.current == "" {
-		m.add(v, &entry{kind: kindError, text: "not in any room; /join ROOM first"})
+		m.add(m.view(m.current), &entry{kind: kindError, text: "not in any room; /join ROOM first"})
 		return nil
 	}
+	return m.sendParts(m.current, []string{text}, action)
+}
+
+// sendParts shows parts[0] as our own message in room name, sending, and
+// sends it; the next part goes once it is sent, so that the parts keep
+// their order. A failed part stops the rest.
+func (m *Model) sendParts(name string, parts []string, action bool) tea.Cmd {
+	v := m.view(name)
+	text := parts[0]
 	m.nextLocal++
 	e := &entry{kind: kindMessage, time: m.cfg.Now(), from: m.snap.ID, nick: m.snap.Nick, short: m.snap.Short,
 		text: text, self: true, action: action, local: m.nextLocal, state: StateSending}
@@ -122,24 +131,44 @@ func (m *Model) send(text string, action bool) tea.Cmd {
 	}
 	m.add(v, e)
 	v.scroll, v.newBelow = 0, 0
-	ctx, core, name, local := m.ctx, m.core, m.current, m.nextLocal
+	ctx, core, local, rest := m.ctx, m.core, m.nextLocal, parts[1:]
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, sendTimeout)
 		defer cancel()
 		msg, err := core.Send(ctx, name, text, action)
-		return sendDoneMsg{room: name, local: local, msg: msg, err: err}
+		return sendDoneMsg{room: name, local: local, msg: msg, err: err, rest: rest}
 	}
 }
 
-// sendDoneMsg reports a finished [Core.Send] of our entry local in room.
+// sendDoneMsg reports a finished [Core.Send] of our entry local in room;
+// rest are the parts of a split message still to send.
 type sendDoneMsg struct {
 	room  string
 	local int
 	msg   *room.Message
 	err   error
+	rest  []string
 }
 
-func (m *Model) onSendDone(d sendDoneMsg) {
+// onSendDone marks our entry with how its send went and sends the next
+// part of a split message, if any.
+func (m *Model) onSendDone(d sendDoneMsg) tea.Cmd {
+	m.markSent(d)
+	if len(d.rest) == 0 {
+		return nil
+	}
+	v, ok := m.views[d.room]
+	switch {
+	case !ok:
+		return nil
+	case d.err != nil:
+		m.add(v, &entry{kind: kindError, text: fmt.Sprintf("the %s of the split message not sent", plural(len(d.rest), "remaining part"))})
+		return nil
+	}
+	return m.sendParts(d.room, d.rest, false)
+}
+
+func (m *Model) markSent(d sendDoneMsg) {
 	v, ok := m.views[d.room]
 	if !ok {
 		return

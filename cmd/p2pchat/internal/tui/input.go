@@ -58,6 +58,7 @@ func (m *Model) onPaste(s string) tea.Cmd {
 		return nil
 	}
 	s = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+	m.split, m.notice = nil, ""
 	m.input.InsertString(s)
 	m.fitInput()
 	m.comp = nil
@@ -72,9 +73,32 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 	if s != "tab" && s != "shift+tab" {
 		m.comp = nil
 	}
+	m.notice = ""
+	if m.split != nil {
+		if cmd, handled := m.onSplitKey(k); handled {
+			return cmd
+		}
+	}
 	switch s {
 	case "ctrl+c":
-		return m.quit()
+		if m.input.Value() == "" {
+			return m.quit()
+		}
+		// A draft is cleared, not lost with the program: ↑ brings it
+		// back, and a second Ctrl-C quits.
+		m.remember(m.input.Value())
+		m.input.Reset()
+		m.fitInput()
+		m.notice = " input cleared (↑ brings it back); Ctrl-C again quits"
+		return nil
+	case "ctrl+u":
+		if m.input.LineCount() == 1 {
+			// As readline's on a line of its own: the whole line goes,
+			// wherever the cursor is.
+			m.input.Reset()
+			m.fitInput()
+			return nil
+		}
 	case "ctrl+d":
 		if m.input.Value() == "" {
 			return m.quit()
@@ -212,8 +236,15 @@ func (m *Model) submit() tea.Cmd {
 		return nil
 	}
 	if len(text) > room.MaxText {
-		m.add(m.view(m.current), &entry{kind: kindError,
-			text: fmt.Sprintf("message of %d bytes not sent: messages are limited to %d bytes; shorten it and press Enter again", len(text), room.MaxText)})
+		if strings.HasPrefix(text, "/") && !strings.HasPrefix(text, "//") && !strings.Contains(text, "\n") {
+			m.add(m.view(m.current), &entry{kind: kindError,
+				text: fmt.Sprintf("command of %d bytes not run: messages are limited to %d bytes; shorten it (Ctrl-C clears the input)", len(text), room.MaxText)})
+			return nil
+		}
+		if strings.HasPrefix(text, "//") {
+			text = text[1:]
+		}
+		m.offerSplit(text, room.MaxText)
 		return nil
 	}
 	m.remember(text)

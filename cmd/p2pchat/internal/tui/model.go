@@ -30,6 +30,10 @@ type Config struct {
 	Intro []string
 	// Current is the room shown first; "" shows the first joined room.
 	Current string
+	// Order is the order of the rooms column (normalised names, as joined
+	// on the command line or remembered); rooms it does not name follow
+	// in the order they are first seen.
+	Order []string
 	// Notify, if set, shows a desktop notification (--notify). It is
 	// called from a command's goroutine. Nil: no notifications.
 	Notify func(title, body string) error
@@ -55,7 +59,7 @@ type Model struct {
 	focused       bool
 	snap          Snapshot
 	verified      map[peer.ID]bool // peers seen verified (verification is sticky)
-	keyChanged    map[peer.ID]bool // keys that took over a known nick, until verified
+	keyChanged    map[peer.ID]bool // keys that took over a known nick, or failed a /verify, until verified
 
 	order   []string             // the rooms column, in the order rooms were first seen
 	views   map[string]*roomView // by room name
@@ -74,6 +78,8 @@ type Model struct {
 	prompt     *secretPrompt
 	help       bool
 	helpScroll int
+	split      *splitOffer // a too-long input waiting for y
+	notice     string      // replaces the status line until the next key
 
 	nextLocal    int
 	notifyFailed bool
@@ -213,8 +219,7 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case commandDoneMsg:
 		return m, m.onCommandDone(msg.res)
 	case sendDoneMsg:
-		m.onSendDone(msg)
-		return m, nil
+		return m, m.onSendDone(msg)
 	case notifyDoneMsg:
 		if msg.err != nil && !m.notifyFailed {
 			m.notifyFailed = true
@@ -243,7 +248,7 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // line with it.
 func (m *Model) refresh() {
 	m.snap = m.core.Snapshot()
-	var names []string
+	var names, added []string
 	for _, r := range m.snap.Rooms {
 		names = append(names, r.Name)
 		for _, mb := range r.Members {
@@ -254,10 +259,20 @@ func (m *Model) refresh() {
 		}
 		if _, ok := m.views[r.Name]; !ok {
 			m.views[r.Name] = &roomView{name: r.Name}
-			m.order = append(m.order, r.Name)
-			m.loads = append(m.loads, r.Name)
+			added = append(added, r.Name)
 		}
 	}
+	// The snapshot is sorted by name; new rooms go in the configured
+	// order, the others after them as they came.
+	rank := func(n string) int {
+		if i := slices.Index(m.cfg.Order, n); i >= 0 {
+			return i
+		}
+		return len(m.cfg.Order)
+	}
+	slices.SortStableFunc(added, func(a, b string) int { return rank(a) - rank(b) })
+	m.order = append(m.order, added...)
+	m.loads = append(m.loads, added...)
 	for _, name := range m.order {
 		if !slices.Contains(names, name) {
 			delete(m.views, name)

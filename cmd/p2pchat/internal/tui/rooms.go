@@ -46,8 +46,16 @@ func (m *Model) onEvent(ev room.Event) tea.Cmd {
 			text: prefix + "uses the nick of a different key than before (was " + was + ") — verify before trusting"})
 	case room.EventError:
 		k := kindError
-		if ev.Reason == room.ReasonUnreadable {
+		switch ev.Reason {
+		case room.ReasonUnreadable:
 			k = kindUnreadable
+		case room.ReasonFingerprintMismatch:
+			// The verification is cleared (the core did so): "!" until
+			// the peer is verified again.
+			if ev.Peer != "" {
+				delete(m.verified, ev.Peer)
+				m.keyChanged[ev.Peer] = true
+			}
 		}
 		text := "error"
 		if ev.Err != nil {

@@ -391,6 +391,9 @@ func (m *Model) statusText() string {
 	if m.prompt != nil {
 		return " Enter to confirm, Esc to cancel; what you type is not shown"
 	}
+	if m.notice != "" {
+		return m.notice
+	}
 	var parts []string
 	rs, ok := m.snap.room(m.current)
 	if ok {
@@ -413,7 +416,8 @@ func (m *Model) statusText() string {
 			}
 		}
 		parts = append(parts, string(rs.Kind))
-		s := plural(len(rs.Members), "member")
+		// You included, as in the members column's header.
+		s := plural(len(rs.Members)+1, "member")
 		if len(rs.Members) > 0 {
 			s += fmt.Sprintf(", %d verified", verified)
 		}
@@ -515,14 +519,15 @@ const helpKeys = `keys:
   Alt-Enter, Ctrl-J
                  new line in the message (a pasted text never sends itself)
   ↑ ↓            earlier and later input lines
+  Ctrl-U         clear the line (a one-line input: all of it)
+  Ctrl-C         clear the whole input, however many lines (↑ brings it back); on an empty input: quit
   Tab            complete commands, nicks and rooms (again: next choice)
   PgUp PgDn, mouse wheel
                  scroll back (stored messages load at the top); Esc returns
   Alt-1 … Alt-9  go to room 1 … 9
   Ctrl-N Ctrl-P  next, previous room
   Alt-A          next room with a mention, else with unread messages
-  Ctrl-C, or Ctrl-D on an empty line
-                 quit
+  Ctrl-D         quit, on an empty input
 marks:
   ✓ verified peer  ? not verified yet  ! its key changed: verify it
   ✗ messages that could not be read  3@ unread messages, one names you`

@@ -3,8 +3,10 @@ package room_test
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
+	"path/filepath"
 	"testing"
 
 	"github.com/p2pchat/p2pchat/identity"
@@ -62,10 +64,11 @@ func TestMessageIDsDifferAcrossRooms(t *testing.T) {
 func TestOldStoredIDs(t *testing.T) {
 	inBubble(t, func(t *testing.T) {
 		ctx := context.Background()
-		a := newPeerAt(t, "alice", t.TempDir())
+		home := t.TempDir()
+		a := newPeerAt(t, "alice", home)
 		a.join("lobby")
 		a.waitEvent("joined", func(ev room.Event) bool { return ev.Type == room.EventJoined })
-		msg, err := a.m.Send(ctx, "lobby", "new")
+		msg, err := a.m.Send(ctx, "lobby", "old")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,22 +76,24 @@ func TestOldStoredIDs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		first, err := a.m.History(ctx, "lobby", 0)
-		if err != nil || len(first) != 1 {
-			t.Fatalf("history %v, %v", first, err)
-		}
 		// What v0.6 stored: the id of author and seq alone.
-		v1 := sha256.Sum256(append(append([]byte("p2pchat/v1/message-id"), pub...), binary.BigEndian.AppendUint64(nil, msg.Seq+100)...))
-		if added, err := a.st.AddMessage(ctx, store.Message{Room: "lobby", ID: [16]byte(v1[:16]), Author: pub, Seq: msg.Seq + 100, Clock: msg.Clock + 1,
-			Time: msg.Time, Nick: "alice", Text: "old", Record: first[0].Record, Received: msg.Time}); err != nil || !added {
-			t.Fatalf("storing the old message: added %v, %v", added, err)
+		v1 := sha256.Sum256(append(append([]byte("p2pchat/v1/message-id"), pub...), binary.BigEndian.AppendUint64(nil, msg.Seq)...))
+		db, err := sql.Open("sqlite", filepath.Join(home, store.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if res, err := db.Exec(`UPDATE messages SET id = ? WHERE room = 'lobby' AND seq = ?`, v1[:16], int64(msg.Seq)); err != nil {
+			t.Fatal(err)
+		} else if n, _ := res.RowsAffected(); n != 1 {
+			t.Fatalf("rewrote %d rows to a v1 id, want 1", n)
 		}
 		hist, err := a.m.History(ctx, "lobby", 0)
-		if err != nil || len(hist) != 2 {
+		if err != nil || len(hist) != 1 {
 			t.Fatalf("history %v, %v", hist, err)
 		}
-		if old := hist[1]; old.Text != "old" || old.ID == hex.EncodeToString(v1[:16]) || old.ID == msg.ID || len(old.ID) != 32 {
-			t.Errorf("the old message reads back as %+v; want a current id, not the stored v1 one", old)
+		if old := hist[0]; old.Text != "old" || old.ID == hex.EncodeToString(v1[:16]) || old.ID != msg.ID {
+			t.Errorf("the old message reads back as %+v; want its current id %s, not the stored v1 one", old, msg.ID)
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
@@ -71,6 +72,15 @@ type Topic struct {
 	// life is canceled by Close so that blocked NextPeerEvent calls return.
 	life    context.Context
 	endLife context.CancelFunc
+
+	// subs mirrors the topic's subscribed peers (from watch), so that
+	// Publish can count the allowed ones without a trip through
+	// gossipsub's event loop; meshed is the count Publish last waited for.
+	watch   *pubsub.TopicEventHandler
+	watched sync.WaitGroup
+	subsMu  sync.Mutex
+	subs    map[peer.ID]bool
+	meshed  atomic.Int64
 
 	closeOnce sync.Once
 	closeErr  error
@@ -151,6 +161,11 @@ func (n *Node) join(name string, v Validator, allow func(peer.ID) bool) (_ *Topi
 	if t.events, err = pt.EventHandler(); err != nil {
 		return nil, err
 	}
+	if t.watch, err = pt.EventHandler(); err != nil {
+		return nil, err
+	}
+	t.subs = map[peer.ID]bool{}
+	t.watched.Go(t.watchPeers)
 	return t, nil
 }
 
@@ -175,31 +190,63 @@ func (t *Topic) Publish(ctx context.Context, data []byte, validatorData any) err
 const meshWait = 3 * heartbeat
 
 // publish publishes to the topic's mesh (flood publishing is off, see
-// pubsubOptions). Peers that just subscribed join the mesh at a heartbeat
-// or when their GRAFT arrives; a message published before that would reach
-// nobody. So when fewer allowed topic peers are in the mesh than could be
-// (up to gossipsub's Dlo), it waits for them, at most meshWait, and then
-// publishes anyway.
+// pubsubOptions). Peers that just subscribed, or just became allowed, join
+// the mesh at a heartbeat or when their GRAFT arrives; a message published
+// before that would reach nobody. So when more allowed topic peers (up to
+// gossipsub's Dlo) could be in the mesh than when it last waited, it waits
+// until the mesh holds that many, at most meshWait, and then publishes
+// anyway; it does not wait again for the same count.
 func (t *Topic) publish(ctx context.Context, data []byte, validatorData any) error {
-	want := 0
-	for _, p := range t.t.ListPeers() {
-		if t.n.allowed(p, t.name) {
-			want++
-		}
-	}
-	want = min(want, meshDlo)
-	if want > 0 {
+	want := int64(min(t.allowedSubs(), meshDlo))
+	if want > t.meshed.Load() {
 		wctx, cancel := context.WithTimeout(ctx, meshWait)
 		err := t.t.Publish(wctx, data, pubsub.WithValidatorData(validatorData),
 			pubsub.WithReadiness(func(rt pubsub.PubSubRouter, topic string) (bool, error) {
-				return rt.EnoughPeers(topic, want), nil
+				return rt.EnoughPeers(topic, int(want)), nil
 			}))
 		cancel()
 		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			if err == nil {
+				t.meshed.Store(want)
+			}
 			return err
 		}
+		t.meshed.Store(want) // not reachable now (backoff, score): do not wait for it again
+	} else {
+		t.meshed.Store(want) // peers left: wait again when they come back
 	}
 	return t.t.Publish(ctx, data, pubsub.WithValidatorData(validatorData))
+}
+
+// allowedSubs counts the topic's subscribed peers that its allow function
+// lets through.
+func (t *Topic) allowedSubs() int {
+	t.subsMu.Lock()
+	defer t.subsMu.Unlock()
+	n := 0
+	for p := range t.subs {
+		if t.n.allowed(p, t.name) {
+			n++
+		}
+	}
+	return n
+}
+
+// watchPeers keeps subs up to date until the topic is closed.
+func (t *Topic) watchPeers() {
+	for {
+		ev, err := t.watch.NextPeerEvent(t.life)
+		if err != nil {
+			return
+		}
+		t.subsMu.Lock()
+		if ev.Type == pubsub.PeerJoin {
+			t.subs[ev.Peer] = true
+		} else {
+			delete(t.subs, ev.Peer)
+		}
+		t.subsMu.Unlock()
+	}
 }
 
 // rpcSize is the encoded size of the gossipsub RPC that carries one message
@@ -267,6 +314,10 @@ func (t *Topic) release() error {
 	t.endLife()
 	if t.events != nil {
 		t.events.Cancel()
+	}
+	if t.watch != nil {
+		t.watch.Cancel()
+		t.watched.Wait()
 	}
 	if t.sub != nil {
 		t.sub.Cancel()

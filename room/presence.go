@@ -221,15 +221,16 @@ func (r *Room) present(kind wire.Kind) {
 // maxMet bounds the peers remembered by meet.
 const maxMet = 1024
 
-// meet tries once, for each topic peer that appears while we hold a key
-// and is still in no roster we hold after FoundWait (a joiner is admitted
-// by then), to get its epoch if it wins over ours: two groups that made
-// their keys apart converge so. Envelopes never start this (only members'
-// envelopes are even buffered), and each peer gets one attempt per join of
-// the room.
+// meet tries once, for each topic peer that appears while we hold a key of
+// an open room and is still in no roster we hold after FoundWait (a joiner
+// is admitted by then), to get its epoch if it wins over ours: two groups
+// that made their keys apart converge so. Envelopes never start this (only
+// members' envelopes are even buffered), each peer gets one attempt per
+// join of the room, and never in a passphrase room: there each attempt
+// would test our passphrase for the peer (a guessing oracle).
 func (r *Room) meet(p peer.ID) {
 	r.mu.Lock()
-	skip := r.cur == nil || r.met[p] || len(r.met) >= maxMet
+	skip := r.kind != KindOpen || r.cur == nil || r.met[p] || len(r.met) >= maxMet
 	r.mu.Unlock()
 	if skip {
 		return

@@ -1,0 +1,357 @@
+package room_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/p2pchat/p2pchat/identity"
+	"github.com/p2pchat/p2pchat/room"
+	"github.com/p2pchat/p2pchat/room/internal/memnet"
+)
+
+// Bounds of the quiet phase.
+const (
+	simSettle = 90 * time.Second       // all members converge within this much virtual time
+	simPoll   = 500 * time.Millisecond // how often convergence is checked
+	simSendTO = 10 * time.Second       // a Send gives up after this long
+)
+
+// simSlot is one simulated node across its restarts.
+type simSlot struct {
+	idx     int
+	nick    string
+	home    string
+	id      peer.ID
+	p       *peerNode   // running incarnation; nil while off
+	all     []*peerNode // every incarnation, for their events
+	state   int         // stOff, stMember, stLeft, stGone
+	group   int
+	joins   []time.Time // when it (re)joined the room
+	ready   []time.Time // when it held a key after a join (admitted, or created the room)
+	leaves  []time.Time // when it left on purpose (or, the spy, went away keeping its keys)
+	spyRoom *room.Room  // the spy's room, keys and all
+}
+
+// simSent is one message a node sent, with the sender's view at sealing.
+type simSent struct {
+	slot    int
+	id      string
+	text    string
+	at      time.Time
+	allowed map[peer.ID]bool // roster of the epoch it was sealed under; nil: unknown
+	members []int            // slots that were members (in the model) when it was sent
+}
+
+// simRun is one schedule being run.
+type simRun struct {
+	t     *testing.T
+	sc    *simSchedule
+	mem   *memnet.Network
+	slots []*simSlot
+	start time.Time
+	trace []string
+	out   *peerNode // the outsider with a wrong passphrase
+	spy   *outsider // the eavesdropper that captures envelopes for the spy
+
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	sent []*simSent
+	seq  int
+}
+
+// simResult is what a schedule reports to the sweep.
+type simResult struct{ knownGaps int }
+
+func (r *simRun) logf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.trace = append(r.trace, fmt.Sprintf("  %9v  ", time.Since(r.start))+fmt.Sprintf(format, args...))
+}
+
+// runSchedule runs sc inside the caller's synctest bubble.
+func runSchedule(t *testing.T, sc *simSchedule) simResult {
+	r := &simRun{t: t, sc: sc, mem: memnet.New(sc.seed), start: time.Now()}
+	testNets.Store(t, &testNet{mem: r.mem})
+	t.Cleanup(func() { testNets.Delete(t) })
+	dir := t.TempDir()
+	for i := range sc.n {
+		s := &simSlot{idx: i, nick: fmt.Sprintf("n%d", i), home: filepath.Join(dir, fmt.Sprint(i))}
+		id, _, err := identity.LoadOrCreate(s.home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.id = id.PeerID()
+		r.slots = append(r.slots, s)
+	}
+	r.mem.SetDelay(sc.delay)
+	for k, d := range sc.links {
+		r.mem.SetLinkDelay(r.slots[k[0]].id, r.slots[k[1]].id, d)
+	}
+	if sc.outsider {
+		r.out = newPeer(t, "outsider")
+	}
+	if slices.ContainsFunc(sc.actions, func(a simAction) bool { return a.kind == actSpy }) {
+		r.spy = newOutsider(t, room.TopicFor(simRoom))
+	}
+	for i := range sc.initial {
+		r.startSlot(r.slots[i])
+	}
+	if r.out != nil {
+		r.connectAll()
+		r.out.joinWith(simRoom, pass("not the passphrase"))
+	}
+	for i, a := range sc.actions {
+		time.Sleep(a.wait)
+		r.logf("%3d %s", i, a)
+		r.apply(a)
+	}
+	r.wg.Wait()
+	quietAt := time.Now()
+	r.logf("quiet: heal, loss and reordering off, validators fast")
+	r.quiet()
+	settled := r.settle()
+	r.logf("settled=%v after %v", settled, time.Since(quietAt))
+	return r.check(settled, time.Since(quietAt))
+}
+
+func (r *simRun) apply(a simAction) {
+	var s *simSlot
+	if a.kind != actPartition && a.kind != actHeal && a.kind != actNet {
+		s = r.slots[a.slot]
+	}
+	switch a.kind {
+	case actSend:
+		r.send(s)
+	case actStart:
+		r.startSlot(s)
+	case actCrash:
+		s.p.closeNet()
+		s.p.close()
+		s.p, s.state = nil, stOff
+	case actLeave:
+		if err := s.p.m.Leave(context.Background(), simRoom); err != nil {
+			r.t.Fatalf("n%d leave: %v", s.idx, err)
+		}
+		s.state = stLeft
+		s.leaves = append(s.leaves, time.Now())
+	case actRejoin:
+		r.join(s)
+	case actPartition:
+		for _, x := range r.slots {
+			x.group = a.groups[x.idx]
+		}
+		r.applyGroups()
+	case actHeal:
+		for _, x := range r.slots {
+			x.group = 0
+		}
+		r.applyGroups()
+	case actNet:
+		r.mem.SetDelay(a.delay)
+		r.mem.SetReorder(a.reord)
+		r.mem.SetLoss(a.loss)
+	case actSlow:
+		r.mem.SetValidateCost(s.id, a.cost)
+	case actSpy:
+		rm := mustRoom(r.t, s.p, simRoom)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := rm.SayByeForTest(ctx); err != nil {
+			r.logf("    spy goodbye: %v", err)
+		}
+		cancel()
+		s.p.closeNet()
+		s.spyRoom, s.state = rm, stGone
+		s.leaves = append(s.leaves, time.Now())
+	}
+}
+
+// startSlot starts s from its state dir, links it to every reachable
+// running node and joins the room.
+func (r *simRun) startSlot(s *simSlot) {
+	s.p = newPeerAt(r.t, s.nick, s.home)
+	s.all = append(s.all, s.p)
+	r.connectAll()
+	r.join(s)
+}
+
+func (r *simRun) join(s *simSlot) {
+	opts := room.JoinOptions{}
+	if r.sc.passphrase {
+		opts = pass(simPass)
+	}
+	rm := s.p.joinWith(simRoom, opts)
+	s.state = stMember
+	s.joins = append(s.joins, time.Now())
+	p := s.p
+	go func() {
+		select {
+		case <-rm.Ready():
+			r.mu.Lock()
+			s.ready = append(s.ready, time.Now())
+			r.mu.Unlock()
+		case <-p.done:
+		}
+	}()
+}
+
+// admittedAt reports whether s was an admitted member at t: it had held
+// the key since its last join before t and had not left since. A member
+// that crashed or was cut off by a partition stays one: history sync and
+// re-sends may give it what was said while it was away.
+func (r *simRun) admittedAt(s *simSlot, t time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var last time.Time // the last ready before t
+	for _, x := range s.ready {
+		if x.Before(t) && x.After(last) {
+			last = x
+		}
+	}
+	if last.IsZero() {
+		return false
+	}
+	return !slices.ContainsFunc(s.leaves, func(l time.Time) bool { return l.After(last) && l.Before(t) })
+}
+
+// applyGroups blocks every pair of slots on different sides and links
+// every other pair of running nodes.
+func (r *simRun) applyGroups() {
+	for _, a := range r.slots {
+		for _, b := range r.slots {
+			if a.idx < b.idx && a.group != b.group {
+				r.mem.Block(a.id, b.id)
+			} else if a.idx < b.idx {
+				r.mem.Unblock(a.id, b.id) // fails for nodes that are off: they link when they start
+			}
+		}
+	}
+	r.connectAll()
+}
+
+// connectAll links every pair of running nodes that is not partitioned,
+// and the outsider and the eavesdropper to every running node.
+func (r *simRun) connectAll() {
+	var ids []peer.ID
+	for _, s := range r.slots {
+		if s.p != nil && s.state != stGone {
+			ids = append(ids, s.id)
+		}
+	}
+	for i, a := range ids {
+		for _, b := range ids[i+1:] {
+			r.mem.Connect(a, b) // a blocked pair stays apart
+		}
+		if r.out != nil {
+			r.mem.Connect(a, r.out.id.PeerID())
+		}
+		if r.spy != nil {
+			r.mem.Connect(a, r.spy.id.PeerID())
+		}
+	}
+}
+
+// send sends one message from s in the background, recording the roster
+// of the epoch it was sealed under.
+func (r *simRun) send(s *simSlot) {
+	r.mu.Lock()
+	r.seq++
+	text := fmt.Sprintf("m%d from %s", r.seq, s.nick)
+	r.mu.Unlock()
+	var members []int
+	for _, x := range r.slots {
+		if x.state == stMember {
+			members = append(members, x.idx)
+		}
+	}
+	p, at := s.p, time.Now()
+	r.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), simSendTO)
+		defer cancel()
+		rm, err := p.m.Room(simRoom)
+		if err != nil {
+			r.logf("    %q not sent: %v", text, err)
+			return
+		}
+		msg, err := rm.Send(ctx, text, false)
+		if err != nil {
+			r.logf("    %q not sent: %v", text, err)
+			return
+		}
+		m := &simSent{slot: s.idx, id: msg.ID, text: text, at: at, members: members}
+		if roster, ok := simSentRoster(rm, msg.Seq); ok {
+			m.allowed = map[peer.ID]bool{}
+			for _, q := range roster {
+				m.allowed[q] = true
+			}
+		}
+		r.mu.Lock()
+		r.sent = append(r.sent, m)
+		r.mu.Unlock()
+		r.logf("    %q sealed for %s", text, r.names(m.allowed))
+	})
+}
+
+// simSentRoster is the roster of the epoch that r's message seq was
+// sealed under (the sender's view); see SimSentRosterForTest.
+func simSentRoster(r *room.Room, seq uint64) ([]peer.ID, bool) { return r.SimSentRosterForTest(seq) }
+
+// simView is r's current epoch (number, key id, roster); see
+// SimViewForTest.
+func simView(r *room.Room) (uint32, string, []peer.ID, bool) { return r.SimViewForTest() }
+
+func (r *simRun) names(set map[peer.ID]bool) string {
+	if set == nil {
+		return "(unknown roster)"
+	}
+	var out []string
+	for _, s := range r.slots {
+		if set[s.id] {
+			out = append(out, s.nick)
+		}
+	}
+	return "{" + strings.Join(out, ",") + "}"
+}
+
+// quiet heals every partition and turns loss, reordering and slow
+// validation off; the base and per-link delays stay.
+func (r *simRun) quiet() {
+	for _, s := range r.slots {
+		s.group = 0
+		r.mem.SetValidateCost(s.id, 0)
+	}
+	r.mem.SetLoss(0)
+	r.mem.SetReorder(0)
+	r.mem.SetDelay(r.sc.delay)
+	r.applyGroups()
+}
+
+// finalMembers are the slots running and in the room after the chaos.
+func (r *simRun) finalMembers() []*simSlot {
+	var out []*simSlot
+	for _, s := range r.slots {
+		if s.p != nil && s.state == stMember {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// settle waits (bounded) until the liveness properties hold.
+func (r *simRun) settle() bool {
+	deadline := time.Now().Add(simSettle)
+	for time.Now().Before(deadline) {
+		if len(r.liveness()) == 0 {
+			return true
+		}
+		time.Sleep(simPoll)
+	}
+	return false
+}

@@ -3,6 +3,8 @@ package room_test
 import (
 	"flag"
 	"fmt"
+	"maps"
+	"slices"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -43,9 +45,23 @@ import (
 func TestSimulation(t *testing.T) {
 	seeds := simSeeds()
 	var failed, gapped []uint64
+	bySeed := map[string][]uint64{}
+	kinds := map[string]int{} // schedules with at least one action of a kind
+	var settle time.Duration
+	var top uint32
 	start := time.Now()
 	for _, seed := range seeds {
 		sc := genSchedule(seed)
+		if sc.outsider {
+			kinds["outsider"]++
+		}
+		seenKind := map[string]bool{}
+		for _, a := range sc.actions {
+			if !seenKind[a.kind] {
+				seenKind[a.kind] = true
+				kinds[a.kind]++
+			}
+		}
 		var res simResult
 		ok := t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) { res = runSchedule(t, sc) })
@@ -56,13 +72,21 @@ func TestSimulation(t *testing.T) {
 		if res.knownGaps > 0 {
 			gapped = append(gapped, seed)
 		}
+		for c := range res.classes {
+			bySeed[c] = append(bySeed[c], seed)
+		}
+		settle, top = max(settle, res.settle), max(top, res.top)
 	}
-	t.Logf("simulation: %d schedules (seeds %d..%d) in %v; %d failed %v; %d with known-gap (issue 12) violations %v",
-		len(seeds), seeds[0], seeds[len(seeds)-1], time.Since(start).Round(time.Millisecond), len(failed), failed, len(gapped), gapped)
+	t.Logf("simulation: %d schedules (seeds %d..%d) in %v; %d failed %v; %d with known-gap (issue 12) violations %v; longest settling %v, highest final epoch %d",
+		len(seeds), seeds[0], seeds[len(seeds)-1], time.Since(start).Round(time.Millisecond), len(failed), failed, len(gapped), gapped, settle, top)
+	t.Logf("  schedules with each kind of action: %v", kinds)
+	for _, c := range slices.Sorted(maps.Keys(bySeed)) {
+		t.Logf("  %-22s in %d schedules: %v", c, len(bySeed[c]), bySeed[c])
+	}
 }
 
 var (
-	simN     = flag.Int("sim.n", 16, "TestSimulation: number of schedules in the sweep")
+	simN     = flag.Int("sim.n", 32, "TestSimulation: number of schedules in the sweep")
 	simStart = flag.Uint64("sim.start", 1, "TestSimulation: first seed of the sweep")
 	simSeed  = flag.Uint64("sim.seed", 0, "TestSimulation: run only the schedule of this seed (0: sweep)")
 	simTrace = flag.Bool("sim.v", false, "TestSimulation: log every schedule's trace, not only failing ones")
@@ -164,9 +188,10 @@ func genSchedule(seed uint64) *simSchedule {
 	rng := rand.New(rand.NewPCG(seed, 0x51a7e))
 	s := &simSchedule{seed: seed, n: 3 + rng.IntN(6), links: map[[2]int]time.Duration{}}
 	s.initial = 2 + rng.IntN(s.n-1)
-	s.passphrase = rng.IntN(3) == 0
-	s.outsider = s.passphrase && rng.IntN(2) == 0
-	spy := rng.IntN(4) == 0
+	feat := rng.Uint64()
+	s.passphrase = feat%3 == 0
+	s.outsider = s.passphrase && feat/3%2 == 0
+	spy := feat/6%3 == 0
 	s.delay = time.Duration(rng.IntN(20)) * time.Millisecond
 	for range rng.IntN(s.n) {
 		a, b := rng.IntN(s.n), rng.IntN(s.n)
@@ -209,47 +234,47 @@ func genSchedule(seed uint64) *simSchedule {
 				continue
 			}
 			a.kind, a.slot = actSend, i
-		case x < 55:
+		case x < 54:
 			i, ok := pick(stOff)
 			if !ok {
 				continue
 			}
 			a.kind, a.slot = actStart, i
 			state[i] = stMember
-		case x < 62:
+		case x < 61:
 			i, ok := pick(stMember)
 			if !ok || count(stMember) <= 2 {
 				continue
 			}
 			a.kind, a.slot = actCrash, i
 			state[i] = stOff
-		case x < 68:
+		case x < 67:
 			i, ok := pick(stMember)
 			if !ok || count(stMember) <= 2 {
 				continue
 			}
 			a.kind, a.slot = actLeave, i
 			state[i] = stLeft
-		case x < 73:
+		case x < 72:
 			i, ok := pick(stLeft)
 			if !ok {
 				continue
 			}
 			a.kind, a.slot = actRejoin, i
 			state[i] = stMember
-		case x < 80:
+		case x < 79:
 			a.kind, a.groups = actPartition, make([]int, s.n)
 			for i := range a.groups {
 				a.groups[i] = rng.IntN(2)
 			}
-		case x < 87:
+		case x < 85:
 			a.kind = actHeal
-		case x < 93:
+		case x < 90:
 			a.kind = actNet
 			a.delay = time.Duration(rng.IntN(50)) * time.Millisecond
 			a.reord = time.Duration(rng.IntN(4)) * time.Duration(rng.IntN(100)) * time.Millisecond
 			a.loss = []float64{0, 0, 0.05, 0.2, 0.5}[rng.IntN(5)]
-		case x < 97:
+		case x < 94:
 			i, ok := pick(stMember)
 			if !ok {
 				continue

@@ -68,7 +68,13 @@ type simRun struct {
 }
 
 // simResult is what a schedule reports to the sweep.
-type simResult struct{ knownGaps int }
+type simResult struct {
+	knownGaps int
+	classes   map[string]int
+	top       uint32 // the final epoch number
+	changes   int
+	settle    time.Duration
+}
 
 func (r *simRun) logf(format string, args ...any) {
 	r.mu.Lock()

@@ -41,7 +41,7 @@ import (
 // A seed fixes the schedule exactly (actions, times, knobs) and memnet's
 // random source; goroutine interleavings inside the bubble still vary, so
 // a failure caused by a narrow race may need a few runs of its seed
-// (-count=5). docs/TESTING.md describes the simulation.
+// (-count=10). docs/TESTING.md describes the simulation.
 func TestSimulation(t *testing.T) {
 	seeds := simSeeds()
 	var failed, gapped []uint64

@@ -36,6 +36,21 @@ var simKnownGaps = map[string]string{
 	// and came back after the message was sealed.
 	"a/after-leave/live": "an epoch loser's resend(true) reaches a member that rejoined since",
 	"a/after-leave/sync": "history sync serves a rejoining member what was said while it was away",
+	// Nodes that start at once: a member seen on the topic before it was
+	// admitted is served by sync what was sent before its admission.
+	"a/before-join/sync": "history sync since the server first saw the member, before its admission",
+	// Two groups under one name (nodes that started on opposite sides of
+	// a partition) merge after the heal: the losing group's re-send
+	// (live) and history sync serving from the first time the server saw
+	// the member, in any group (sync), show each group what the other said
+	// before they merged.
+	"a/other-group/live": "groups merge: the losing group's resend(true)",
+	"a/other-group/sync": "groups merge: history sync since the server first saw the member",
+	// Liveness: a member away (partitioned) when m was sent, m sealed for
+	// a roster without it; the only nodes still holding m met the member
+	// after it came back (the others left or crashed for good), and sync
+	// serves a member only what came after the server first saw it.
+	"live/missing-away": "history sync since the server first saw the member: newcomers never serve an away member's backlog",
 }
 
 // simDepartGrace bounds how long after a member's goodbye the others may
@@ -79,7 +94,8 @@ func shownBy(s *simSlot) []shown {
 
 // liveness returns what keeps the room from having settled: members
 // without one common epoch whose roster is exactly them, and messages a
-// member should show and does not.
+// member that was in the room when they were sent (and is still) does not
+// show.
 func (r *simRun) liveness() []simViolation {
 	var vs []simViolation
 	final := r.finalMembers()
@@ -128,11 +144,18 @@ func (r *simRun) liveness() []simViolation {
 			continue // its author is gone: nobody may hold it
 		}
 		for _, s := range final {
-			if s == a || m.allowed == nil || !m.allowed[s.id] || !slices.Contains(m.members, s.idx) || leftSince(s, m.at) {
+			// It was in the room then: in the roster the message was sealed
+			// for, or a member of a's group away (crashed, partitioned).
+			inRoom := m.allowed != nil && m.allowed[s.id] && slices.Contains(m.members, s.idx) || r.awayAt(m, s, m.at)
+			if s == a || !inRoom || leftSince(s, m.at) {
 				continue
 			}
 			if !seen[s][m.id] {
-				vs = append(vs, simViolation{"live/missing", fmt.Sprintf("%s never shows %q (sealed for %s)", s.nick, m.text, r.names(m.allowed))})
+				class := "live/missing"
+				if m.allowed == nil || !m.allowed[s.id] {
+					class = "live/missing-away" // it was away when m was sent
+				}
+				vs = append(vs, simViolation{class, fmt.Sprintf("%s never shows %q (sealed for %s)", s.nick, m.text, r.names(m.allowed))})
 			}
 		}
 	}
@@ -214,13 +237,18 @@ func (r *simRun) unauthorized(s *simSlot, sh shown, m *simSent) simViolation {
 		how = "sync"
 	}
 	class := "a/after-leave"
+	r.mu.Lock()
+	firstReady := slices.MinFunc(append(slices.Clone(s.ready), time.Now()), time.Time.Compare)
+	r.mu.Unlock()
 	switch {
-	case r.admittedAt(s, m.at):
+	case r.awayAt(m, s, m.at):
 		class = "info/away" // crashed or cut off: allowed, as TestPartitionsConverge wants
-	case s.spyRoom != nil && leftSince(s, time.Time{}) && !leftSince(s, m.at):
+	case s.spyRoom != nil && !leftSince(s, m.at):
 		class = "a/spy"
-	case !r.admittedAt(s, m.at) && (len(s.ready) == 0 || !s.ready[0].Before(m.at)):
+	case !firstReady.Before(m.at):
 		class = "a/before-join"
+	case !slices.ContainsFunc(s.leaves, func(l time.Time) bool { return l.Before(m.at) }):
+		class = "a/other-group" // never left: it was in a group the author's had not merged with yet
 	}
 	return simViolation{class + "/" + how, fmt.Sprintf("%s shows %q sent at %v by %s sealed for %s",
 		s.nick, m.text, m.at.Sub(r.start), r.slots[m.slot].nick, r.names(m.allowed))}

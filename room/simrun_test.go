@@ -22,6 +22,7 @@ const (
 	simSettle = 90 * time.Second       // all members converge within this much virtual time
 	simPoll   = 500 * time.Millisecond // how often convergence is checked
 	simSendTO = 10 * time.Second       // a Send gives up after this long
+	simSample = 100 * time.Millisecond // how often rosters are sampled (see awayAt)
 )
 
 // simSlot is one simulated node across its restarts.
@@ -63,8 +64,9 @@ type simRun struct {
 
 	wg   sync.WaitGroup
 	mu   sync.Mutex
-	sent []*simSent
-	seq  int
+	sent   []*simSent
+	seq    int
+	shared map[[2]int][]time.Time // (author, member): when member was in author's roster
 }
 
 // simResult is what a schedule reports to the sweep.
@@ -84,7 +86,7 @@ func (r *simRun) logf(format string, args ...any) {
 
 // runSchedule runs sc inside the caller's synctest bubble.
 func runSchedule(t *testing.T, sc *simSchedule) simResult {
-	r := &simRun{t: t, sc: sc, mem: memnet.New(sc.seed), start: time.Now()}
+	r := &simRun{t: t, sc: sc, mem: memnet.New(sc.seed), start: time.Now(), shared: map[[2]int][]time.Time{}}
 	testNets.Store(t, &testNet{mem: r.mem})
 	t.Cleanup(func() { testNets.Delete(t) })
 	dir := t.TempDir()
@@ -114,6 +116,15 @@ func runSchedule(t *testing.T, sc *simSchedule) simResult {
 		r.connectAll()
 		r.out.joinWith(simRoom, pass("not the passphrase"))
 	}
+	stop, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		r.sample(stop)
+	}()
+	defer func() {
+		close(stop)
+		<-sampled
+	}()
 	for i, a := range sc.actions {
 		time.Sleep(a.wait)
 		r.logf("%3d %s", i, a)
@@ -208,23 +219,78 @@ func (r *simRun) join(s *simSlot) {
 	}()
 }
 
-// admittedAt reports whether s was an admitted member at t: it had held
-// the key since its last join before t and had not left since. A member
-// that crashed or was cut off by a partition stays one: history sync and
-// re-sends may give it what was said while it was away.
-func (r *simRun) admittedAt(s *simSlot, t time.Time) bool {
+// awayAt reports whether s was, at t, an away member of the group that m
+// was sealed for: since it last (re)joined on purpose and before t it
+// shared a roster with one of the members m was sealed for, and it had not
+// left since. It may have crashed (and restarted) or been cut off by a
+// partition; history sync and re-sends may then give it what the group
+// said while it was away. A member of another group under the same name
+// (nodes that started on opposite sides of a partition) shares no roster
+// with the group until the groups merge.
+func (r *simRun) awayAt(m *simSent, s *simSlot, t time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var last time.Time // the last ready before t
-	for _, x := range s.ready {
-		if x.Before(t) && x.After(last) {
-			last = x
+	var left time.Time // its last leave before t
+	for _, l := range s.leaves {
+		if l.Before(t) && l.After(left) {
+			left = l
 		}
 	}
-	if last.IsZero() {
-		return false
+	for _, a := range r.slots {
+		if a.idx != m.slot && (m.allowed == nil || !m.allowed[a.id]) {
+			continue
+		}
+		if slices.ContainsFunc(r.shared[[2]int{a.idx, s.idx}], func(x time.Time) bool { return x.After(left) && !x.After(t) }) {
+			return true
+		}
 	}
-	return !slices.ContainsFunc(s.leaves, func(l time.Time) bool { return l.After(last) && l.Before(t) })
+	return false
+}
+
+// sample records, every simSample until stop is closed, which slots are
+// in each running member's roster (for awayAt).
+func (r *simRun) sample(stop <-chan struct{}) {
+	for {
+		now := time.Now()
+		for _, a := range r.slots {
+			rm := r.roomOf(a)
+			if rm == nil || a.state != stMember {
+				continue
+			}
+			_, _, roster, ok := simView(rm)
+			if !ok {
+				continue
+			}
+			r.mu.Lock()
+			for _, s := range r.slots {
+				if slices.Contains(roster, s.id) {
+					k := [2]int{a.idx, s.idx}
+					r.shared[k] = append(r.shared[k], now)
+				}
+			}
+			r.mu.Unlock()
+		}
+		select {
+		case <-stop:
+			return
+		case <-time.After(simSample):
+		}
+	}
+}
+
+// roomOf returns a's room, nil while it is off or not in the room.
+func (r *simRun) roomOf(a *simSlot) *room.Room {
+	r.mu.Lock()
+	p := a.p
+	r.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	rm, err := p.m.Room(simRoom)
+	if err != nil {
+		return nil
+	}
+	return rm
 }
 
 // applyGroups blocks every pair of slots on different sides and links

@@ -62,8 +62,8 @@ type simRun struct {
 	out   *peerNode // the outsider with a wrong passphrase
 	spy   *outsider // the eavesdropper that captures envelopes for the spy
 
-	wg   sync.WaitGroup
-	mu   sync.Mutex
+	wg     sync.WaitGroup
+	mu     sync.Mutex
 	sent   []*simSent
 	seq    int
 	shared map[[2]int][]time.Time // (author, member): when member was in author's roster
@@ -152,13 +152,15 @@ func (r *simRun) apply(a simAction) {
 	case actCrash:
 		s.p.closeNet()
 		s.p.close()
-		s.p, s.state = nil, stOff
+		r.locked(func() { s.p, s.state = nil, stOff })
 	case actLeave:
 		if err := s.p.m.Leave(context.Background(), simRoom); err != nil {
 			r.t.Fatalf("n%d leave: %v", s.idx, err)
 		}
-		s.state = stLeft
-		s.leaves = append(s.leaves, time.Now())
+		r.locked(func() {
+			s.state = stLeft
+			s.leaves = append(s.leaves, time.Now())
+		})
 	case actRejoin:
 		r.join(s)
 	case actPartition:
@@ -185,16 +187,21 @@ func (r *simRun) apply(a simAction) {
 		}
 		cancel()
 		s.p.closeNet()
-		s.spyRoom, s.state = rm, stGone
-		s.leaves = append(s.leaves, time.Now())
+		r.locked(func() {
+			s.spyRoom, s.state = rm, stGone
+			s.leaves = append(s.leaves, time.Now())
+		})
 	}
 }
 
 // startSlot starts s from its state dir, links it to every reachable
 // running node and joins the room.
 func (r *simRun) startSlot(s *simSlot) {
-	s.p = newPeerAt(r.t, s.nick, s.home)
-	s.all = append(s.all, s.p)
+	p := newPeerAt(r.t, s.nick, s.home)
+	r.locked(func() {
+		s.p = p
+		s.all = append(s.all, p)
+	})
 	r.connectAll()
 	r.join(s)
 }
@@ -205,8 +212,10 @@ func (r *simRun) join(s *simSlot) {
 		opts = pass(simPass)
 	}
 	rm := s.p.joinWith(simRoom, opts)
-	s.state = stMember
-	s.joins = append(s.joins, time.Now())
+	r.locked(func() {
+		s.state = stMember
+		s.joins = append(s.joins, time.Now())
+	})
 	p := s.p
 	go func() {
 		select {
@@ -254,7 +263,7 @@ func (r *simRun) sample(stop <-chan struct{}) {
 		now := time.Now()
 		for _, a := range r.slots {
 			rm := r.roomOf(a)
-			if rm == nil || a.state != stMember {
+			if rm == nil {
 				continue
 			}
 			_, _, roster, ok := simView(rm)
@@ -278,12 +287,20 @@ func (r *simRun) sample(stop <-chan struct{}) {
 	}
 }
 
+// locked runs f under r.mu: the driver changes a slot's fields only so,
+// as the roster sampler reads them.
+func (r *simRun) locked(f func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f()
+}
+
 // roomOf returns a's room, nil while it is off or not in the room.
 func (r *simRun) roomOf(a *simSlot) *room.Room {
 	r.mu.Lock()
-	p := a.p
+	p, st := a.p, a.state
 	r.mu.Unlock()
-	if p == nil {
+	if p == nil || st != stMember {
 		return nil
 	}
 	rm, err := p.m.Room(simRoom)

@@ -23,9 +23,12 @@ import (
 // test checks (simcheck_test.go):
 //
 //   - safety: no node shows a message it was not in the roster of when the
-//     sender sealed it (a departed, not yet joined or away member, live or
-//     by history sync); no message is shown twice; a non-admitted node
-//     shows nothing; every shown message is the one its author sent;
+//     sender sealed it (a departed or not yet admitted member, live or by
+//     history sync), unless it was a member of that group only away
+//     (crashed or partitioned: it may catch up); the spy reads nothing
+//     sent well after its goodbye; no message is shown twice; a node with
+//     a wrong passphrase shows nothing; every shown message is the one its
+//     author sent;
 //   - liveness: within a bounded virtual time all running members hold one
 //     epoch whose roster is exactly them; every message sent by a member
 //     still present is shown by every member that was in the sender's

@@ -245,11 +245,22 @@ func (r *simRun) awayAt(m *simSent, s *simSlot, t time.Time) bool {
 			left = l
 		}
 	}
+	// Its first admission after that leave: rosters that still listed it
+	// after it left (others had not rekeyed yet) do not count.
+	var since time.Time
+	for _, x := range s.ready {
+		if x.After(left) && x.Before(t) && (since.IsZero() || x.Before(since)) {
+			since = x
+		}
+	}
+	if since.IsZero() {
+		return false
+	}
 	for _, a := range r.slots {
 		if a.idx != m.slot && (m.allowed == nil || !m.allowed[a.id]) {
 			continue
 		}
-		if slices.ContainsFunc(r.shared[[2]int{a.idx, s.idx}], func(x time.Time) bool { return x.After(left) && !x.After(t) }) {
+		if slices.ContainsFunc(r.shared[[2]int{a.idx, s.idx}], func(x time.Time) bool { return !x.Before(since) && !x.After(t) }) {
 			return true
 		}
 	}

@@ -189,9 +189,10 @@ func (r *simRun) check(settled bool, took time.Duration) simResult {
 			}
 			if m.allowed != nil && !m.allowed[s.id] {
 				vs = append(vs, r.unauthorized(s, sh, m))
-			} else if s.spyRoom != nil && !sh.msg.Self && m.at.After(s.leaves[0].Add(simDepartGrace)) {
+			} else if gone := s.leaves; s.spyRoom != nil && !sh.msg.Self && m.at.After(gone[len(gone)-1].Add(simDepartGrace)) {
+				// The spy's departure is its last leave.
 				vs = append(vs, simViolation{"a/spy-late", fmt.Sprintf("the departed %s, keeping its keys, reads %q sent %v after it left",
-					s.nick, m.text, m.at.Sub(s.leaves[0]))})
+					s.nick, m.text, m.at.Sub(gone[len(gone)-1]))})
 			}
 		}
 	}

@@ -6,8 +6,10 @@
 //
 // Each receiving topic validates messages on one goroutine, in the order
 // they arrive, so each sender's messages are judged in order unless the
-// Reorder knob is set. Delay, Loss and Reorder are drawn from a random
-// source seeded by [New], so a run is reproducible from its seed.
+// Reorder knob is set. Loss and Reorder are drawn from a random source
+// seeded by [New]. Per-link delays ([Network.SetLinkDelay]) and slow
+// validators ([Network.SetValidateCost]) model uneven networks and
+// CPU-starved nodes.
 package memnet
 
 import (
@@ -47,6 +49,8 @@ type Network struct {
 	links     map[[2]peer.ID]bool
 	blocked   map[[2]peer.ID]bool
 	published map[string][][]byte // every topic message published, for Published
+	linkDelay map[[2]peer.ID]time.Duration
+	valCost   map[peer.ID]time.Duration
 }
 
 // maxPublished bounds the messages Published remembers per topic.
@@ -69,6 +73,8 @@ func New(seed uint64) *Network {
 		links:     map[[2]peer.ID]bool{},
 		blocked:   map[[2]peer.ID]bool{},
 		published: map[string][][]byte{},
+		linkDelay: map[[2]peer.ID]time.Duration{},
+		valCost:   map[peer.ID]time.Duration{},
 	}
 }
 
@@ -81,6 +87,37 @@ func (n *Network) SetReorder(d time.Duration) { n.mu.Lock(); n.reorder = d; n.mu
 
 // SetLoss drops each topic message to each receiver with probability p.
 func (n *Network) SetLoss(p float64) { n.mu.Lock(); n.loss = p; n.mu.Unlock() }
+
+// SetLinkDelay adds d to the delay of every topic message between a and b
+// (both ways), on top of SetDelay's; 0 removes it.
+func (n *Network) SetLinkDelay(a, b peer.ID, d time.Duration) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if d <= 0 {
+		delete(n.linkDelay, pair(a, b))
+		return
+	}
+	n.linkDelay[pair(a, b)] = d
+}
+
+// SetValidateCost makes endpoint id's topics spend d of (virtual) time
+// validating each message from another peer, one message at a time: a
+// CPU-starved node whose validation queue falls behind. 0 removes it.
+func (n *Network) SetValidateCost(id peer.ID, d time.Duration) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if d <= 0 {
+		delete(n.valCost, id)
+		return
+	}
+	n.valCost[id] = d
+}
+
+func (n *Network) validateCost(id peer.ID) time.Duration {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.valCost[id]
+}
 
 func pair(a, b peer.ID) [2]peer.ID {
 	if b < a {

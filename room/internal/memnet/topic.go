@@ -161,6 +161,9 @@ func (t *topic) validate(p pending) (room.Delivery, bool) {
 		return room.Delivery{}, false
 	}
 	d := room.Delivery{Data: p.data, From: p.from}
+	if cost := t.e.n.validateCost(t.e.id); cost > 0 {
+		time.Sleep(cost)
+	}
 	if t.v == nil {
 		return d, true
 	}
@@ -212,7 +215,7 @@ func (t *topic) Publish(ctx context.Context, data []byte, local any) error {
 		if n.loss > 0 && n.rng.Float64() < n.loss {
 			continue
 		}
-		due := now.Add(n.delay)
+		due := now.Add(n.delay + n.linkDelay[pair(t.e.id, p)])
 		if n.reorder > 0 {
 			due = due.Add(time.Duration(n.rng.Int64N(int64(n.reorder))))
 		}

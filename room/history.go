@@ -144,7 +144,7 @@ func (r *Room) sendMessage(ctx context.Context, kind wire.Kind, text string) (*M
 	moved := r.cur.Ref() != ref
 	r.mu.Unlock()
 	if moved {
-		r.spawn(func() { r.resend(false) })
+		r.spawn(r.resend)
 	}
 	msg := r.message(r.m.net.ID(), b, true)
 	msg.State = state

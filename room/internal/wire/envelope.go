@@ -12,8 +12,8 @@ import (
 )
 
 // Version is the envelope and frame format version this package speaks.
-// Version 1 (one key per epoch, HMAC name proofs) is refused.
-const Version = 2
+// Versions 1 and 2 (epochs without signed commits) are refused.
+const Version = 3
 
 // Sizes and limits of the envelope.
 const (

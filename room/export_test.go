@@ -71,3 +71,47 @@ func init() {
 		return sha256.Sum256(append([]byte("room test passphrase\x00"+name+"\x00"), passphrase...))
 	}
 }
+
+// RekeyBackForTest is a departed member's attack: a join commit (of a fresh
+// key) on its own tip, the epoch it last held, with its secret pushed to
+// every member of that epoch.
+func (r *Room) RekeyBackForTest() error {
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return err
+	}
+	_, s, err := r.commit(wire.ChangeJoin, []ed25519.PublicKey{pub}, "", "test: departed member commits back")
+	clear(s[:])
+	return err
+}
+
+// PushNumberForTest is a member's attack on epoch numbers: a commit on our
+// tip numbered number (signed, otherwise valid), pushed with its secret to
+// every other member.
+func (r *Room) PushNumberForTest(number uint32) error {
+	secret, err := newSecret()
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	tip := r.tipLocked()
+	r.mu.Unlock()
+	c, err := wire.NewCommit(r.id, tip, r.m.id.PublicKey(), wire.ChangeRemove, []ed25519.PublicKey{otherThan(tip.Roster, r.m.id.PublicKey())}, [16]byte{})
+	if err != nil {
+		return err
+	}
+	c.Number = number
+	c.KeyID = wire.EpochKeyID(r.id, number, c.Parent, &secret)
+	c.Sign(r.m.id.Sign)
+	r.pushAll(append([]*wire.Commit{tip}, c), &secret, "")
+	return nil
+}
+
+func otherThan(keys []ed25519.PublicKey, self ed25519.PublicKey) ed25519.PublicKey {
+	for _, k := range keys {
+		if !k.Equal(self) {
+			return k
+		}
+	}
+	return nil
+}

@@ -1,0 +1,320 @@
+package room_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/p2pchat/p2pchat/node"
+	"github.com/p2pchat/p2pchat/room"
+	"github.com/p2pchat/p2pchat/room/internal/wire"
+)
+
+// TestDepartedMemberCannotCommitBack (issue 12 item 1): after dan left and
+// alice and bob moved to an epoch without him, dan makes a commit on the
+// old parent (his last epoch) and pushes it with its secret to them. They
+// refuse it; dan does not read what alice sends next, live or by history
+// sync.
+func TestDepartedMemberCannotCommitBack(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		a, b, d := newPeer(t, "alice"), newPeer(t, "bob"), newPeer(t, "dan")
+		connectAll(t, a, b, d)
+		for _, p := range []*peerNode{a, b, d} {
+			p.joinWith("vault", pass("shared secret"))
+		}
+		for _, p := range []*peerNode{a, b, d} {
+			for _, q := range []*peerNode{a, b, d} {
+				if p != q {
+					p.waitMember("vault", q)
+				}
+			}
+		}
+		dRoom := mustRoom(t, d, "vault")
+		if err := dRoom.SayByeForTest(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		a.waitEvent("dan leaves", func(ev room.Event) bool {
+			return ev.Type == room.EventMemberLeft && ev.Peer == d.id.PeerID()
+		})
+		waitFor(t, "an epoch without dan", func() bool {
+			return a.m.Status().Rooms[0].Roster == 2 && b.m.Status().Rooms[0].Roster == 2
+		})
+		if _, err := a.m.Send(context.Background(), "vault", "sent while dan was away"); err != nil {
+			t.Fatal(err)
+		}
+		b.waitMessage("vault", "sent while dan was away")
+		before := a.m.Status().Rooms[0]
+
+		// Dan, still connected with every key he had, commits himself
+		// back on his last epoch and hands it to alice and bob.
+		if err := dRoom.RekeyBackForTest(); err != nil {
+			t.Fatal(err)
+		}
+		quiet(t, time.Second)
+		for _, p := range []*peerNode{a, b} {
+			st := p.m.Status().Rooms[0]
+			if st.Roster != 2 || st.KeyID != before.KeyID {
+				t.Fatalf("%s adopted dan's epoch: %+v (before: %+v)", p.nick, st, before)
+			}
+		}
+		if _, err := a.m.Send(context.Background(), "vault", "for alice and bob only"); err != nil {
+			t.Fatal(err)
+		}
+		b.waitMessage("vault", "for alice and bob only")
+		quiet(t, 2*time.Second)
+		for _, text := range []string{"for alice and bob only", "sent while dan was away"} {
+			if hasText(d, "vault", text) {
+				t.Errorf("dan reads %q, sent after he left", text)
+			}
+		}
+		if isMember(a, "vault", d) {
+			t.Error("alice lists dan as a member again")
+		}
+	})
+}
+
+// TestOutsiderEpochStartsNoAdmission (issue 12 item 2): a peer outside the
+// room (here: another group using the name with another passphrase) whose
+// envelopes name a better epoch does not make a member run the joiner side
+// of CPace against it: no guess can be tested that way.
+func TestOutsiderEpochStartsNoAdmission(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		a, b, x := newPeer(t, "alice"), newPeer(t, "bob"), newPeer(t, "mallory")
+		connect(t, a, b)
+		ra := a.joinWith("plans", pass("the real one"))
+		<-ra.Ready()
+		b.joinWith("plans", pass("the real one"))
+		a.waitMember("plans", b)
+		rx := x.joinWith("plans", pass("a guess"))
+		<-rx.Ready()
+		var s [32]byte
+		s[0] = 1
+		if !rx.AdoptForTest(1000, s, []ed25519.PublicKey{x.id.PublicKey()}) {
+			t.Fatal("mallory's epoch not adopted")
+		}
+		runs := ra.JoinerRunsForTest() + mustRoom(t, b, "plans").JoinerRunsForTest()
+		connectAll(t, a, b, x)
+		for i := range 20 {
+			if _, err := x.m.Send(context.Background(), "plans", "better epoch "+string(rune('a'+i))); err != nil {
+				t.Fatal(err)
+			}
+			quiet(t, 200*time.Millisecond)
+		}
+		got := ra.JoinerRunsForTest() + mustRoom(t, b, "plans").JoinerRunsForTest()
+		if got != runs {
+			t.Errorf("members ran the joiner side of CPace %d times against an outsider's epoch", got-runs)
+		}
+		if st := a.m.Status().Rooms[0]; st.Epoch >= 1000 {
+			t.Errorf("alice moved to the outsider's epoch: %+v", st)
+		}
+	})
+}
+
+// TestEpochNumberBounded (issue 12 item 3): a member that pushes an epoch
+// numbered far past the current one (up to 0xFFFFFFFF) is refused: numbers
+// advance by exactly one per commit, departures are still committed and
+// messages still flow.
+func TestEpochNumberBounded(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		a, b, c := newPeer(t, "alice"), newPeer(t, "bob"), newPeer(t, "carol")
+		connectAll(t, a, b, c)
+		for _, p := range []*peerNode{a, b, c} {
+			p.join("lobby")
+		}
+		for _, p := range []*peerNode{a, b, c} {
+			for _, q := range []*peerNode{a, b, c} {
+				if p != q {
+					p.waitMember("lobby", q)
+				}
+			}
+		}
+		waitFor(t, "one epoch", func() bool {
+			k := a.m.Status().Rooms[0].KeyID
+			return b.m.Status().Rooms[0].KeyID == k && c.m.Status().Rooms[0].KeyID == k
+		})
+		before := a.m.Status().Rooms[0].Epoch
+		if err := mustRoom(t, c, "lobby").PushNumberForTest(0xFFFFFFFF); err != nil {
+			t.Fatal(err)
+		}
+		quiet(t, time.Second)
+		for _, p := range []*peerNode{a, b} {
+			if st := p.m.Status().Rooms[0]; st.Epoch > before+1 {
+				t.Fatalf("%s moved from epoch %d to %d", p.nick, before, st.Epoch)
+			}
+		}
+		// A departure is still committed, and the rest still talk.
+		if err := c.m.Leave(context.Background(), "lobby"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.m.Send(context.Background(), "lobby", "after carol"); err != nil {
+			t.Fatal(err)
+		}
+		b.waitMessage("lobby", "after carol")
+		if st := a.m.Status().Rooms[0]; st.Roster != 2 || st.Epoch > before+2 {
+			t.Errorf("after the departure: %+v (epoch before the attack %d)", st, before)
+		}
+	})
+}
+
+// TestAbandonedAdmissionsCounted (issue 12 item 7): a joiner that walks away
+// after the member's Challenge is counted like a wrong guess; after five
+// it is refused with the time left, and members are told once.
+func TestAbandonedAdmissionsCounted(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		a := newPeer(t, "alice")
+		<-a.join("lobby").Ready()
+		o := newOutsider(t, room.TopicFor("lobby"))
+		connect(t, a, o.peer())
+		rid := wire.DeriveRoomID("lobby")
+		var last wire.Frame
+		challenges := 0
+		for range 8 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			s, err := o.tr.Open(ctx, a.id.PeerID(), room.ProtocolAdmit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hello := &wire.Hello{Room: rid}
+			if err := node.WriteFrame(s, wire.EncodeFrame(hello)); err != nil {
+				t.Fatal(err)
+			}
+			last = readWireFrame(t, s)
+			if _, ok := last.(*wire.Challenge); ok {
+				challenges++
+			}
+			s.Reset() // abandon after the Challenge
+			cancel()
+		}
+		if challenges != 5 {
+			t.Errorf("%d CPace runs for abandoned admissions, want 5", challenges)
+		}
+		ref, ok := last.(*wire.Refuse)
+		if !ok || ref.Reason != wire.RefuseRateLimited || ref.RetryAfter == 0 || ref.RetryAfter > 600 {
+			t.Fatalf("after 8 abandoned admissions: %#v, want a rate-limit refusal with the time left", last)
+		}
+		a.waitEvent("lockout notice", func(ev room.Event) bool {
+			return ev.Type == room.EventError && ev.Peer == o.id.PeerID() && strings.Contains(ev.Err.Error(), "peer#")
+		})
+		n := 0
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for _, ev := range a.events {
+			if ev.Type == room.EventError && ev.Peer == o.id.PeerID() {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("members told %d times about one locked-out peer, want once", n)
+		}
+	})
+}
+
+// TestWrongThenRightPassphrase (issue 13 item 1): one wrong passphrase costs
+// one attempt and is reported at once; typing the right one next gets in.
+func TestWrongThenRightPassphrase(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		a, b, c := newPeer(t, "alice"), newPeer(t, "bob"), newPeer(t, "carol")
+		connectAll(t, a, b, c)
+		right := pass("correct horse")
+		<-a.joinWith("vault", right).Ready()
+		b.joinWith("vault", right)
+		a.waitMember("vault", b)
+
+		start := time.Now()
+		rc := c.joinWith("vault", pass("correct hose"))
+		ev := c.waitEvent("wrong passphrase", func(ev room.Event) bool {
+			return ev.Type == room.EventError && ev.Reason == room.ReasonWrongPassphrase
+		})
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("told after %v", took)
+		}
+		if !strings.Contains(ev.Err.Error(), "wrong passphrase for vault: not joined") {
+			t.Errorf("told %q", ev.Err)
+		}
+		quiet(t, time.Second)
+		if n := rc.JoinerRunsForTest(); n != 1 {
+			t.Errorf("%d CPace runs for one wrong passphrase, want 1", n)
+		}
+		select {
+		case <-rc.Ready():
+			t.Fatal("a room whose key we were refused is Ready")
+		default:
+		}
+		if _, err := c.m.Send(context.Background(), "vault", "x"); !errors.Is(err, room.ErrWrongPassphrase) {
+			t.Errorf("Send in a refused room: %v", err)
+		}
+		start = time.Now()
+		c.joinWith("vault", right)
+		a.waitMember("vault", c)
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("the right passphrase got in after %v", took)
+		}
+		if _, err := c.m.Send(context.Background(), "vault", "in at last"); err != nil {
+			t.Fatal(err)
+		}
+		b.waitMessage("vault", "in at last")
+	})
+}
+
+// TestJoinerOrderedAfterHistory (issue 13 item 3): a member that joins a
+// room with history and sends at once is shown last, not late, by every
+// member.
+func TestJoinerOrderedAfterHistory(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		dir := t.TempDir()
+		// carol keeps no history: nothing she could fetch by sync moves
+		// her clock before she speaks, only what her admission hands her.
+		a, b, c := newPeerAt(t, "alice", dir+"/a"), newPeerAt(t, "bob", dir+"/b"), newPeer(t, "carol")
+		connectAll(t, a, b, c)
+		<-a.join("lobby").Ready()
+		b.join("lobby")
+		a.waitMember("lobby", b)
+		for i := range 6 {
+			p := []*peerNode{a, b}[i%2]
+			if _, err := p.m.Send(context.Background(), "lobby", "earlier "+string(rune('0'+i))); err != nil {
+				t.Fatal(err)
+			}
+			[]*peerNode{b, a}[i%2].waitMessage("lobby", "earlier "+string(rune('0'+i)))
+		}
+		<-c.join("lobby").Ready()
+		if _, err := c.m.Send(context.Background(), "lobby", "hello from the newcomer"); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []*peerNode{a, b} {
+			m := p.waitMessage("lobby", "hello from the newcomer")
+			if m.Late {
+				t.Errorf("%s shows the newcomer's first message as late", p.nick)
+			}
+			msgs := p.messages("lobby")
+			if i := slices.Index(msgs, "hello from the newcomer"); i != len(msgs)-1 {
+				t.Errorf("%s orders the newcomer's message at %d of %v", p.nick, i, msgs)
+			}
+			if h := historyTexts(t, p, "lobby"); len(h) > 0 && h[len(h)-1] != "hello from the newcomer" {
+				t.Errorf("%s's history does not end with it: %v", p.nick, h)
+			}
+		}
+	})
+}
+
+func historyTexts(t *testing.T, p *peerNode, roomName string) []string {
+	t.Helper()
+	msgs, err := p.st.History(context.Background(), roomName, 0, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range msgs {
+		out = append(out, m.Text)
+	}
+	return out
+}

@@ -16,7 +16,7 @@ import (
 
 // ProtocolSync is the stream protocol on which a member fetches the
 // messages it lacks from another member's history.
-const ProtocolSync = "/p2pchat/sync/1.0.0"
+const ProtocolSync = "/p2pchat/sync/3.0.0"
 
 // DropBadHistory counts history records that failed verification.
 const DropBadHistory = "bad_history"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -114,4 +115,13 @@ func otherThan(keys []ed25519.PublicKey, self ed25519.PublicKey) ed25519.PublicK
 		}
 	}
 	return nil
+}
+
+// NoAutoRejoinForTest stops this node's automatic re-admission (section 5
+// of docs/PROTOCOL.md): a departed member that attacks with its old keys
+// rather than being admitted again, which members would see.
+func (r *Room) NoAutoRejoinForTest() {
+	r.mu.Lock()
+	r.lastRejoin = time.Now().Add(24 * time.Hour)
+	r.mu.Unlock()
 }

@@ -35,6 +35,10 @@ func TestDepartedMemberCannotCommitBack(t *testing.T) {
 			}
 		}
 		dRoom := mustRoom(t, d, "vault")
+		// Dan knows the passphrase: he could be admitted again, which
+		// alice and bob would see as member_joined. The attack here is
+		// getting back in without that.
+		dRoom.NoAutoRejoinForTest()
 		if err := dRoom.SayByeForTest(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -56,6 +60,9 @@ func TestDepartedMemberCannotCommitBack(t *testing.T) {
 			t.Fatal(err)
 		}
 		quiet(t, time.Second)
+		if n := a.m.Status().Rooms[0].Drops[room.DropRekey] + b.m.Status().Rooms[0].Drops[room.DropRekey]; n == 0 {
+			t.Error("dan's commit was not refused by anyone")
+		}
 		for _, p := range []*peerNode{a, b} {
 			st := p.m.Status().Rooms[0]
 			if st.Roster != 2 || st.KeyID != before.KeyID {
@@ -317,4 +324,47 @@ func historyTexts(t *testing.T, p *peerNode, roomName string) []string {
 		out = append(out, m.Text)
 	}
 	return out
+}
+
+// TestConcurrentAdmissionsShowNoEarlierMessages: alice and bob admit carol
+// and dave at the same moment; their join commits race on one parent and
+// the loser's join is committed again on the winner. Neither newcomer is
+// shown what was said before it joined (v2 re-sent every recent message
+// under the winning epoch after a lost race), and all four end in one
+// epoch.
+func TestConcurrentAdmissionsShowNoEarlierMessages(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		a, b := newPair(t, "lobby")
+		if _, err := a.m.Send(context.Background(), "lobby", "before the newcomers"); err != nil {
+			t.Fatal(err)
+		}
+		b.waitMessage("lobby", "before the newcomers")
+		c, d := newPeer(t, "carol"), newPeer(t, "dave")
+		connect(t, c, a)
+		connect(t, d, b)
+		c.join("lobby")
+		d.join("lobby")
+		connectAll(t, a, b, c, d)
+		waitFor(t, "one epoch of four", func() bool {
+			k := a.m.Status().Rooms[0].KeyID
+			for _, p := range []*peerNode{a, b, c, d} {
+				if st := p.m.Status().Rooms[0]; st.KeyID != k || st.Roster != 4 {
+					return false
+				}
+			}
+			return true
+		})
+		if _, err := b.m.Send(context.Background(), "lobby", "after the newcomers"); err != nil {
+			t.Fatal(err)
+		}
+		c.waitMessage("lobby", "after the newcomers")
+		d.waitMessage("lobby", "after the newcomers")
+		quiet(t, time.Second)
+		for _, p := range []*peerNode{c, d} {
+			if hasText(p, "lobby", "before the newcomers") {
+				t.Errorf("%s was shown a message from before it joined", p.nick)
+			}
+		}
+	})
 }

@@ -368,3 +368,72 @@ func TestConcurrentAdmissionsShowNoEarlierMessages(t *testing.T) {
 		}
 	})
 }
+
+// TestStrangerTransferStartsNothing: a peer never in a roster of our chain
+// pushes a self-made chain with a better epoch over the epoch protocol: it
+// is refused, and no admission (no CPace run) is started towards it. (New
+// surface in v3: main has no epoch protocol to attack.)
+func TestStrangerTransferStartsNothing(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		a := newPeer(t, "alice")
+		ra := a.joinWith("vault", pass("real"))
+		<-ra.Ready()
+		o := newOutsider(t, room.TopicFor("vault"))
+		connect(t, a, o.peer())
+		rid := wire.DeriveRoomID("vault")
+		// The stranger answers admissions with a Challenge, as a guesser
+		// testing a passphrase would.
+		o.tr.Handle(room.ProtocolAdmit, func(s room.Stream) {
+			defer s.Close()
+			readWireFrame(t, s)
+			ch := &wire.Challenge{}
+			ch.Y[0] = 0xe2 // any encoding; the joiner's run is counted on receipt
+			node.WriteFrame(s, wire.EncodeFrame(ch))
+		})
+		var secret [32]byte
+		secret[0] = 9
+		create, err := wire.NewCommit(rid, nil, o.id.PublicKey(), wire.ChangeCreate, nil, wire.EpochKeyID(rid, 0, [32]byte{}, &secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		create.Sign(o.id.Sign)
+		chain := []*wire.Commit{create}
+		for i := range 5 { // numbers past ours
+			pub, _, _ := ed25519.GenerateKey(nil)
+			var s [32]byte
+			s[0] = byte(i)
+			c, err := wire.NewCommit(rid, chain[i], o.id.PublicKey(), wire.ChangeJoin, []ed25519.PublicKey{pub}, [16]byte{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 4 {
+				c.KeyID = wire.EpochKeyID(rid, c.Number, c.Parent, &secret)
+			}
+			c.Sign(o.id.Sign)
+			chain = append(chain, c)
+		}
+		before := a.m.Status().Rooms[0]
+		for range 5 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			s, err := o.tr.Open(ctx, a.id.PeerID(), room.ProtocolEpoch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := &wire.Transfer{Room: rid, Commits: chain, Secret: &secret}
+			if err := node.WriteFrame(s, wire.EncodeFrame(tr)); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			cancel()
+			quiet(t, 100*time.Millisecond)
+		}
+		quiet(t, time.Second)
+		if n := ra.JoinerRunsForTest(); n != 0 {
+			t.Errorf("a stranger's transfer started %d CPace runs", n)
+		}
+		if st := a.m.Status().Rooms[0]; st.KeyID != before.KeyID || st.Drops[room.DropRekey] == 0 {
+			t.Errorf("after a stranger's transfers: %+v (before %+v)", st, before)
+		}
+	})
+}

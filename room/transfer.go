@@ -110,11 +110,13 @@ func (r *Room) acceptTransfer(remote peer.ID, t *wire.Transfer) error {
 	r.mu.Lock()
 	chain, err := r.attachLocked(t.Commits)
 	ours := r.tipLocked()
+	known := r.inChainLocked(pub)
 	r.mu.Unlock()
 	self := r.m.id.PublicKey()
-	if errors.Is(err, wire.ErrChainBreak) && ours != nil && !tip.InRoster(self) && tip.Ref().Better(ours.Ref()) {
+	if errors.Is(err, wire.ErrChainBreak) && known && ours != nil && !tip.InRoster(self) && tip.Ref().Better(ours.Ref()) {
 		// Another chain (a group that formed apart) that a member of ours
-		// moved to: join it through that member.
+		// moved to: join it through that member. Only through a member of
+		// ours: a chain we cannot verify from anyone else starts nothing.
 		r.rejoin(remote)
 		return err
 	}

@@ -437,3 +437,36 @@ func TestStrangerTransferStartsNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestRateLimitedJoinerTold (issue 13 item 1): a joiner that gave five wrong
+// passphrases is refused at once the sixth time, and told for how long.
+func TestRateLimitedJoinerTold(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		a, c := newPeer(t, "alice"), newPeer(t, "carol")
+		connect(t, a, c)
+		<-a.joinWith("vault", pass("right")).Ready()
+		refusals := func() []room.Event {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			var out []room.Event
+			for _, ev := range c.events {
+				if ev.Type == room.EventError && ev.Reason == room.ReasonWrongPassphrase {
+					out = append(out, ev)
+				}
+			}
+			return out
+		}
+		for i := range 6 {
+			c.joinWith("vault", pass("wrong "+string(rune('a'+i))))
+			waitFor(t, "the attempt's refusal", func() bool { return len(refusals()) == i+1 })
+		}
+		last := refusals()[5]
+		if msg := last.Err.Error(); !strings.Contains(msg, "too many wrong passphrases from this node: try again in 10m0s") && !strings.Contains(msg, "too many wrong passphrases from this node: try again in 9m") {
+			t.Errorf("sixth attempt told %q", msg)
+		}
+		if n := mustRoom(t, c, "vault").JoinerRunsForTest(); n != 5 {
+			t.Errorf("%d CPace runs for six attempts, want 5 (the sixth refused before a run)", n)
+		}
+	})
+}

@@ -229,11 +229,18 @@ func (r *Room) refused(p peer.ID, err error) {
 		if r.kind == KindOpen {
 			what = "another group uses this room name"
 		}
-		r.block(fmt.Errorf("%s for %s: not joined: %w", what, r.name, ErrWrongPassphrase))
+		r.block(refusedSecret(fmt.Sprintf("%s for %s: not joined", what, r.name)))
 	case wire.RefuseRateLimited:
-		r.block(fmt.Errorf("too many wrong passphrases from this node: try again in %v: %w", ref.RetryAfter.Round(time.Second), ErrWrongPassphrase))
+		r.block(refusedSecret(fmt.Sprintf("too many wrong passphrases from this node: try again in %v", ref.RetryAfter.Round(time.Second))))
 	}
 }
+
+// refusedSecret is what the user is told when a member refuses our secret;
+// it is an ErrWrongPassphrase.
+type refusedSecret string
+
+func (e refusedSecret) Error() string        { return string(e) }
+func (e refusedSecret) Is(target error) bool { return target == ErrWrongPassphrase }
 
 // block stops all our admission attempts in the room until the user gives
 // a secret again, and tells the user at once.

@@ -258,3 +258,25 @@ func FuzzDecodeCommit(f *testing.F) {
 		_ = VerifyCommit(nil, c) // must not panic
 	})
 }
+
+// BenchmarkVerifyChain is what a member pays for the largest transfer it
+// accepts to verify: MaxChain commits of a room of 50.
+func BenchmarkVerifyChain(b *testing.B) {
+	base := mkCommit(b, nil, alicePriv, ChangeCreate, 0)
+	for i := range 49 {
+		base = mkCommit(b, base, alicePriv, ChangeJoin, byte(i), pubOf(testAuthor(byte(40+i))))
+	}
+	chain := []*Commit{}
+	p := base
+	for i := range MaxChain {
+		c := mkCommit(b, p, alicePriv, ChangeJoin, byte(i), pubOf(testAuthor(byte(100+i))))
+		chain = append(chain, c)
+		p = c
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if err := VerifyChain(base, chain); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

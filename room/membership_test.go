@@ -470,3 +470,42 @@ func TestRateLimitedJoinerTold(t *testing.T) {
 		}
 	})
 }
+
+// TestOldPeerToldToUpgrade: a peer that opens protocol v2's admission gets
+// its stream closed, and our user is told once that it must upgrade.
+func TestOldPeerToldToUpgrade(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		a := newPeer(t, "alice")
+		<-a.join("lobby").Ready()
+		o := newOutsider(t, room.TopicFor("lobby"))
+		connect(t, a, o.peer())
+		for range 3 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			s, err := o.tr.Open(ctx, a.id.PeerID(), room.ProtocolAdmitV2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Read(make([]byte, 1)); err == nil {
+				t.Error("a v2 admission got an answer")
+			}
+			s.Close()
+			cancel()
+		}
+		a.waitEvent("upgrade notice", func(ev room.Event) bool {
+			return ev.Type == room.EventError && ev.Peer == o.id.PeerID() && strings.Contains(ev.Err.Error(), "protocol v2") && strings.Contains(ev.Err.Error(), "must upgrade p2pchat")
+		})
+		quiet(t, 100*time.Millisecond)
+		n := 0
+		a.mu.Lock()
+		for _, ev := range a.events {
+			if ev.Type == room.EventError && ev.Peer == o.id.PeerID() {
+				n++
+			}
+		}
+		a.mu.Unlock()
+		if n != 1 {
+			t.Errorf("told %d times, want once", n)
+		}
+	})
+}

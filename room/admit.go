@@ -86,6 +86,7 @@ func (r *Room) admitFrom(ctx context.Context, p peer.ID) (*admission, error) {
 	defer cancel()
 	s, err := r.m.net.Open(ctx, p, ProtocolAdmit)
 	if err != nil {
+		r.m.checkOldPeer(ctx, p)
 		return nil, fmt.Errorf("%w: %w", errNoChallenge, err)
 	}
 	defer s.Close()
@@ -515,6 +516,21 @@ const ProtocolAdmitV2 = "/p2pchat/admit/2.0.0"
 func (m *Manager) handleAdmitV2(s Stream) {
 	p := s.RemotePeer()
 	s.Reset()
+	m.tellOld(p)
+}
+
+// checkOldPeer is called when p does not speak our admission protocol: if
+// it speaks v2's, the user is told once that p must upgrade.
+func (m *Manager) checkOldPeer(ctx context.Context, p peer.ID) {
+	s, err := m.net.Open(ctx, p, ProtocolAdmitV2)
+	if err != nil {
+		return
+	}
+	s.Reset()
+	m.tellOld(p)
+}
+
+func (m *Manager) tellOld(p peer.ID) {
 	m.mu.Lock()
 	told := m.toldOld[p]
 	m.toldOld[p] = true

@@ -509,3 +509,19 @@ func TestOldPeerToldToUpgrade(t *testing.T) {
 		}
 	})
 }
+
+// TestJoinerToldPeerIsOld: a joiner whose only peer speaks protocol v2's
+// admission and not ours is told that the peer must upgrade.
+func TestJoinerToldPeerIsOld(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		c := newPeer(t, "carol")
+		o := newOutsider(t, room.TopicFor("lobby"))
+		o.tr.Handle(room.ProtocolAdmitV2, func(s room.Stream) { s.Close() })
+		connect(t, c, o.peer())
+		c.join("lobby")
+		c.waitEvent("upgrade notice", func(ev room.Event) bool {
+			return ev.Type == room.EventError && ev.Peer == o.id.PeerID() && strings.Contains(ev.Err.Error(), "must upgrade p2pchat")
+		})
+	})
+}

@@ -162,21 +162,26 @@ func refusal(f *wire.Refuse) *RefusedError {
 	return &RefusedError{Reason: f.Reason, RetryAfter: time.Duration(f.RetryAfter) * time.Second}
 }
 
-// verifyGrant checks a grant from member p: its join commit follows its
-// parent, is signed by p and admits us, and the secret is the one it names.
+// verifyGrant checks a grant from member p: its commit follows its parent
+// and lists us and p (a join of us must be p's), and the secret is the one
+// it names.
 func (r *Room) verifyGrant(p peer.ID, g *wire.Grant) (*admission, error) {
 	parent, join := g.Commits[0], g.Commits[1]
 	ppub, err := identity.PublicKeyOf(p)
 	if err != nil {
 		return nil, err
 	}
+	// A join of us by p; or, when we were still in its roster (we
+	// restarted), p's current epoch, made by any member.
+	self := r.m.id.PublicKey()
+	joinsUs := join.Change == wire.ChangeJoin && join.Subjects[0].Equal(self) && join.Author.Equal(ppub)
 	switch {
 	case parent.Room != r.id:
 		return nil, fmt.Errorf("welcome: commit of another room: %w", wire.ErrCommit)
-	case join.Change != wire.ChangeJoin || !join.Subjects[0].Equal(r.m.id.PublicKey()):
-		return nil, fmt.Errorf("welcome: commit does not admit us: %w", wire.ErrCommit)
-	case !join.Author.Equal(ppub):
-		return nil, fmt.Errorf("welcome: commit not made by the admitting member: %w", wire.ErrCommit)
+	case !join.InRoster(self) || !join.InRoster(ppub):
+		return nil, fmt.Errorf("welcome: epoch leaves us or the admitting member out: %w", wire.ErrCommit)
+	case !joinsUs && join.Change == wire.ChangeJoin && join.Subjects[0].Equal(self):
+		return nil, fmt.Errorf("welcome: our join not made by the admitting member: %w", wire.ErrCommit)
 	}
 	if err := wire.VerifyCommit(parent, join); err != nil {
 		return nil, fmt.Errorf("welcome: %w", err)

@@ -328,9 +328,10 @@ func (r *Room) pushAll(chain []*wire.Commit, secret *[32]byte, skip peer.ID) {
 }
 
 // commitJoin adds the joiner p (just admitted) in a join commit. A joiner
-// that is still in our roster (it restarted, or left and came back before
-// its removal was committed) is first removed, so that its re-entry is a
-// join like any other.
+// that is still in our roster and has not left (it restarted and lost its
+// keys) gets the current epoch and the commit that made it; one that left
+// and came back before its removal was committed is first removed, so that
+// its re-entry is a join like any other.
 func (r *Room) commitJoin(p peer.ID) ([]*wire.Commit, [32]byte, error) {
 	pub, err := identity.PublicKeyOf(p)
 	if err != nil {
@@ -338,6 +339,12 @@ func (r *Room) commitJoin(p peer.ID) ([]*wire.Commit, [32]byte, error) {
 	}
 	r.mu.Lock()
 	in := r.cur != nil && r.cur.InRoster(pub)
+	if in && !r.departed[p] && len(r.chain) >= 2 {
+		suffix := append([]*wire.Commit(nil), r.chain[len(r.chain)-2:]...)
+		s := r.tipSecret
+		r.mu.Unlock()
+		return suffix, s, nil
+	}
 	r.mu.Unlock()
 	if in {
 		suffix, s, err := r.commit(wire.ChangeRemove, []ed25519.PublicKey{pub}, p, "re-admission")

@@ -240,10 +240,6 @@ func (r *Room) convergeLocked(ref wire.EpochRef, hint peer.ID) {
 			r.converging = false
 			r.mu.Unlock()
 		}()
-		if open {
-			r.rejoin(hint)
-			return
-		}
 		for _, p := range ask {
 			r.request(p)
 			r.mu.Lock()
@@ -252,6 +248,11 @@ func (r *Room) convergeLocked(ref wire.EpochRef, hint peer.ID) {
 			if done {
 				return
 			}
+		}
+		// Our own members did not have it (or there are none in view):
+		// in an open room, the sender's group formed apart from ours.
+		if open {
+			r.rejoin(hint)
 		}
 	})
 }

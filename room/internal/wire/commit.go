@@ -288,8 +288,9 @@ func VerifyChain(base *Commit, commits []*Commit) error {
 // (oldest first) after their common ancestor; one may be empty (its tip is
 // the ancestor). If a commit on one branch removes the author of a commit
 // on the other and not the other way round, the removing branch wins: a
-// removed member's commits never win against the branch that removed it.
-// Otherwise the higher tip number wins, then the lower tip key id (what
+// removed member's commits never win against the branch that removed it
+// (a removal the same branch undoes by joining the member again does not
+// count). Otherwise the higher tip number wins, then the lower tip key id (what
 // envelope headers carry, so that every node ranks epochs it sees named the
 // same way, see [EpochRef.Better]), then the lower tip hash.
 func Prefer(a, b []*Commit) bool {
@@ -315,16 +316,25 @@ func Prefer(a, b []*Commit) bool {
 }
 
 // removesAuthorOf reports whether a commit of a removes the author of a
-// commit of b.
+// commit of b (and a does not join it again later).
 func removesAuthorOf(a, b []*Commit) bool {
-	for _, c := range a {
+	for i, c := range a {
 		if c.Change != ChangeRemove {
 			continue
 		}
 		for _, d := range b {
-			if inKeys(c.Subjects, d.Author) {
+			if inKeys(c.Subjects, d.Author) && !joinsLater(a[i+1:], d.Author) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+func joinsLater(cs []*Commit, pub ed25519.PublicKey) bool {
+	for _, c := range cs {
+		if c.Change == ChangeJoin && inKeys(c.Subjects, pub) {
+			return true
 		}
 	}
 	return false

@@ -16,23 +16,20 @@ import (
 	"github.com/p2pchat/p2pchat/room/internal/wire"
 )
 
-// Stream protocols. Both run only over Noise (node refuses anything else).
-const (
-	// ProtocolAdmit: a joiner proves with CPace that it holds the room
-	// secret and receives a fresh epoch that includes it.
-	ProtocolAdmit = "/p2pchat/admit/2.0.0"
-	// ProtocolRekey: a member hands a new epoch to another member.
-	ProtocolRekey = "/p2pchat/rekey/2.0.0"
-)
+// ProtocolAdmit: a joiner proves with CPace that it holds the room secret
+// and receives a join commit and its epoch. It runs only over Noise (node
+// refuses anything else).
+const ProtocolAdmit = "/p2pchat/admit/3.0.0"
 
-// Admission failure limits: a peer that fails this many proofs within the
-// window is refused without trying.
+// Admission limits: a peer gets this many CPace runs (counted when the
+// Challenge is sent, abandoned ones included, a success given back) per
+// window; beyond that it is refused with the time left.
 const (
 	maxFailures   = 5
 	failureWindow = 10 * time.Minute
 )
 
-// maxTried bounds the epochs remembered as recently fetched.
+// maxTried bounds the epochs remembered as recently asked for.
 const maxTried = 64
 
 // ErrRefused is returned when a member refuses to admit us; the error is a
@@ -40,7 +37,10 @@ const maxTried = 64
 var ErrRefused = errors.New("admission refused")
 
 // RefusedError reports the reason a peer gave for refusing an admission.
-type RefusedError struct{ Reason wire.RefuseReason }
+type RefusedError struct {
+	Reason     wire.RefuseReason
+	RetryAfter time.Duration // for RefuseRateLimited
+}
 
 func (e *RefusedError) Error() string { return "admission refused: " + e.Reason.String() }
 
@@ -52,8 +52,11 @@ func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 // sent is used.
 var ErrMemberProof = errors.New("peer failed to prove it holds the room secret")
 
-func readFrame(s Stream) (wire.Frame, error) {
-	b, err := frame.ReadFrame(s, wire.MaxFrame)
+// errNoChallenge marks an admission that ended before any CPace run.
+var errNoChallenge = errors.New("no challenge")
+
+func readFrame(s Stream, max int) (wire.Frame, error) {
+	b, err := frame.ReadFrame(s, max)
 	if err != nil {
 		return nil, err
 	}
@@ -64,15 +67,27 @@ func writeFrame(s Stream, f wire.Frame) error {
 	return frame.WriteFrame(s, wire.EncodeFrame(f))
 }
 
-// admitFrom runs the joiner side of the admission protocol with member p and
-// returns the epoch it hands over (the caller adopts or erases it) and p's
-// nick.
-func (r *Room) admitFrom(ctx context.Context, p peer.ID) (*wire.Epoch, string, error) {
+// admission is what a successful admission hands the joiner, verified.
+type admission struct {
+	e      *wire.Epoch
+	chain  []*wire.Commit
+	secret [32]byte
+	nick   string
+	clock  uint64
+}
+
+// admitFrom runs the joiner side of the admission protocol with member p
+// and returns what it hands over, verified: the join commit names us,
+// follows its parent and is signed by p, and the secret is the one it
+// names. The caller adopts or erases it. An error wrapping errNoChallenge
+// means no CPace run happened.
+func (r *Room) admitFrom(ctx context.Context, p peer.ID) (*admission, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.m.timing.AdmitTimeout)
 	defer cancel()
 	s, err := r.m.net.Open(ctx, p, ProtocolAdmit)
 	if err != nil {
-		return nil, "", err
+		r.m.checkOldPeer(ctx, p)
+		return nil, fmt.Errorf("%w: %w", errNoChallenge, err)
 	}
 	defer s.Close()
 	if d, ok := ctx.Deadline(); ok {
@@ -83,38 +98,35 @@ func (r *Room) admitFrom(ctx context.Context, p peer.ID) (*wire.Epoch, string, e
 
 	hello := &wire.Hello{Room: r.id}
 	if _, err := rand.Read(hello.Nonce[:]); err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	r.mu.Lock()
-	if r.cur != nil {
-		ref := r.cur.Ref()
-		hello.Have = &ref
-	}
-	r.mu.Unlock()
 	if err := writeFrame(s, hello); err != nil {
-		return nil, "", err
+		return nil, fmt.Errorf("%w: %w", errNoChallenge, err)
 	}
-	f, err := readFrame(s)
+	f, err := readFrame(s, wire.MaxFrame)
 	if err != nil {
-		return nil, "", err
+		return nil, fmt.Errorf("%w: %w", errNoChallenge, err)
 	}
 	var ch *wire.Challenge
 	switch f := f.(type) {
 	case *wire.Challenge:
 		ch = f
 	case *wire.Refuse:
-		return nil, "", &RefusedError{Reason: f.Reason}
+		return nil, fmt.Errorf("%w: %w", errNoChallenge, refusal(f))
 	default:
-		return nil, "", fmt.Errorf("unexpected %T: %w", f, wire.ErrMalformed)
+		return nil, fmt.Errorf("unexpected %T: %w: %w", f, errNoChallenge, wire.ErrMalformed)
 	}
+	r.noteJoinerRun()
 	self := r.m.net.ID()
-	sess, ya, err := cpace.Start(cpace.Initiator, r.secret[:], wire.ChannelID(r.id, []byte(self), []byte(p)), wire.SessionID(hello.Nonce, ch.Nonce), wire.JoinerAD)
+	secret := r.admitSecret()
+	sess, ya, err := cpace.Start(cpace.Initiator, secret[:], wire.ChannelID(r.id, []byte(self), []byte(p)), wire.SessionID(hello.Nonce, ch.Nonce), wire.JoinerAD)
+	clear(secret[:])
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	isk, err := sess.Finish(ch.Y[:], wire.MemberAD)
 	if err != nil {
-		return nil, "", fmt.Errorf("member's share: %w", err)
+		return nil, fmt.Errorf("member's share: %w", err)
 	}
 	keys := wire.DeriveAdmissionKeys(isk)
 	clear(isk)
@@ -122,46 +134,157 @@ func (r *Room) admitFrom(ctx context.Context, p peer.ID) (*wire.Epoch, string, e
 	share := &wire.Share{Y: [32]byte(ya)}
 	share.Confirm = keys.JoinerConfirm(share.Y, ch.Y)
 	if err := writeFrame(s, share); err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	if f, err = readFrame(s); err != nil {
-		return nil, "", err
+	if f, err = readFrame(s, wire.MaxFrame); err != nil {
+		return nil, err
 	}
 	switch f := f.(type) {
 	case *wire.Welcome:
 		want := keys.MemberConfirm(share.Y, ch.Y)
 		if !hmac.Equal(want[:], f.Confirm[:]) {
-			return nil, "", ErrMemberProof
+			return nil, ErrMemberProof
 		}
 		g, err := keys.OpenWelcome(f.Sealed)
 		if err != nil {
-			return nil, "", fmt.Errorf("welcome: %w", err)
+			return nil, fmt.Errorf("welcome: %w", err)
 		}
-		e, err := wire.NewEpoch(r.id, g.Epoch, &g.Secret, g.Roster)
-		clear(g.Secret[:])
-		if err != nil {
-			return nil, "", fmt.Errorf("welcome: %w", err)
-		}
-		if !e.InRoster(r.m.id.PublicKey()) {
-			e.Erase()
-			return nil, "", fmt.Errorf("welcome: epoch does not include us: %w", wire.ErrMalformed)
-		}
-		return e, g.Nick, nil
+		defer clear(g.Secret[:])
+		return r.verifyGrant(p, g)
 	case *wire.Refuse:
-		return nil, "", &RefusedError{Reason: f.Reason}
+		return nil, refusal(f)
 	default:
-		return nil, "", fmt.Errorf("unexpected %T: %w", f, wire.ErrMalformed)
+		return nil, fmt.Errorf("unexpected %T: %w", f, wire.ErrMalformed)
 	}
 }
 
+func refusal(f *wire.Refuse) *RefusedError {
+	return &RefusedError{Reason: f.Reason, RetryAfter: time.Duration(f.RetryAfter) * time.Second}
+}
+
+// verifyGrant checks a grant from member p: its commit follows its parent
+// and lists us and p (a join of us must be p's), and the secret is the one
+// it names.
+func (r *Room) verifyGrant(p peer.ID, g *wire.Grant) (*admission, error) {
+	parent, join := g.Commits[0], g.Commits[1]
+	ppub, err := identity.PublicKeyOf(p)
+	if err != nil {
+		return nil, err
+	}
+	// A join of us by p; or, when we were still in its roster (we
+	// restarted), p's current epoch, made by any member.
+	self := r.m.id.PublicKey()
+	joinsUs := join.Change == wire.ChangeJoin && join.Subjects[0].Equal(self) && join.Author.Equal(ppub)
+	switch {
+	case parent.Room != r.id:
+		return nil, fmt.Errorf("welcome: commit of another room: %w", wire.ErrCommit)
+	case !join.InRoster(self) || !join.InRoster(ppub):
+		return nil, fmt.Errorf("welcome: epoch leaves us or the admitting member out: %w", wire.ErrCommit)
+	case !joinsUs && join.Change == wire.ChangeJoin && join.Subjects[0].Equal(self):
+		return nil, fmt.Errorf("welcome: our join not made by the admitting member: %w", wire.ErrCommit)
+	}
+	if err := wire.VerifyCommit(parent, join); err != nil {
+		return nil, fmt.Errorf("welcome: %w", err)
+	}
+	e, err := wire.EpochOf(join, &g.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("welcome: %w", err)
+	}
+	return &admission{e: e, chain: []*wire.Commit{parent, join}, secret: g.Secret, nick: g.Nick, clock: g.Clock}, nil
+}
+
+// admitAndAdopt is admitted by p and adopts what it hands over: the join
+// commit extends our chain where it holds the parent, else (we were
+// removed, or another group's chain) it replaces it. Our clock is brought
+// up to the admitter's, so our next message is ordered after what we could
+// have seen. A refusal is reported to the user (see refused).
+func (r *Room) admitAndAdopt(p peer.ID) error {
+	a, err := r.admitFrom(r.ctx, p)
+	if err != nil {
+		r.refused(p, err)
+		return err
+	}
+	defer clear(a.secret[:])
+	r.mu.Lock()
+	chain := a.chain
+	for i, c := range r.chain {
+		if c.Hash() == a.chain[1].Parent {
+			chain = trimChain(append(append([]*wire.Commit(nil), r.chain[:i+1]...), a.chain[1]))
+		}
+	}
+	r.clock = max(r.clock, a.clock)
+	r.mu.Unlock()
+	if err := r.install(a.e, chain, &a.secret, nil); err != nil {
+		return err
+	}
+	fp, _ := identity.PeerFingerprint(p)
+	r.seen(p, a.nick, fp.Short())
+	return nil
+}
+
+// refused tells the user what a refusal means, and stops every admission
+// attempt after a member refused our secret.
+func (r *Room) refused(p peer.ID, err error) {
+	var ref *RefusedError
+	if !errors.As(err, &ref) {
+		return
+	}
+	switch ref.Reason {
+	case wire.RefuseBadProof:
+		what := "wrong passphrase"
+		if r.kind == KindOpen {
+			what = "another group uses this room name"
+		}
+		r.block(refusedSecret(fmt.Sprintf("%s for %s: not joined", what, r.name)))
+	case wire.RefuseRateLimited:
+		r.block(refusedSecret(fmt.Sprintf("too many wrong passphrases from this node: try again in %v", ref.RetryAfter.Round(time.Second))))
+	}
+}
+
+// refusedSecret is what the user is told when a member refuses our secret;
+// it is an ErrWrongPassphrase.
+type refusedSecret string
+
+func (e refusedSecret) Error() string        { return string(e) }
+func (e refusedSecret) Is(target error) bool { return target == ErrWrongPassphrase }
+
+// block stops all our admission attempts in the room until the user gives
+// a secret again, and tells the user at once.
+func (r *Room) block(err error) {
+	r.mu.Lock()
+	if r.blocked != nil || r.cur != nil {
+		r.mu.Unlock()
+		return
+	}
+	r.blocked = err
+	close(r.blockedCh)
+	r.mu.Unlock()
+	r.m.emit(Event{Type: EventError, Room: r.name, Reason: ReasonWrongPassphrase, Err: err})
+}
+
+// noteJoinerRun counts a CPace run on the joiner side (tests read it).
+func (r *Room) noteJoinerRun() {
+	r.mu.Lock()
+	r.joinerRuns++
+	r.mu.Unlock()
+}
+
+// admitSecret returns a copy of the admission secret.
+func (r *Room) admitSecret() [32]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.secret
+}
+
 // handleAdmit runs the member side of the admission protocol. The joiner
-// gets a key only after its CPace key confirmation verifies, and then a new
-// epoch that includes it, sealed under the PAKE-derived key.
+// gets a key only after its CPace key confirmation verifies: a join commit
+// on our tip, signed by us, and its secret, sealed under the PAKE-derived
+// key. Nothing the joiner says before that decides anything.
 func (m *Manager) handleAdmit(s Stream) {
 	defer s.Close()
 	s.SetDeadline(time.Now().Add(m.timing.AdmitTimeout))
 	remote := s.RemotePeer()
-	f, err := readFrame(s)
+	f, err := readFrame(s, wire.MaxHelloFrame)
 	if err != nil {
 		m.log.Debug("admission: bad hello", "peer", remote, "err", err)
 		s.Reset()
@@ -177,8 +300,8 @@ func (m *Manager) handleAdmit(s Stream) {
 		writeFrame(s, &wire.Refuse{Reason: wire.RefuseUnknownRoom})
 		return
 	}
-	if reason, ok := r.admissible(remote); !ok {
-		writeFrame(s, &wire.Refuse{Reason: reason})
+	if refuse := r.attempt(remote); refuse != nil {
+		writeFrame(s, refuse)
 		return
 	}
 	ch := &wire.Challenge{}
@@ -186,7 +309,9 @@ func (m *Manager) handleAdmit(s Stream) {
 		s.Reset()
 		return
 	}
-	sess, yb, err := cpace.Start(cpace.Responder, r.secret[:], wire.ChannelID(r.id, []byte(remote), []byte(m.net.ID())), wire.SessionID(hello.Nonce, ch.Nonce), wire.MemberAD)
+	secret := r.admitSecret()
+	sess, yb, err := cpace.Start(cpace.Responder, secret[:], wire.ChannelID(r.id, []byte(remote), []byte(m.net.ID())), wire.SessionID(hello.Nonce, ch.Nonce), wire.MemberAD)
+	clear(secret[:])
 	if err != nil {
 		s.Reset()
 		return
@@ -195,8 +320,8 @@ func (m *Manager) handleAdmit(s Stream) {
 	if err := writeFrame(s, ch); err != nil {
 		return
 	}
-	if f, err = readFrame(s); err != nil {
-		return // the joiner vanished mid-handshake: nothing was handed out
+	if f, err = readFrame(s, wire.MaxFrame); err != nil {
+		return // the joiner vanished mid-handshake: the attempt counts
 	}
 	share, ok := f.(*wire.Share)
 	if !ok {
@@ -205,7 +330,6 @@ func (m *Manager) handleAdmit(s Stream) {
 	}
 	isk, err := sess.Finish(share.Y[:], wire.JoinerAD)
 	if err != nil {
-		r.failed(remote, hello.Have != nil)
 		writeFrame(s, &wire.Refuse{Reason: wire.RefuseBadProof})
 		return
 	}
@@ -214,23 +338,22 @@ func (m *Manager) handleAdmit(s Stream) {
 	defer keys.Erase()
 	want := keys.JoinerConfirm(share.Y, ch.Y)
 	if !hmac.Equal(want[:], share.Confirm[:]) {
-		r.failed(remote, hello.Have != nil)
+		m.log.Debug("admission: key confirmation failed", "room", r.name, "peer", remote)
 		writeFrame(s, &wire.Refuse{Reason: wire.RefuseBadProof})
 		return
 	}
-	// Admitted: a new epoch with the joiner in it, numbered past anything
-	// the joiner holds so that its old group converges on it too.
-	min := uint32(0)
-	if hello.Have != nil {
-		min = hello.Have.Number + 1
-	}
-	g, err := r.rekey(remote, min, "admission")
+	r.succeeded(remote)
+	suffix, epochSecret, err := r.commitJoin(remote)
+	defer clear(epochSecret[:])
 	if err != nil {
-		m.log.Debug("admission: rekey failed", "room", r.name, "peer", remote, "err", err)
+		m.log.Debug("admission: commit failed", "room", r.name, "peer", remote, "err", err)
 		writeFrame(s, &wire.Refuse{Reason: wire.RefuseFull})
 		return
 	}
-	g.Nick = m.Nick()
+	r.mu.Lock()
+	clock := r.clock
+	r.mu.Unlock()
+	g := &wire.Grant{Commits: suffix, Secret: epochSecret, Nick: m.Nick(), Clock: min(clock, 1<<62-1)}
 	sealed, err := keys.SealWelcome(g)
 	clear(g.Secret[:])
 	if err != nil {
@@ -240,201 +363,185 @@ func (m *Manager) handleAdmit(s Stream) {
 	writeFrame(s, &wire.Welcome{Confirm: keys.MemberConfirm(share.Y, ch.Y), Sealed: sealed})
 }
 
-// admissible reports whether remote may attempt an admission now.
-func (r *Room) admissible(remote peer.ID) (wire.RefuseReason, bool) {
+// attempt counts an admission attempt by remote, or returns the refusal
+// if we hold no key or remote used its attempts in the window (with the
+// seconds until the oldest expires). The user is told once, when remote
+// reaches the limit.
+func (r *Room) attempt(remote peer.ID) *wire.Refuse {
+	now := time.Now()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.cur == nil {
-		return wire.RefuseNoKey, false
+		r.mu.Unlock()
+		return &wire.Refuse{Reason: wire.RefuseNoKey}
 	}
 	var recent []time.Time
 	for _, t := range r.failures[remote] {
-		if time.Since(t) < failureWindow {
+		if now.Sub(t) < failureWindow {
 			recent = append(recent, t)
 		}
 	}
-	if len(recent) == 0 {
-		delete(r.failures, remote)
-	} else {
-		r.failures[remote] = recent
-	}
 	if len(recent) >= maxFailures {
-		return wire.RefuseRateLimited, false
+		r.failures[remote] = recent
+		r.mu.Unlock()
+		wait := failureWindow - now.Sub(recent[0])
+		return &wire.Refuse{Reason: wire.RefuseRateLimited, RetryAfter: uint32((wait + time.Second - 1) / time.Second)}
 	}
-	return 0, true
-}
-
-// failed records a failed proof by remote and tells the user once, when the
-// peer reaches the limit. hasKey says the peer holds an epoch of its own: a
-// group using the same room name with another secret, rather than a guesser.
-func (r *Room) failed(remote peer.ID, hasKey bool) {
-	r.mu.Lock()
-	r.failures[remote] = append(r.failures[remote], time.Now())
-	n := len(r.failures[remote])
+	recent = append(recent, now)
+	r.failures[remote] = recent
+	n := len(recent)
 	r.mu.Unlock()
-	r.m.log.Debug("admission: key confirmation failed", "room", r.name, "peer", remote)
-	if n != maxFailures {
-		return
+	if n == maxFailures {
+		r.m.emit(Event{Type: EventError, Room: r.name, Peer: remote, Short: shortOf(remote), Reason: ReasonWrongPassphrase,
+			Err: fmt.Errorf("room %q: %s tried %d admissions without proving the room's secret; refusing it for %v", r.name, r.nameOf(remote), n, failureWindow)})
 	}
-	fp, _ := identity.PeerFingerprint(remote)
-	what := "failed to prove it knows the room's passphrase"
-	if r.kind == KindOpen {
-		what = "failed to prove it knows the room name"
-	}
-	if hasKey {
-		what += " (it is in a room of this name with a different passphrase, or is guessing)"
-	}
-	r.m.emit(Event{Type: EventError, Room: r.name, Peer: remote, Short: fp.Short(),
-		Err: fmt.Errorf("room %q: peer %s#%s %s %d times; refusing it for %v", r.name, remote, fp.Short(), what, n, failureWindow)})
-}
-
-// handleRekey accepts a new epoch from a current member: the stream's Noise
-// peer must be in the roster of the epoch the MAC is made with and must not
-// have left, this node must be in the new roster, and the new epoch must win.
-func (m *Manager) handleRekey(s Stream) {
-	defer s.Close()
-	s.SetDeadline(time.Now().Add(m.timing.AdmitTimeout))
-	remote := s.RemotePeer()
-	f, err := readFrame(s)
-	if err != nil {
-		s.Reset()
-		return
-	}
-	k, ok := f.(*wire.Rekey)
-	if !ok {
-		s.Reset()
-		return
-	}
-	defer clear(k.Secret[:])
-	r := m.roomByID(k.Room)
-	if r == nil {
-		return
-	}
-	if err := r.acceptRekey(remote, k); err != nil {
-		r.m.log.Debug("rekey refused", "room", r.name, "peer", remote, "err", err)
-		r.count(DropRekey)
-	}
-}
-
-func (r *Room) acceptRekey(remote peer.ID, k *wire.Rekey) error {
-	pub, err := identity.PublicKeyOf(remote)
-	if err != nil {
-		return err
-	}
-	e, err := wire.NewEpoch(r.id, k.Epoch, &k.Secret, k.Roster)
-	if err != nil {
-		return err
-	}
-	r.mu.Lock()
-	from := r.epochLocked(k.From)
-	var bad error
-	switch {
-	case from == nil:
-		bad = errors.New("MAC epoch not held")
-	case !from.InRoster(pub):
-		bad = errors.New("sender is not in the MAC epoch")
-	case r.departed[remote]:
-		bad = errors.New("sender has left")
-	case !e.InRoster(r.m.id.PublicKey()):
-		bad = errors.New("new roster does not include us")
-	default:
-		mac := from.RekeyMAC([]byte(remote), []byte(r.m.net.ID()), e.Ref(), k.Roster)
-		if !hmac.Equal(mac[:], k.MAC[:]) {
-			bad = errors.New("bad MAC")
-		}
-	}
-	r.mu.Unlock()
-	if bad != nil {
-		e.Erase()
-		return bad
-	}
-	r.adopt(e)
 	return nil
 }
 
-// convergeLocked fetches the epoch ref, which wins over ours, by asking the
-// peer that sent it (or any topic peer) to admit us. One fetch runs at a
-// time and each epoch is tried at most once a second, so forged headers
-// cannot make us spin. r.mu must be held.
-func (r *Room) convergeLocked(ref wire.EpochRef, hint peer.ID) {
-	if r.converging || r.ctx.Err() != nil || time.Since(r.tried[ref]) < time.Second {
-		return
+// succeeded gives back the attempt of a peer that proved the secret.
+func (r *Room) succeeded(remote peer.ID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if f := r.failures[remote]; len(f) > 0 {
+		r.failures[remote] = f[:len(f)-1]
 	}
-	if len(r.tried) >= maxTried {
-		// Forged headers can name any number of epochs; keep the memory
-		// of attempts bounded.
-		for k, t := range r.tried {
-			if time.Since(t) >= time.Second {
-				delete(r.tried, k)
+}
+
+func shortOf(p peer.ID) string {
+	fp, _ := identity.PeerFingerprint(p)
+	return fp.Short()
+}
+
+// nameOf names p for the user: nick#fp when we know its nick, else
+// peer#fp.
+func (r *Room) nameOf(p peer.ID) string {
+	r.mu.Lock()
+	mb := r.members[p]
+	r.mu.Unlock()
+	if mb != nil {
+		return mb.nick + "#" + shortOf(p)
+	}
+	return "peer#" + shortOf(p)
+}
+
+// retryAdmit is how often acquire asks a peer again that had no key yet.
+const retryAdmit = 100 * time.Millisecond
+
+// acquire obtains the room key when the user joins: it asks each topic
+// peer to admit us, at most one CPace run per peer for the secret the user
+// gave, or, if none does within FoundWait, creates the key. When every peer
+// we asked is itself still waiting for a key (nodes started together), the
+// one with the lowest peer ID creates the key at once and the others get it
+// from it. One refusal of our secret stops it (see refused): nothing is
+// created and the user is told.
+func (r *Room) acquire() {
+	deadline := time.Now().Add(r.m.timing.FoundWait)
+	ran := map[peer.ID]bool{}
+	lastTry := map[peer.ID]time.Time{}
+	waiting := map[peer.ID]bool{} // peers that answered "no key yet"
+	for {
+		for _, p := range r.topic.Peers() {
+			if r.done() {
+				return
+			}
+			if ran[p] || time.Since(lastTry[p]) < retryAdmit {
+				continue
+			}
+			lastTry[p] = time.Now()
+			err := r.admitAndAdopt(p)
+			var refused *RefusedError
+			switch {
+			case err == nil:
+				return
+			case errors.As(err, &refused) && refused.Reason == wire.RefuseNoKey:
+				waiting[p] = true
+			case errors.Is(err, errNoChallenge):
+				delete(waiting, p)
+			default:
+				ran[p] = true
+				delete(waiting, p)
+				r.m.log.Debug("admission failed", "room", r.name, "peer", p, "err", err)
 			}
 		}
-		if len(r.tried) >= maxTried {
+		if r.done() {
 			return
 		}
-	}
-	r.converging = true
-	r.tried[ref] = time.Now()
-	// A member of our own epoch that moved on pushes the new epoch to us
-	// (ProtocolRekey); fetching it through admission instead would make the
-	// member mint yet another epoch, and in a large room those fetches feed
-	// each other. So give the push a moment first.
-	waitPush := false
-	if pub, err := identity.PublicKeyOf(hint); err == nil && r.cur != nil && r.cur.InRoster(pub) {
-		waitPush = true
-	}
-	r.spawn(func() {
-		defer func() {
-			r.mu.Lock()
-			r.converging = false
-			r.mu.Unlock()
-		}()
-		if waitPush {
-			select {
-			case <-time.After(r.m.timing.PushWait):
-			case <-r.ctx.Done():
-				return
-			}
-			r.mu.Lock()
-			behind := r.cur == nil || ref.Better(r.cur.Ref())
-			r.mu.Unlock()
-			if !behind {
-				return
-			}
+		if time.Now().After(deadline) || r.lowestWaiting(waiting) {
+			r.create()
+			return
 		}
-		// Ask the peer that sent the envelope (with flood publishing, its
-		// author), then topic peers outside our epoch (a relay from the
-		// other group). Members of our own epoch would push a newer epoch
-		// to us themselves; asking them would let anyone who forges a
-		// header make members rekey.
-		r.mu.Lock()
-		ours := r.cur
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// done reports whether acquire has nothing more to do: we hold a key, or a
+// member refused our secret.
+func (r *Room) done() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cur != nil || r.blocked != nil
+}
+
+// lowestWaiting reports whether some peers are waiting for a key like us and
+// our peer ID sorts below all of theirs.
+func (r *Room) lowestWaiting(waiting map[peer.ID]bool) bool {
+	if len(waiting) == 0 {
+		return false
+	}
+	self := r.m.net.ID()
+	for p := range waiting {
+		if p < self {
+			return false
+		}
+	}
+	return true
+}
+
+// retry is the user giving a secret again after a refusal: admission may
+// run again, once per peer, with secret.
+func (r *Room) retry(secret [32]byte) {
+	r.mu.Lock()
+	if r.blocked == nil {
 		r.mu.Unlock()
-		peers := append([]peer.ID{hint}, r.topic.Peers()...)
-		done := map[peer.ID]bool{}
-		for i, p := range peers {
-			if done[p] || p == "" || p == r.m.net.ID() {
-				continue
-			}
-			if pub, err := identity.PublicKeyOf(p); i > 0 && (err != nil || ours.InRoster(pub)) {
-				continue
-			}
-			done[p] = true
-			e, nick, err := r.admitFrom(r.ctx, p)
-			if err != nil {
-				r.m.log.Debug("converge: fetch failed", "room", r.name, "peer", p, "err", err)
-				continue
-			}
-			got := e.Ref()
-			if r.adopt(e) {
-				fp, _ := identity.PeerFingerprint(p)
-				r.seen(p, nick, fp.Short())
-				// Our epoch lost: what we sent under it recently never
-				// reached the other side.
-				r.resend(true)
-			}
-			if got == ref || got.Better(ref) {
-				return
-			}
-		}
-	})
+		return
+	}
+	r.secret, r.blocked, r.blockedCh = secret, nil, make(chan struct{})
+	r.mu.Unlock()
+	r.spawn(r.acquire)
+}
+
+// ProtocolAdmitV2 is protocol v2's admission: a v3 node answers it only to
+// tell its user that the peer must upgrade.
+const ProtocolAdmitV2 = "/p2pchat/admit/2.0.0"
+
+// handleAdmitV2 closes a v2 admission and tells the user once per peer.
+func (m *Manager) handleAdmitV2(s Stream) {
+	p := s.RemotePeer()
+	s.Reset()
+	m.tellOld(p)
+}
+
+// checkOldPeer is called when p does not speak our admission protocol: if
+// it speaks v2's, the user is told once that p must upgrade.
+func (m *Manager) checkOldPeer(ctx context.Context, p peer.ID) {
+	s, err := m.net.Open(ctx, p, ProtocolAdmitV2)
+	if err != nil {
+		return
+	}
+	s.Reset()
+	m.tellOld(p)
+}
+
+func (m *Manager) tellOld(p peer.ID) {
+	m.mu.Lock()
+	told := m.toldOld[p]
+	m.toldOld[p] = true
+	m.mu.Unlock()
+	if !told {
+		m.emit(Event{Type: EventError, Peer: p, Short: shortOf(p),
+			Err: fmt.Errorf("peer#%s runs an older p2pchat (protocol v2) and cannot join: it must upgrade p2pchat", shortOf(p))})
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -17,29 +16,118 @@ import (
 )
 
 // rekeyStagger is how long each member waits, per member ranked before it,
-// before rekeying itself after a departure, so that usually one rekeys.
+// before committing a departure itself, so that usually one commits.
 const rekeyStagger = 300 * time.Millisecond
 
-// adopt makes e the current epoch if it wins over the current one, keeping
-// the replaced epoch for OldEpochTTL to read late messages, reads the
-// envelopes that were waiting for it, and re-sends our recent messages to
-// the members of e that may never have held the epoch they went out under.
-func (r *Room) adopt(e *wire.Epoch) bool {
+// maxKeptCommits bounds the recent chain a room keeps (no secrets) to
+// verify branches against.
+const maxKeptCommits = 64
+
+// pushChain is how many of our latest commits a push carries, so that a
+// member a few commits behind can still attach it.
+const pushChain = 8
+
+// Errors of adopting a branch.
+var (
+	errNothingNew = errors.New("branch holds nothing new")
+	errLoses      = errors.New("branch loses to ours")
+)
+
+// tipLocked returns the commit of the current epoch, or nil. r.mu must be
+// held.
+func (r *Room) tipLocked() *wire.Commit {
+	if len(r.chain) == 0 {
+		return nil
+	}
+	return r.chain[len(r.chain)-1]
+}
+
+// inChainLocked reports whether pub is in the roster of a commit on our
+// chain: a peer that held the room secret. r.mu must be held.
+func (r *Room) inChainLocked(pub ed25519.PublicKey) bool {
+	for _, c := range r.chain {
+		if c.InRoster(pub) {
+			return true
+		}
+	}
+	return false
+}
+
+// attachLocked verifies commits (oldest first) against our chain: it skips
+// the ones we hold, requires the first new one to follow a commit we hold,
+// verifies each on its parent, and returns our chain up to that ancestor
+// followed by the new commits, if that branch wins over ours. r.mu must be
+// held.
+func (r *Room) attachLocked(commits []*wire.Commit) ([]*wire.Commit, error) {
+	at := map[[32]byte]int{}
+	for i, c := range r.chain {
+		at[c.Hash()] = i
+	}
+	// The new commits start at the first one we do not hold whose parent
+	// we do; the ones before it are ancestors we hold or older ones we
+	// have dropped.
+	i, base := -1, 0
+	for k, c := range commits {
+		if _, held := at[c.Hash()]; held {
+			continue
+		}
+		if b, ok := at[c.Parent]; ok && c.Change != wire.ChangeCreate {
+			i, base = k, b
+			break
+		}
+	}
+	if i < 0 {
+		if _, held := at[commits[len(commits)-1].Hash()]; held {
+			return nil, errNothingNew
+		}
+		return nil, wire.ErrChainBreak
+	}
+	theirs := commits[i:]
+	if err := wire.VerifyChain(r.chain[base], theirs); err != nil {
+		return nil, err
+	}
+	if !wire.Prefer(theirs, r.chain[base+1:]) {
+		return nil, errLoses
+	}
+	out := append(append([]*wire.Commit(nil), r.chain[:base+1]...), theirs...)
+	return trimChain(out), nil
+}
+
+func trimChain(c []*wire.Commit) []*wire.Commit {
+	if len(c) > maxKeptCommits {
+		c = append([]*wire.Commit(nil), c[len(c)-maxKeptCommits:]...)
+	}
+	return c
+}
+
+// install makes e, the epoch of chain's tip, current with chain as our
+// branch, if check (run under r.mu) passes. It keeps the replaced epoch for
+// OldEpochTTL to read late messages, reads the envelopes that were waiting
+// for it, and re-sends our recent messages to the members of e that may
+// never have held the epoch they went out under. It takes a copy of secret
+// (to hand on the epoch) and erases e if it is not installed.
+func (r *Room) install(e *wire.Epoch, chain []*wire.Commit, secret *[32]byte, check func() error) error {
 	r.mu.Lock()
-	if r.ctx.Err() != nil || (r.cur != nil && !e.Ref().Better(r.cur.Ref())) {
+	err := r.ctx.Err()
+	if err == nil && check != nil {
+		err = check()
+	}
+	if err != nil {
 		r.mu.Unlock()
 		e.Erase()
-		return false
+		return err
 	}
 	first := r.cur == nil
 	if !first {
 		r.old[r.cur.Ref()] = oldEpoch{e: r.cur, expires: time.Now().Add(r.m.timing.OldEpochTTL)}
 	}
-	r.cur, r.since = e, time.Now()
+	r.cur, r.chain, r.since = e, chain, time.Now()
+	clear(r.tipSecret[:])
+	r.tipSecret = *secret
 	r.refreshAllowedLocked()
 	close(r.changed)
 	r.changed = make(chan struct{})
-	// Members not in the new roster are no longer members (they will be
+	// Members not in the new roster are no longer members (they are
 	// admitted again if they are still around); departures it excludes
 	// are settled.
 	var gone []Event
@@ -90,13 +178,13 @@ func (r *Room) adopt(e *wire.Epoch) bool {
 		}
 	}
 	if !first {
-		// A member of e may have missed the epoch we sent under (its rekey
-		// was lost or came after a later one, as when a member fetches
-		// through admission an epoch whose push is still on its way): it
-		// cannot read what we sent under it, so send that again under e.
-		r.spawn(func() { r.resend(false) })
+		// A member of e may have missed the epoch we sent under (its push
+		// was lost or came after a later one): it cannot read what we
+		// sent under it, so send again under e what every member of e
+		// could have read (see resend).
+		r.spawn(r.resend)
 	}
-	return true
+	return nil
 }
 
 // noteRoster records when each member of e was first seen (history
@@ -117,187 +205,158 @@ func (r *Room) noteRoster(e *wire.Epoch) {
 	}
 }
 
-// acquire obtains the room key: from any topic peer that admits us, or, if
-// none does within FoundWait, by creating it. When every peer we asked is
-// itself still waiting for a key (nodes started together), the one with the
-// lowest peer ID creates the key at once and the others get it from it;
-// creators that never met converge later (see Room.open).
-func (r *Room) acquire() {
-	deadline := time.Now().Add(r.m.timing.FoundWait)
-	lastTry := map[peer.ID]time.Time{}
-	waiting := map[peer.ID]bool{} // peers that answered "no key yet"
-	for {
-		for _, p := range r.topic.Peers() {
-			if time.Since(lastTry[p]) < retryAdmit {
-				continue
-			}
-			lastTry[p] = time.Now()
-			e, nick, err := r.admitFrom(r.ctx, p)
-			var refused *RefusedError
-			switch {
-			case err == nil:
-				r.adopt(e)
-				fp, _ := identity.PeerFingerprint(p)
-				r.seen(p, nick, fp.Short())
-				return
-			case errors.As(err, &refused) && refused.Reason == wire.RefuseNoKey:
-				waiting[p] = true
-			case errors.As(err, &refused) && refused.Reason == wire.RefuseBadProof && r.kind == KindPassphrase:
-				delete(waiting, p)
-				r.wrongSecret(p)
-			default:
-				delete(waiting, p)
-				r.m.log.Debug("admission failed", "room", r.name, "peer", p, "err", err)
-			}
-		}
-		if time.Now().After(deadline) || r.lowestWaiting(waiting) {
-			r.create()
-			return
-		}
-		select {
-		case <-r.ctx.Done():
-			return
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+// newSecret returns a fresh epoch secret.
+func newSecret() ([32]byte, error) {
+	var s [32]byte
+	_, err := rand.Read(s[:])
+	return s, err
 }
 
-// wrongSecret tells the user, once per peer, that a member refused our
-// passphrase.
-func (r *Room) wrongSecret(p peer.ID) {
-	r.mu.Lock()
-	told := r.refusedBy[p]
-	r.refusedBy[p] = true
-	r.mu.Unlock()
-	if told {
-		return
-	}
-	fp, _ := identity.PeerFingerprint(p)
-	r.m.emit(Event{Type: EventError, Room: r.name, Peer: p, Short: fp.Short(), Reason: ReasonWrongPassphrase,
-		Err: fmt.Errorf("room %q: member %s#%s refused our passphrase (wrong passphrase, or another group using the same room name)", r.name, p, fp.Short())})
-}
-
-// retryAdmit is how often acquire asks the same peer again.
-const retryAdmit = 100 * time.Millisecond
-
-// lowestWaiting reports whether some peers are waiting for a key like us and
-// our peer ID sorts below all of theirs.
-func (r *Room) lowestWaiting(waiting map[peer.ID]bool) bool {
-	if len(waiting) == 0 {
-		return false
-	}
-	self := r.m.net.ID()
-	for p := range waiting {
-		if p < self {
-			return false
-		}
-	}
-	return true
-}
-
-// create makes this node the room's first member with a fresh epoch 0.
+// create makes this node the room's first member: a create commit for a
+// fresh epoch 0, signed by our node key.
 func (r *Room) create() {
-	var secret [32]byte
+	if err := r.createChain(); err != nil {
+		r.m.emit(Event{Type: EventError, Room: r.name, Err: fmt.Errorf("room %q: creating key: %w", r.name, err)})
+	}
+}
+
+func (r *Room) createChain() error {
+	secret, err := newSecret()
 	defer clear(secret[:])
-	if _, err := rand.Read(secret[:]); err != nil {
-		r.m.emit(Event{Type: EventError, Room: r.name, Err: fmt.Errorf("room %q: creating key: %w", r.name, err)})
-		return
-	}
-	e, err := wire.NewEpoch(r.id, 0, &secret, []ed25519.PublicKey{r.m.id.PublicKey()})
-	if err != nil {
-		r.m.emit(Event{Type: EventError, Room: r.name, Err: fmt.Errorf("room %q: creating key: %w", r.name, err)})
-		return
-	}
-	r.m.log.Debug("creating the room key", "room", r.name)
-	r.adopt(e)
-}
-
-// rekey creates the next epoch: its roster is this node, the members of the
-// current epoch that have not left, and add (a joiner, or ""). It adopts the
-// epoch, hands it to every other roster member over ProtocolRekey, and
-// returns it as a grant for add. Its number is above the current one and at
-// least min.
-func (r *Room) rekey(add peer.ID, min uint32, why string) (*wire.Grant, error) {
-	r.rekeyMu.Lock()
-	defer r.rekeyMu.Unlock()
-	r.mu.Lock()
-	from := r.cur
-	if from == nil {
-		r.mu.Unlock()
-		return nil, errors.New("no current epoch")
-	}
-	self := r.m.id.PublicKey()
-	roster := []ed25519.PublicKey{self}
-	var targets []peer.ID
-	for _, pub := range from.Roster() {
-		p, err := peerOf(pub)
-		if err != nil || p == r.m.net.ID() || p == add || r.departed[p] {
-			continue
-		}
-		roster = append(roster, pub)
-		targets = append(targets, p)
-	}
-	if add != "" {
-		pub, err := identity.PublicKeyOf(add)
-		if err != nil {
-			r.mu.Unlock()
-			return nil, err
-		}
-		roster = append(roster, pub)
-	}
-	if len(roster) > wire.MaxRoster {
-		r.mu.Unlock()
-		return nil, fmt.Errorf("room %q is full (%d members)", r.name, wire.MaxRoster)
-	}
-	number := max(from.Ref().Number+1, min)
-	g := &wire.Grant{Epoch: number, Roster: roster}
-	if _, err := rand.Read(g.Secret[:]); err != nil {
-		r.mu.Unlock()
-		return nil, err
-	}
-	e, err := wire.NewEpoch(r.id, number, &g.Secret, roster)
-	if err != nil {
-		r.mu.Unlock()
-		return nil, err
-	}
-	frames := make([]*wire.Rekey, len(targets))
-	for i, p := range targets {
-		frames[i] = &wire.Rekey{Room: r.id, From: from.Ref(), Epoch: number, Secret: g.Secret, Roster: roster,
-			MAC: from.RekeyMAC([]byte(r.m.net.ID()), []byte(p), e.Ref(), roster)}
-	}
-	r.mu.Unlock()
-	r.m.log.Debug("rekey", "room", r.name, "why", why, "epoch", number, "roster", len(roster))
-	r.adopt(e)
-	var wg sync.WaitGroup
-	for i, p := range targets {
-		wg.Go(func() {
-			defer clear(frames[i].Secret[:])
-			if err := r.pushRekey(p, frames[i]); err != nil {
-				// It will see envelopes under the new epoch and fetch it.
-				r.m.log.Debug("rekey: could not hand over", "room", r.name, "peer", p, "err", err)
-			}
-		})
-	}
-	wg.Wait()
-	return g, nil
-}
-
-func (r *Room) pushRekey(p peer.ID, k *wire.Rekey) error {
-	ctx, cancel := context.WithTimeout(r.ctx, r.m.timing.AdmitTimeout)
-	defer cancel()
-	s, err := r.m.net.Open(ctx, p, ProtocolRekey)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	if d, ok := ctx.Deadline(); ok {
-		s.SetDeadline(d)
+	c, err := wire.NewCommit(r.id, nil, r.m.id.PublicKey(), wire.ChangeCreate, nil, wire.EpochKeyID(r.id, 0, [32]byte{}, &secret))
+	if err != nil {
+		return err
 	}
-	return writeFrame(s, k)
+	c.Sign(r.m.id.Sign)
+	e, err := wire.EpochOf(c, &secret)
+	if err != nil {
+		return err
+	}
+	r.m.log.Debug("creating the room key", "room", r.name)
+	return r.install(e, []*wire.Commit{c}, &secret, func() error {
+		if r.cur != nil {
+			return errors.New("already holds a key")
+		}
+		return nil
+	})
 }
 
-// scheduleRekeyLocked arranges a rekey without the departed members: the
-// remaining member with the lowest peer ID does it at once, the others
+// commit makes, signs and adopts the next commit on our tip: change of
+// subjects. It pushes the new epoch to every other member of its roster but
+// skip, and returns the chain suffix (the parent and the commit) and the
+// secret for the caller to hand on (the caller erases it).
+func (r *Room) commit(change wire.Change, subjects []ed25519.PublicKey, skip peer.ID, why string) ([]*wire.Commit, [32]byte, error) {
+	r.rekeyMu.Lock()
+	defer r.rekeyMu.Unlock()
+	secret, err := newSecret()
+	if err != nil {
+		return nil, secret, err
+	}
+	r.mu.Lock()
+	tip := r.tipLocked()
+	if tip == nil {
+		r.mu.Unlock()
+		return nil, secret, errors.New("no current epoch")
+	}
+	chain := append([]*wire.Commit(nil), r.chain...)
+	r.mu.Unlock()
+	if len(tip.Roster)+len(subjects) > wire.MaxRoster && change == wire.ChangeJoin {
+		return nil, secret, fmt.Errorf("room %q is full (%d members)", r.name, wire.MaxRoster)
+	}
+	c, err := wire.NewCommit(r.id, tip, r.m.id.PublicKey(), change, subjects, wire.EpochKeyID(r.id, tip.Number+1, tip.Hash(), &secret))
+	if err != nil {
+		return nil, secret, err
+	}
+	c.Sign(r.m.id.Sign)
+	e, err := wire.EpochOf(c, &secret)
+	if err != nil {
+		return nil, secret, err
+	}
+	chain = trimChain(append(chain, c))
+	if err := r.install(e, chain, &secret, func() error {
+		if r.tipLocked() != tip {
+			return errors.New("the epoch changed meanwhile")
+		}
+		return nil
+	}); err != nil {
+		return nil, secret, err
+	}
+	r.m.log.Debug("commit", "room", r.name, "why", why, "epoch", c.Number, "roster", len(c.Roster))
+	r.pushAll(chain, &secret, skip)
+	return []*wire.Commit{tip, c}, secret, nil
+}
+
+// pushAll hands the tip of chain to every other member of its roster but
+// skip, over ProtocolEpoch.
+func (r *Room) pushAll(chain []*wire.Commit, secret *[32]byte, skip peer.ID) {
+	tip := chain[len(chain)-1]
+	t := &wire.Transfer{Room: r.id, Commits: chain[max(0, len(chain)-pushChain):], Secret: secret}
+	for _, pub := range tip.Roster {
+		p, err := peerOf(pub)
+		if err != nil || p == r.m.net.ID() || p == skip {
+			continue
+		}
+		r.spawn(func() {
+			if err := r.sendTransfer(p, t); err != nil {
+				// It will see envelopes under the new epoch and ask for it.
+				r.m.log.Debug("epoch push failed", "room", r.name, "peer", p, "err", err)
+			}
+		})
+	}
+}
+
+// commitJoin adds the joiner p (just admitted) in a join commit. A joiner
+// that is still in our roster and has not left (it restarted and lost its
+// keys) gets the current epoch and the commit that made it; one that left
+// and came back before its removal was committed is first removed, so that
+// its re-entry is a join like any other.
+func (r *Room) commitJoin(p peer.ID) ([]*wire.Commit, [32]byte, error) {
+	pub, err := identity.PublicKeyOf(p)
+	if err != nil {
+		return nil, [32]byte{}, err
+	}
+	r.mu.Lock()
+	in := r.cur != nil && r.cur.InRoster(pub)
+	if in && !r.departed[p] && len(r.chain) >= 2 {
+		suffix := append([]*wire.Commit(nil), r.chain[len(r.chain)-2:]...)
+		s := r.tipSecret
+		r.mu.Unlock()
+		return suffix, s, nil
+	}
+	r.mu.Unlock()
+	if in {
+		suffix, s, err := r.commit(wire.ChangeRemove, []ed25519.PublicKey{pub}, p, "re-admission")
+		clear(s[:])
+		if err != nil {
+			return suffix, s, err
+		}
+	}
+	return r.commit(wire.ChangeJoin, []ed25519.PublicKey{pub}, p, "admission")
+}
+
+// commitDepartures removes the members of the current epoch that left.
+func (r *Room) commitDepartures(why string) error {
+	r.mu.Lock()
+	var gone []ed25519.PublicKey
+	for p := range r.departed {
+		if pub, err := identity.PublicKeyOf(p); err == nil && r.cur != nil && r.cur.InRoster(pub) {
+			gone = append(gone, pub)
+		}
+	}
+	r.mu.Unlock()
+	if len(gone) == 0 {
+		return nil
+	}
+	_, s, err := r.commit(wire.ChangeRemove, gone, "", why)
+	clear(s[:])
+	return err
+}
+
+// scheduleRekeyLocked arranges a remove commit for the departed members:
+// the remaining member with the lowest peer ID makes it at once, the others
 // stand by in rank order and stand down when an epoch without the departed
 // arrives. r.mu must be held.
 func (r *Room) scheduleRekeyLocked() {
@@ -318,8 +377,8 @@ func (r *Room) scheduleRekeyLocked() {
 		r.mu.Unlock()
 		if need && r.ctx.Err() == nil {
 			r.spawn(func() {
-				if _, err := r.rekey("", 0, "departure"); err != nil {
-					r.m.log.Debug("rekey after departure failed", "room", r.name, "err", err)
+				if err := r.commitDepartures("departure"); err != nil {
+					r.m.log.Debug("commit after departure failed", "room", r.name, "err", err)
 				}
 			})
 		}
@@ -341,7 +400,7 @@ func (r *Room) needsRekeyLocked() bool {
 }
 
 // waitRekeyed waits until the current epoch includes no member that left;
-// after RekeyWait it rekeys itself rather than wait longer.
+// after RekeyWait it commits the departure itself rather than wait longer.
 func (r *Room) waitRekeyed(ctx context.Context) error {
 	deadline := time.After(r.m.timing.RekeyWait)
 	for {
@@ -354,8 +413,8 @@ func (r *Room) waitRekeyed(ctx context.Context) error {
 		select {
 		case <-changed:
 		case <-deadline:
-			if _, err := r.rekey("", 0, "departure, before sending"); err != nil {
-				return fmt.Errorf("room %q: rekey after a departure: %w", r.name, err)
+			if err := r.commitDepartures("departure, before sending"); err != nil {
+				return fmt.Errorf("room %q: new key after a departure: %w", r.name, err)
 			}
 		case <-ctx.Done():
 			return fmt.Errorf("room %q: waiting for a new key after a member left: %w", r.name, ctx.Err())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -21,14 +22,31 @@ func (r *Room) DeliverForTest(env []byte, via peer.ID) Verdict {
 	return res
 }
 
-// AdoptForTest makes this node adopt an epoch built from secret and roster,
-// as if a member had handed it over.
+// AdoptForTest makes this node adopt an epoch built from secret and roster
+// (parent hash zero) if its number and key id win over the current one, as
+// if a member had handed it over: a back door past the chain's
+// verification, for tests of what happens around epochs. Its commit is
+// unsigned, by the roster's first key.
 func (r *Room) AdoptForTest(number uint32, secret [32]byte, roster []ed25519.PublicKey) bool {
-	e, err := wire.NewEpoch(r.id, number, &secret, roster)
+	e, err := wire.NewEpoch(r.id, number, [32]byte{}, &secret, roster)
 	if err != nil {
 		panic(err)
 	}
-	return r.adopt(e)
+	c := &wire.Commit{Room: r.id, Number: number, Author: e.Roster()[0], Change: wire.ChangeJoin, Roster: e.Roster(), KeyID: e.Ref().KeyID}
+	return r.install(e, []*wire.Commit{c}, &secret, func() error {
+		if r.cur != nil && !e.Ref().Better(r.cur.Ref()) {
+			return errLoses
+		}
+		return nil
+	}) == nil
+}
+
+// JoinerRunsForTest returns how many CPace runs this node started as a
+// joiner in the room.
+func (r *Room) JoinerRunsForTest() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.joinerRuns
 }
 
 // SealForTest seals b under the current epoch, as a member that holds it
@@ -53,4 +71,57 @@ func init() {
 	testOnlyPassphraseSecret = func(name string, passphrase []byte) [32]byte {
 		return sha256.Sum256(append([]byte("room test passphrase\x00"+name+"\x00"), passphrase...))
 	}
+}
+
+// RekeyBackForTest is a departed member's attack: a join commit (of a fresh
+// key) on its own tip, the epoch it last held, with its secret pushed to
+// every member of that epoch.
+func (r *Room) RekeyBackForTest() error {
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return err
+	}
+	_, s, err := r.commit(wire.ChangeJoin, []ed25519.PublicKey{pub}, "", "test: departed member commits back")
+	clear(s[:])
+	return err
+}
+
+// PushNumberForTest is a member's attack on epoch numbers: a commit on our
+// tip numbered number (signed, otherwise valid), pushed with its secret to
+// every other member.
+func (r *Room) PushNumberForTest(number uint32) error {
+	secret, err := newSecret()
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	tip := r.tipLocked()
+	r.mu.Unlock()
+	c, err := wire.NewCommit(r.id, tip, r.m.id.PublicKey(), wire.ChangeRemove, []ed25519.PublicKey{otherThan(tip.Roster, r.m.id.PublicKey())}, [16]byte{})
+	if err != nil {
+		return err
+	}
+	c.Number = number
+	c.KeyID = wire.EpochKeyID(r.id, number, c.Parent, &secret)
+	c.Sign(r.m.id.Sign)
+	r.pushAll(append([]*wire.Commit{tip}, c), &secret, "")
+	return nil
+}
+
+func otherThan(keys []ed25519.PublicKey, self ed25519.PublicKey) ed25519.PublicKey {
+	for _, k := range keys {
+		if !k.Equal(self) {
+			return k
+		}
+	}
+	return nil
+}
+
+// NoAutoRejoinForTest stops this node's automatic re-admission (section 5
+// of docs/PROTOCOL.md): a departed member that attacks with its old keys
+// rather than being admitted again, which members would see.
+func (r *Room) NoAutoRejoinForTest() {
+	r.mu.Lock()
+	r.lastRejoin = time.Now().Add(24 * time.Hour)
+	r.mu.Unlock()
 }

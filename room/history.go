@@ -16,7 +16,7 @@ import (
 
 // ProtocolSync is the stream protocol on which a member fetches the
 // messages it lacks from another member's history.
-const ProtocolSync = "/p2pchat/sync/1.0.0"
+const ProtocolSync = "/p2pchat/sync/3.0.0"
 
 // DropBadHistory counts history records that failed verification.
 const DropBadHistory = "bad_history"
@@ -135,7 +135,7 @@ func (r *Room) sendMessage(ctx context.Context, kind wire.Kind, text string) (*M
 	moved := r.cur.Ref() != ref
 	r.mu.Unlock()
 	if moved {
-		r.spawn(func() { r.resend(false) })
+		r.spawn(r.resend)
 	}
 	msg := r.message(r.m.net.ID(), b, true)
 	msg.State = state

@@ -180,10 +180,8 @@ func testHistoryVisibility(t *testing.T) {
 	quiet(t, 100*time.Millisecond) // carol's first-seen time must be later
 
 	c := newPeerAt(t, "carol", filepath.Join(dir, "c"))
-	// One member admits carol. When alice and bob admit her at once, their
-	// two epochs race and the loser re-sends its recent messages under the
-	// winner (Room.resend with all), which carol can then read: a known gap
-	// in history visibility that this test does not cover.
+	// One member admits carol; concurrent admissions are covered by
+	// TestConcurrentAdmissionsShowNoEarlierMessages.
 	connect(t, c, a)
 	c.join("lobby")
 	a.waitMember("lobby", c)

@@ -21,8 +21,11 @@ import (
 var (
 	ErrNotJoined = errors.New("not in that room")
 	ErrClosed    = errors.New("closed")
-	ErrTooLong   = wire.ErrTooLong
-	ErrNick      = wire.ErrNick
+	// ErrWrongPassphrase: a member refused our secret (or rate-limits
+	// us); the room is not joined until the user gives a secret again.
+	ErrWrongPassphrase = errors.New("wrong passphrase")
+	ErrTooLong         = wire.ErrTooLong
+	ErrNick            = wire.ErrNick
 )
 
 // MaxText is the longest message text in bytes.
@@ -84,10 +87,11 @@ type Manager struct {
 	timing Timing
 	nick   atomic.Value // string
 
-	mu     sync.Mutex
-	rooms  map[string]*Room // by normalised name
-	byID   map[wire.RoomID]*Room
-	closed bool
+	mu      sync.Mutex
+	rooms   map[string]*Room // by normalised name
+	byID    map[wire.RoomID]*Room
+	toldOld map[peer.ID]bool // peers told to upgrade from protocol v2
+	closed  bool
 
 	events *eventQueue
 }
@@ -106,19 +110,21 @@ func New(cfg Config) (*Manager, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{
-		id:     cfg.Identity,
-		net:    cfg.Transport,
-		store:  cfg.Store,
-		log:    log,
-		timing: cfg.Timing.withDefaults(),
-		rooms:  map[string]*Room{},
-		byID:   map[wire.RoomID]*Room{},
-		events: newEventQueue(),
+		id:      cfg.Identity,
+		net:     cfg.Transport,
+		store:   cfg.Store,
+		log:     log,
+		timing:  cfg.Timing.withDefaults(),
+		rooms:   map[string]*Room{},
+		byID:    map[wire.RoomID]*Room{},
+		toldOld: map[peer.ID]bool{},
+		events:  newEventQueue(),
 	}
 	m.nick.Store(cfg.Nick)
 	m.saveNick(context.Background(), cfg.Nick)
 	m.net.Handle(ProtocolAdmit, m.handleAdmit)
-	m.net.Handle(ProtocolRekey, m.handleRekey)
+	m.net.Handle(ProtocolEpoch, m.handleEpoch)
+	m.net.Handle(ProtocolAdmitV2, m.handleAdmitV2)
 	m.net.Handle(ProtocolSync, m.handleSync)
 	return m, nil
 }
@@ -170,7 +176,7 @@ func (m *Manager) Join(ctx context.Context, name string, opts JoinOptions) (*Roo
 	switch {
 	case closed:
 		return nil, ErrClosed
-	case r != nil:
+	case r != nil && opts.Passphrase == nil:
 		return r, nil
 	}
 	kind, secret, err := secretFor(norm, opts)
@@ -195,6 +201,12 @@ func (m *Manager) Join(ctx context.Context, name string, opts JoinOptions) (*Roo
 		if err := m.store.SetSetting(ctx, settingJoined, "1"); err != nil {
 			return nil, fmt.Errorf("room %q: %w", norm, err)
 		}
+	}
+	if r != nil {
+		// A passphrase given again for a joined room: after a refusal,
+		// admission runs once more with it.
+		r.retry(secret)
+		return r, nil
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -336,7 +348,8 @@ func (m *Manager) Close(ctx context.Context) error {
 	m.rooms, m.byID = map[string]*Room{}, map[wire.RoomID]*Room{}
 	m.mu.Unlock()
 	m.net.RemoveHandler(ProtocolAdmit)
-	m.net.RemoveHandler(ProtocolRekey)
+	m.net.RemoveHandler(ProtocolEpoch)
+	m.net.RemoveHandler(ProtocolAdmitV2)
 	m.net.RemoveHandler(ProtocolSync)
 	var wg sync.WaitGroup
 	for _, r := range rooms {

@@ -267,7 +267,7 @@ func testOutsider(t *testing.T) {
 	rand.Read(fake[:])
 	_, forger, _ := ed25519.GenerateKey(rand.Reader)
 	for _, number := range []uint32{0, 7} {
-		e, err := wire.NewEpoch(rid, number, &fake, []ed25519.PublicKey{aPub})
+		e, err := wire.NewEpoch(rid, number, [32]byte{}, &fake, []ed25519.PublicKey{aPub})
 		if err != nil {
 			t.Fatal(err)
 		}

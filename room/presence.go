@@ -221,16 +221,20 @@ func (r *Room) present(kind wire.Kind) {
 // maxMet bounds the peers remembered by meet.
 const maxMet = 1024
 
-// meet tries once, for each topic peer that appears while we hold a key of
-// an open room and is still in no roster we hold after FoundWait (a joiner
-// is admitted by then), to get its epoch if it wins over ours: two groups
-// that made their keys apart converge so. Envelopes never start this (only
-// members' envelopes are even buffered), each peer gets one attempt per
-// join of the room, and never in a passphrase room: there each attempt
-// would test our passphrase for the peer (a guessing oracle).
+// meet merges, in an open room, a group that formed apart from ours:
+// outsiders get no room traffic, so such a group is seen only as topic
+// peers in none of our rosters. Once per such peer and join of the room,
+// FoundWait after it appears (a joiner is admitted by then), and only
+// towards a peer ID above ours (so that of two groups' members only one
+// side runs it), we are admitted through it (see rejoin); our old group's
+// members then find us on its chain and follow. Never in a passphrase
+// room: each attempt would test our secret against that peer.
 func (r *Room) meet(p peer.ID) {
+	if r.kind != KindOpen || p <= r.m.net.ID() {
+		return
+	}
 	r.mu.Lock()
-	skip := r.kind != KindOpen || r.cur == nil || r.met[p] || len(r.met) >= maxMet
+	skip := r.cur == nil || r.met[p] || len(r.met) >= maxMet
 	r.mu.Unlock()
 	if skip {
 		return
@@ -245,11 +249,13 @@ func (r *Room) meet(p peer.ID) {
 			return
 		}
 		r.mu.Lock()
-		defer r.mu.Unlock()
-		if r.met[p] || len(r.met) >= maxMet || r.heldMemberLocked(p) {
-			return
+		skip := r.cur == nil || r.met[p] || len(r.met) >= maxMet || r.heldMemberLocked(p)
+		if !skip {
+			r.met[p] = true
 		}
-		r.met[p] = true
-		r.convergeLocked(r.cur.Ref(), p)
+		r.mu.Unlock()
+		if !skip {
+			r.rejoin(p)
+		}
 	})
 }

@@ -57,10 +57,17 @@ type Room struct {
 	stopped bool          // no more goroutines may start (under spawnMu)
 	ready   chan struct{} // closed once a key is held
 
-	rekeyMu sync.Mutex // one rekey at a time
+	rekeyMu sync.Mutex // one commit at a time
 
 	mu         sync.Mutex
 	cur        *wire.Epoch
+	chain      []*wire.Commit // our branch, oldest first, its tip cur's commit (at most maxKeptCommits)
+	tipSecret  [32]byte       // cur's secret, to answer epoch requests from its members
+	blocked    error          // a member refused our secret: no admission until the user gives one again
+	blockedCh  chan struct{}  // closed when blocked is set
+	joinerRuns int            // CPace runs on the joiner side
+	lastRejoin time.Time      // the last automatic re-admission (see rejoin)
+	tried      map[wire.EpochRef]time.Time
 	since      time.Time     // when cur was adopted
 	changed    chan struct{} // closed and replaced whenever cur changes
 	old        map[wire.EpochRef]oldEpoch
@@ -70,12 +77,10 @@ type Room struct {
 	drops      map[string]uint64
 	buffered   []buffered
 	converging bool
-	tried      map[wire.EpochRef]time.Time
-	announce   bool // a presence announcement is scheduled
-	failures   map[peer.ID][]time.Time
-	refusedBy  map[peer.ID]bool // members that refused our passphrase (told once)
-	met        map[peer.ID]bool // topic peers outside our rosters we tried to converge with (see meet)
-	sent       []sentBody       // our recent messages, re-sent under a later epoch (see resend)
+	announce   bool                    // a presence announcement is scheduled
+	failures   map[peer.ID][]time.Time // admission attempts by peer (see attempt)
+	sent       []sentBody              // our recent messages, re-sent under a later epoch (see resend)
+	met        map[peer.ID]bool        // topic peers outside our rosters we tried to merge with (see meet)
 	seenIDs    map[[16]byte]time.Time
 	seq        uint64                      // our last message's sequence number in this room
 	own        ownSeq                      // reservations of seq and the first send's wait (seq.go)
@@ -141,7 +146,7 @@ func newRoom(m *Manager, name string, kind Kind, secret [32]byte) (*Room, error)
 		drops:     map[string]uint64{},
 		tried:     map[wire.EpochRef]time.Time{},
 		failures:  map[peer.ID][]time.Time{},
-		refusedBy: map[peer.ID]bool{},
+		blockedCh: make(chan struct{}),
 		met:       map[peer.ID]bool{},
 		seenIDs:   map[[16]byte]time.Time{},
 		acks:      map[peer.ID][]wire.SeqRange{},
@@ -266,6 +271,11 @@ func (r *Room) Send(ctx context.Context, text string, action bool) (*Message, er
 	}
 	select {
 	case <-r.ready:
+	case <-r.blockedCh:
+		r.mu.Lock()
+		err := r.blocked
+		r.mu.Unlock()
+		return nil, err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("room %q: waiting for the room key: %w", r.name, ctx.Err())
 	case <-r.ctx.Done():
@@ -320,17 +330,15 @@ func (r *Room) publishBody(ctx context.Context, b *wire.Body) (wire.EpochRef, er
 }
 
 // resend publishes again, under the current epoch, our recent messages that
-// went out under another epoch: members that never held that epoch (the
-// other side of a healed partition, a member whose rekey to it was lost or
-// came after a later epoch) read them now; members that did read them drop
-// the copy by its message id.
-//
-// With all false (every change of epoch), only messages whose epoch's
-// roster includes every member of the current one are sent again, so that
-// no one reads a copy who could not read the original: a joiner never gets
-// what was said before it joined. With all true (our epoch lost to another
-// group's, see convergeLocked), every recent message is.
-func (r *Room) resend(all bool) {
+// went out under another epoch: members that never held that epoch (a
+// member whose push was lost or came after a later epoch) read them now;
+// members that did read them drop the copy by its message id. Only messages
+// whose epoch's roster includes every member of the current one are sent
+// again, so that no one reads a copy who could not read the original: a
+// joiner never gets what was said before it joined, even when its
+// admission raced another (the other side of a healed partition fetches
+// what it missed by history sync instead).
+func (r *Room) resend() {
 	r.mu.Lock()
 	if r.cur == nil {
 		r.mu.Unlock()
@@ -340,7 +348,7 @@ func (r *Room) resend(all bool) {
 	var again []*wire.Body
 	for i := range r.sent {
 		sb := &r.sent[i]
-		if sb.ref == cur || time.Since(sb.at) >= resendWindow || (!all && !r.coversLocked(sb.ref)) {
+		if sb.ref == cur || time.Since(sb.at) >= resendWindow || !r.coversLocked(sb.ref) {
 			continue
 		}
 		// A copy: the original's Record is its first envelope's.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -134,7 +136,11 @@ func newPeerAt(t testing.TB, nick, home string) *peerNode {
 		}
 		p.n, tr = n, roomnet.Transport(n)
 	}
-	m, err := room.New(room.Config{Identity: id, Transport: tr, Nick: nick, Timing: fastTiming, Store: st})
+	var lg *slog.Logger
+	if os.Getenv("P2PCHAT_TEST_DEBUG") != "" {
+		lg = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", nick)
+	}
+	m, err := room.New(room.Config{Identity: id, Transport: tr, Nick: nick, Timing: fastTiming, Store: st, Logger: lg})
 	if err != nil {
 		t.Fatal(err)
 	}

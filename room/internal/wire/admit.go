@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -11,9 +10,14 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// MaxFrame bounds every admission and rekey frame; readers refuse longer
-// ones before allocating.
-const MaxFrame = 12 << 10
+// Frame size bounds: readers refuse longer frames before allocating.
+// MaxHelloFrame bounds the first frame of an admission (from anyone);
+// MaxFrame the others, sized for a transfer of MaxChain commits of full
+// rosters.
+const (
+	MaxHelloFrame = 256
+	MaxFrame      = 288 << 10
+)
 
 // Frame types. Each frame is: version (1) | type (1) | fields.
 const (
@@ -22,18 +26,19 @@ const (
 	frameShare     = 3
 	frameWelcome   = 4
 	frameRefuse    = 5
-	frameRekey     = 6
+	frameTransfer  = 7
+	frameRequest   = 8
 )
 
-// Frame is one message of the admission or rekey protocol.
+// Frame is one message of the admission or epoch protocol.
 type Frame interface{ frameType() byte }
 
-// Hello opens an admission: the joiner names the room and sends its nonce,
-// and the epoch it already holds, if any (two groups meeting).
+// Hello opens an admission: the joiner names the room and sends its nonce.
+// It carries no number: nothing a joiner says before it is admitted
+// decides anything.
 type Hello struct {
 	Room  RoomID
 	Nonce [32]byte
-	Have  *EpochRef
 }
 
 // Challenge is the member's answer to Hello: its nonce and CPace share.
@@ -48,25 +53,34 @@ type Share struct {
 	Confirm [32]byte
 }
 
-// Welcome admits the joiner: the member's key confirmation and the new
-// epoch sealed under the PAKE-derived wrap key (see [SealWelcome]).
+// Welcome admits the joiner: the member's key confirmation and the grant
+// sealed under the PAKE-derived wrap key (see [AdmissionKeys.SealWelcome]).
 type Welcome struct {
 	Confirm [32]byte
 	Sealed  []byte
 }
 
-// Refuse ends an admission without a key.
-type Refuse struct{ Reason RefuseReason }
+// Refuse ends an admission without a key. RetryAfter is the number of
+// seconds a rate-limited joiner must wait (zero for other reasons).
+type Refuse struct {
+	Reason     RefuseReason
+	RetryAfter uint32
+}
 
-// Rekey hands a new epoch to a member of the current one, over a Noise
-// stream. MAC is [Epoch.RekeyMAC] under the epoch From, which both hold.
-type Rekey struct {
+// Transfer hands epochs to a member over a Noise stream: the commits from
+// an ancestor the receiver can be expected to hold to the tip, oldest
+// first, and the tip's secret when the receiver is in the tip's roster.
+type Transfer struct {
+	Room    RoomID
+	Commits []*Commit
+	Secret  *[32]byte
+}
+
+// EpochRequest asks a member of our own roster for the epoch Wanted (or
+// its best tip); the answer is a Transfer.
+type EpochRequest struct {
 	Room   RoomID
-	From   EpochRef
-	Epoch  uint32
-	Secret [32]byte
-	Roster []ed25519.PublicKey
-	MAC    [32]byte
+	Wanted EpochRef
 }
 
 // RefuseReason says why an admission was refused.
@@ -77,7 +91,7 @@ const (
 	RefuseUnknownRoom RefuseReason = 1 // the member is not in that room
 	RefuseNoKey       RefuseReason = 2 // the member has not obtained a key yet
 	RefuseBadProof    RefuseReason = 3 // key confirmation failed: wrong room secret
-	RefuseRateLimited RefuseReason = 4 // too many failed attempts from this peer
+	RefuseRateLimited RefuseReason = 4 // too many attempts from this peer
 	RefuseFull        RefuseReason = 5 // the room has MaxRoster members
 )
 
@@ -90,29 +104,33 @@ func (r RefuseReason) String() string {
 	case RefuseBadProof:
 		return "wrong passphrase (key confirmation failed)"
 	case RefuseRateLimited:
-		return "too many failed attempts"
+		return "too many wrong passphrases from this node"
 	case RefuseFull:
 		return "room is full"
 	}
 	return fmt.Sprintf("reason %d", byte(r))
 }
 
-func (*Hello) frameType() byte     { return frameHello }
-func (*Challenge) frameType() byte { return frameChallenge }
-func (*Share) frameType() byte     { return frameShare }
-func (*Welcome) frameType() byte   { return frameWelcome }
-func (*Refuse) frameType() byte    { return frameRefuse }
-func (*Rekey) frameType() byte     { return frameRekey }
+func (*Hello) frameType() byte        { return frameHello }
+func (*Challenge) frameType() byte    { return frameChallenge }
+func (*Share) frameType() byte        { return frameShare }
+func (*Welcome) frameType() byte      { return frameWelcome }
+func (*Refuse) frameType() byte       { return frameRefuse }
+func (*Transfer) frameType() byte     { return frameTransfer }
+func (*EpochRequest) frameType() byte { return frameRequest }
 
 func appendRef(b []byte, r EpochRef) []byte {
 	b = binary.BigEndian.AppendUint32(b, r.Number)
 	return append(b, r.KeyID[:]...)
 }
 
-func appendRoster(b []byte, roster []ed25519.PublicKey) []byte {
-	b = binary.BigEndian.AppendUint16(b, uint16(len(roster)))
-	for _, p := range roster {
-		b = append(b, p...)
+// appendCommits appends count (1) and each commit as length (2) || bytes.
+func appendCommits(b []byte, cs []*Commit) []byte {
+	b = append(b, byte(len(cs)))
+	for _, c := range cs {
+		enc := c.Encode()
+		b = binary.BigEndian.AppendUint16(b, uint16(len(enc)))
+		b = append(b, enc...)
 	}
 	return b
 }
@@ -124,11 +142,6 @@ func EncodeFrame(f Frame) []byte {
 	case *Hello:
 		b = append(b, f.Room[:]...)
 		b = append(b, f.Nonce[:]...)
-		if f.Have == nil {
-			b = append(b, 0)
-		} else {
-			b = appendRef(append(b, 1), *f.Have)
-		}
 	case *Challenge:
 		b = append(b, f.Nonce[:]...)
 		b = append(b, f.Y[:]...)
@@ -140,13 +153,18 @@ func EncodeFrame(f Frame) []byte {
 		b = append(b, f.Sealed...)
 	case *Refuse:
 		b = append(b, byte(f.Reason))
-	case *Rekey:
+		b = binary.BigEndian.AppendUint32(b, f.RetryAfter)
+	case *Transfer:
 		b = append(b, f.Room[:]...)
-		b = appendRef(b, f.From)
-		b = binary.BigEndian.AppendUint32(b, f.Epoch)
-		b = append(b, f.Secret[:]...)
-		b = appendRoster(b, f.Roster)
-		b = append(b, f.MAC[:]...)
+		b = appendCommits(b, f.Commits)
+		if f.Secret == nil {
+			b = append(b, 0)
+		} else {
+			b = append(append(b, 1), f.Secret[:]...)
+		}
+	case *EpochRequest:
+		b = append(b, f.Room[:]...)
+		b = appendRef(b, f.Wanted)
 	}
 	return b
 }
@@ -158,9 +176,9 @@ type reader struct {
 }
 
 func (r *reader) take(n int) []byte {
-	if r.bad || len(r.p) < n {
+	if r.bad || n < 0 || len(r.p) < n {
 		r.bad = true
-		return make([]byte, n)
+		return make([]byte, max(n, 0))
 	}
 	b := r.p[:n]
 	r.p = r.p[n:]
@@ -169,6 +187,7 @@ func (r *reader) take(n int) []byte {
 
 func (r *reader) u16() uint16 { return binary.BigEndian.Uint16(r.take(2)) }
 func (r *reader) u32() uint32 { return binary.BigEndian.Uint32(r.take(4)) }
+func (r *reader) u64() uint64 { return binary.BigEndian.Uint64(r.take(8)) }
 
 func (r *reader) ref() EpochRef {
 	var e EpochRef
@@ -177,15 +196,25 @@ func (r *reader) ref() EpochRef {
 	return e
 }
 
-func (r *reader) roster() []ed25519.PublicKey {
-	n := int(r.u16())
-	if n == 0 || n > MaxRoster {
+// commits reads count (1..MaxChain) length-prefixed commits.
+func (r *reader) commits() []*Commit {
+	n := int(r.take(1)[0])
+	if n == 0 || n > MaxChain {
 		r.bad = true
 		return nil
 	}
-	out := make([]ed25519.PublicKey, 0, n)
+	out := make([]*Commit, 0, n)
 	for range n {
-		out = append(out, ed25519.PublicKey(append([]byte(nil), r.take(ed25519.PublicKeySize)...)))
+		enc := r.take(int(r.u16()))
+		if r.bad {
+			return nil
+		}
+		c, err := DecodeCommit(enc)
+		if err != nil {
+			r.bad = true
+			return nil
+		}
+		out = append(out, c)
 	}
 	return out
 }
@@ -193,7 +222,7 @@ func (r *reader) roster() []ed25519.PublicKey {
 // done reports whether every byte was consumed and none was missing.
 func (r *reader) done() bool { return !r.bad && len(r.p) == 0 }
 
-// DecodeFrame parses one admission or rekey frame. It refuses unknown
+// DecodeFrame parses one admission or epoch frame. It refuses unknown
 // versions and types, and any length that does not match the type exactly.
 func DecodeFrame(b []byte) (Frame, error) {
 	if len(b) < 2 {
@@ -210,14 +239,6 @@ func DecodeFrame(b []byte) (Frame, error) {
 		h := &Hello{}
 		copy(h.Room[:], r.take(16))
 		copy(h.Nonce[:], r.take(32))
-		switch r.take(1)[0] {
-		case 0:
-		case 1:
-			ref := r.ref()
-			h.Have = &ref
-		default:
-			r.bad = true
-		}
 		f = h
 	case frameChallenge:
 		c := &Challenge{}
@@ -239,16 +260,25 @@ func DecodeFrame(b []byte) (Frame, error) {
 		r.p = nil
 		f = w
 	case frameRefuse:
-		f = &Refuse{Reason: RefuseReason(r.take(1)[0])}
-	case frameRekey:
-		k := &Rekey{}
+		f = &Refuse{Reason: RefuseReason(r.take(1)[0]), RetryAfter: r.u32()}
+	case frameTransfer:
+		k := &Transfer{}
 		copy(k.Room[:], r.take(16))
-		k.From = r.ref()
-		k.Epoch = r.u32()
-		copy(k.Secret[:], r.take(32))
-		k.Roster = r.roster()
-		copy(k.MAC[:], r.take(32))
+		k.Commits = r.commits()
+		switch r.take(1)[0] {
+		case 0:
+		case 1:
+			k.Secret = new([32]byte)
+			copy(k.Secret[:], r.take(32))
+		default:
+			r.bad = true
+		}
 		f = k
+	case frameRequest:
+		q := &EpochRequest{}
+		copy(q.Room[:], r.take(16))
+		q.Wanted = r.ref()
+		f = q
 	default:
 		return nil, fmt.Errorf("frame type %d: %w", t, ErrMalformed)
 	}
@@ -324,23 +354,30 @@ func (k *AdmissionKeys) MemberConfirm(ya, yb [32]byte) [32]byte {
 	return confirm(&k.memberConf, LabelAdmitMemberConf, ya, yb)
 }
 
-// Grant is what a Welcome hands the joiner.
+// maxGrantClock bounds the clock a grant may carry: Lamport clocks of
+// 1<<62 and above are impossible.
+const maxGrantClock = 1<<62 - 1
+
+// Grant is what a Welcome hands the joiner: the join commit's parent and
+// the join commit (so the joiner can verify later commits), the new
+// epoch's secret, the admitting member's nick and its Lamport clock (so
+// the joiner's first message is ordered after what it could have seen).
 type Grant struct {
-	Epoch  uint32
-	Secret [32]byte
-	Roster []ed25519.PublicKey
-	Nick   string // the admitting member's nick
+	Commits []*Commit // parent, then the join commit
+	Secret  [32]byte
+	Nick    string
+	Clock   uint64
 }
 
 // SealWelcome encrypts g under the wrap key: nonce (24) || XChaCha20-Poly1305
-// of epoch (4) || secret (32) || nick length (1) || nick || roster, with
+// of secret (32) || nick length (1) || nick || clock (8) || commits, with
 // associated data LabelAdmitWrap.
 func (k *AdmissionKeys) SealWelcome(g *Grant) ([]byte, error) {
-	pt := binary.BigEndian.AppendUint32(nil, g.Epoch)
-	pt = append(pt, g.Secret[:]...)
+	pt := append([]byte(nil), g.Secret[:]...)
 	pt = append(pt, byte(len(g.Nick)))
 	pt = append(pt, g.Nick...)
-	pt = appendRoster(pt, g.Roster)
+	pt = binary.BigEndian.AppendUint64(pt, g.Clock)
+	pt = appendCommits(pt, g.Commits)
 	defer clear(pt)
 	nonce := make([]byte, 24)
 	if _, err := rand.Read(nonce); err != nil {
@@ -350,7 +387,8 @@ func (k *AdmissionKeys) SealWelcome(g *Grant) ([]byte, error) {
 	return aead.Seal(nonce, nonce, pt, []byte(LabelAdmitWrap)), nil
 }
 
-// OpenWelcome decrypts and decodes a sealed grant.
+// OpenWelcome decrypts and decodes a sealed grant. It checks the shape
+// (two commits, a clock below 1<<62), not the commits' validity.
 func (k *AdmissionKeys) OpenWelcome(sealed []byte) (*Grant, error) {
 	if len(sealed) < 24+chacha20poly1305.Overhead {
 		return nil, ErrMalformed
@@ -362,11 +400,12 @@ func (k *AdmissionKeys) OpenWelcome(sealed []byte) (*Grant, error) {
 	}
 	defer clear(pt)
 	r := &reader{p: pt}
-	g := &Grant{Epoch: r.u32()}
+	g := &Grant{}
 	copy(g.Secret[:], r.take(32))
 	g.Nick = string(r.take(int(r.take(1)[0])))
-	g.Roster = r.roster()
-	if !r.done() || !ValidNick(g.Nick) {
+	g.Clock = r.u64()
+	g.Commits = r.commits()
+	if !r.done() || !ValidNick(g.Nick) || g.Clock > maxGrantClock || len(g.Commits) != 2 {
 		clear(g.Secret[:])
 		return nil, ErrMalformed
 	}

@@ -27,10 +27,10 @@ func benchRoom(b *testing.B, n int) (send, recv *Epoch, author ed25519.PrivateKe
 	}
 	room := DeriveRoomID("bench")
 	var err error
-	if send, err = NewEpoch(room, 1, &secret, roster); err != nil {
+	if send, err = NewEpoch(room, 1, [32]byte{}, &secret, roster); err != nil {
 		b.Fatal(err)
 	}
-	if recv, err = NewEpoch(room, 1, &secret, roster); err != nil {
+	if recv, err = NewEpoch(room, 1, [32]byte{}, &secret, roster); err != nil {
 		b.Fatal(err)
 	}
 	return send, recv, author
@@ -109,7 +109,7 @@ func BenchmarkNewEpoch(b *testing.B) {
 			rand.Read(secret[:])
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := NewEpoch(send.Room(), 2, &secret, roster); err != nil {
+				if _, err := NewEpoch(send.Room(), 2, [32]byte{}, &secret, roster); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -12,7 +12,8 @@ import (
 )
 
 // Version is the envelope and frame format version this package speaks.
-// Earlier versions (1: one key per epoch; 2: no header MAC) are refused.
+// Earlier versions are refused: 1 (one key per epoch), 2 (epochs without
+// signed commits, envelopes without a header MAC).
 const Version = 3
 
 // Sizes and limits of the envelope.

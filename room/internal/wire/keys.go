@@ -24,7 +24,6 @@ const (
 	LabelKeyID           = "p2pchat/v2/key-id"
 	LabelChain           = "p2pchat/v2/chain"
 	LabelSenderTagKey    = "p2pchat/v2/sender-tag-key"
-	LabelRekeyKey        = "p2pchat/v2/rekey-auth-key"
 	LabelSenderTag       = "p2pchat/v2/sender-tag"
 	LabelEnvelopeAD      = "p2pchat/v2/envelope-ad"
 	LabelSignature       = "p2pchat/v2/envelope-signature"
@@ -33,7 +32,6 @@ const (
 	LabelAdmitJoinerConf = "p2pchat/v2/admit/joiner-confirm"
 	LabelAdmitMemberConf = "p2pchat/v2/admit/member-confirm"
 	LabelAdmitWrap       = "p2pchat/v2/admit/wrap"
-	LabelRekeyMAC        = "p2pchat/v2/rekey"
 	LabelHeaderKey       = "p2pchat/v3/header-key"
 	LabelHeader          = "p2pchat/v3/header"
 )
@@ -116,15 +114,13 @@ func (r EpochRef) Better(o EpochRef) bool {
 	return bytes.Compare(r.KeyID[:], o.KeyID[:]) < 0
 }
 
-// Epoch holds the keys of one room epoch: a sender tag key, the key that
-// authenticates rekeys from its members, and one hash-ratchet chain per
-// member of its roster. It does not keep the epoch secret. Create it with
+// Epoch holds the keys of one room epoch: a sender tag key and one
+// hash-ratchet chain per member of its roster. It does not keep the epoch secret. Create it with
 // [NewEpoch]. An Epoch is not safe for concurrent use.
 type Epoch struct {
 	room   RoomID
 	ref    EpochRef
 	tagKey [32]byte
-	rekey  [32]byte
 	hdrKey [32]byte // authenticates envelope headers (see Opening.Read)
 	erased bool
 	roster []ed25519.PublicKey // sorted
@@ -140,21 +136,22 @@ type chain struct {
 	skipped map[uint32][32]byte
 }
 
-// NewEpoch derives the keys of epoch number of room from secret for the
-// members in roster (which must include every sender of the epoch). Every
-// key is HKDF-SHA256(secret, salt = room id || number, info = label), the
-// chain of member A with info LabelChain || A. The caller erases secret.
-func NewEpoch(room RoomID, number uint32, secret *[32]byte, roster []ed25519.PublicKey) (*Epoch, error) {
+// NewEpoch derives the keys of epoch number of room, whose commit's parent
+// hash is parent (zero for number 0), from secret for the members in roster
+// (which must include every sender of the epoch). Every key is
+// HKDF-SHA256(secret, salt = room id || number || parent, info = label), the
+// chain of member A with info LabelChain || A, so that a secret is bound to
+// its place in the chain. The caller erases secret.
+func NewEpoch(room RoomID, number uint32, parent [32]byte, secret *[32]byte, roster []ed25519.PublicKey) (*Epoch, error) {
 	if len(roster) == 0 || len(roster) > MaxRoster {
 		return nil, fmt.Errorf("roster of %d members: %w", len(roster), ErrMalformed)
 	}
-	salt := binary.BigEndian.AppendUint32(append([]byte(nil), room[:]...), number)
+	salt := epochSalt(room, number, parent)
 	e := &Epoch{room: room, tags: map[[16]byte]int{}}
 	e.ref.Number = number
 	id := hkdf32(secret[:], salt, LabelKeyID)
 	copy(e.ref.KeyID[:], id[:16])
 	e.tagKey = hkdf32(secret[:], salt, LabelSenderTagKey)
-	e.rekey = hkdf32(secret[:], salt, LabelRekeyKey)
 	e.hdrKey = hkdf32(secret[:], salt, LabelHeaderKey)
 	e.roster = sortedRoster(roster)
 	for i := 1; i < len(e.roster); i++ {
@@ -171,6 +168,29 @@ func NewEpoch(room RoomID, number uint32, secret *[32]byte, roster []ed25519.Pub
 		e.tags[e.SenderTag(pub)] = i
 	}
 	return e, nil
+}
+
+// EpochKeyID returns the key id of the epoch number of room with parent
+// hash parent whose secret is secret: what a commit names.
+func EpochKeyID(room RoomID, number uint32, parent [32]byte, secret *[32]byte) [16]byte {
+	id := hkdf32(secret[:], epochSalt(room, number, parent), LabelKeyID)
+	return [16]byte(id[:16])
+}
+
+func epochSalt(room RoomID, number uint32, parent [32]byte) []byte {
+	salt := binary.BigEndian.AppendUint32(append([]byte(nil), room[:]...), number)
+	return append(salt, parent[:]...)
+}
+
+// EpochOf derives the epoch that commit c makes from secret, after checking
+// (in constant time) that the secret's key id is the one c names. The
+// caller verifies c and erases secret.
+func EpochOf(c *Commit, secret *[32]byte) (*Epoch, error) {
+	id := EpochKeyID(c.Room, c.Number, c.Parent, secret)
+	if !hmac.Equal(id[:], c.KeyID[:]) {
+		return nil, ErrCommitKey
+	}
+	return NewEpoch(c.Room, c.Number, c.Parent, secret, c.Roster)
 }
 
 func sortedRoster(r []ed25519.PublicKey) []ed25519.PublicKey {
@@ -212,28 +232,6 @@ func (e *Epoch) SenderTag(author ed25519.PublicKey) [16]byte {
 	var t [16]byte
 	copy(t[:], m.Sum(nil))
 	return t
-}
-
-// RekeyMAC authenticates a rekey from sender to receiver with the rekey key
-// of this epoch (which both hold): HMAC(rekey key, LabelRekeyMAC || room id
-// || len || sender || len || receiver || new epoch number || new key id ||
-// roster).
-func (e *Epoch) RekeyMAC(sender, receiver []byte, next EpochRef, roster []ed25519.PublicKey) [32]byte {
-	m := hmac.New(sha256.New, e.rekey[:])
-	m.Write([]byte(LabelRekeyMAC))
-	m.Write(e.room[:])
-	for _, id := range [][]byte{sender, receiver} {
-		m.Write(binary.BigEndian.AppendUint16(nil, uint16(len(id))))
-		m.Write(id)
-	}
-	m.Write(binary.BigEndian.AppendUint32(nil, next.Number))
-	m.Write(next.KeyID[:])
-	for _, p := range sortedRoster(roster) {
-		m.Write(p)
-	}
-	var out [32]byte
-	copy(out[:], m.Sum(nil))
-	return out
 }
 
 // nextSendKey returns author's next message index and key and advances the
@@ -283,7 +281,6 @@ func (c *chain) trimSkipped() {
 // it). The Epoch must not be used afterwards.
 func (e *Epoch) Erase() {
 	clear(e.tagKey[:])
-	clear(e.rekey[:])
 	clear(e.hdrKey[:])
 	e.erased = true
 	for i := range e.chains {

@@ -79,7 +79,7 @@ func (v *vector) build(t testing.TB) (send, recv *Epoch, env []byte) {
 
 func mustEpoch(t testing.TB, room RoomID, n uint32, secret *[32]byte, roster []ed25519.PublicKey) *Epoch {
 	t.Helper()
-	e, err := NewEpoch(room, n, secret, roster)
+	e, err := NewEpoch(room, n, [32]byte{}, secret, roster)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +348,7 @@ func TestNewEpochRoster(t *testing.T) {
 		t.Error("InRoster")
 	}
 	for _, bad := range [][]ed25519.PublicKey{nil, {a, a}, {a[:31]}} {
-		if _, err := NewEpoch(RoomID{}, 0, &s, bad); !errors.Is(err, ErrMalformed) {
+		if _, err := NewEpoch(RoomID{}, 0, [32]byte{}, &s, bad); !errors.Is(err, ErrMalformed) {
 			t.Errorf("roster %v: %v", bad, err)
 		}
 	}
@@ -398,12 +398,14 @@ func TestEpochRefBetter(t *testing.T) {
 func TestFrames(t *testing.T) {
 	frames := []Frame{
 		&Hello{Room: RoomID{1}, Nonce: [32]byte{2}},
-		&Hello{Room: RoomID{1}, Nonce: [32]byte{2}, Have: &EpochRef{Number: 3, KeyID: [16]byte{4}}},
 		&Challenge{Nonce: [32]byte{5}, Y: [32]byte{6}},
 		&Share{Y: [32]byte{7}, Confirm: [32]byte{8}},
 		&Welcome{Confirm: [32]byte{9}, Sealed: bytes.Repeat([]byte{1}, 60)},
 		&Refuse{Reason: RefuseBadProof},
-		&Rekey{Room: RoomID{1}, From: EpochRef{Number: 1}, Epoch: 2, Secret: [32]byte{3}, Roster: testRoster, MAC: [32]byte{4}},
+		&Refuse{Reason: RefuseRateLimited, RetryAfter: 580},
+		&Transfer{Room: RoomID{1}, Commits: testChain(t, 3)},
+		&Transfer{Room: RoomID{1}, Commits: testChain(t, 2)[1:], Secret: &[32]byte{3}},
+		&EpochRequest{Room: RoomID{1}, Wanted: EpochRef{Number: 7, KeyID: [16]byte{8}}},
 	}
 	for _, f := range frames {
 		b := EncodeFrame(f)
@@ -431,24 +433,32 @@ func TestFrames(t *testing.T) {
 			t.Errorf("%T version 1: %v", f, err)
 		}
 	}
-	full := &Rekey{Roster: make([]ed25519.PublicKey, MaxRoster)}
-	for i := range full.Roster {
-		full.Roster[i] = make(ed25519.PublicKey, 32)
+	keys := make([]ed25519.PublicKey, MaxRoster)
+	for i := range keys {
+		keys[i] = make(ed25519.PublicKey, 32)
+	}
+	c := &Commit{Author: keys[0], Subjects: keys, Roster: keys}
+	full := &Transfer{Secret: &[32]byte{}}
+	for range MaxChain {
+		full.Commits = append(full.Commits, c)
 	}
 	if n := len(EncodeFrame(full)); n > MaxFrame {
-		t.Errorf("largest rekey frame %d bytes > MaxFrame", n)
+		t.Errorf("largest transfer frame %d bytes > MaxFrame", n)
+	}
+	if n := len(EncodeFrame(&Hello{})); n > MaxHelloFrame {
+		t.Errorf("hello of %d bytes > MaxHelloFrame", n)
 	}
 }
 
 func TestWelcomeSealing(t *testing.T) {
 	k := DeriveAdmissionKeys(bytes.Repeat([]byte{1}, 64))
-	g := &Grant{Epoch: 3, Secret: [32]byte{9}, Roster: testRoster, Nick: "bob"}
+	g := &Grant{Commits: testChain(t, 2), Secret: [32]byte{9}, Nick: "bob", Clock: 41}
 	sealed, err := k.SealWelcome(g)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := k.OpenWelcome(sealed)
-	if err != nil || got.Epoch != 3 || got.Secret != g.Secret || got.Nick != "bob" || len(got.Roster) != 2 {
+	if err != nil || got.Clock != 41 || got.Secret != g.Secret || got.Nick != "bob" || len(got.Commits) != 2 || got.Commits[1].Hash() != g.Commits[1].Hash() {
 		t.Fatalf("OpenWelcome = %+v, %v", got, err)
 	}
 	other := DeriveAdmissionKeys(bytes.Repeat([]byte{2}, 64))
@@ -504,10 +514,11 @@ func FuzzOpen(f *testing.F) {
 }
 
 func FuzzDecodeFrame(f *testing.F) {
-	f.Add(EncodeFrame(&Hello{Have: &EpochRef{}}))
+	f.Add(EncodeFrame(&Hello{}))
 	f.Add(EncodeFrame(&Welcome{Sealed: make([]byte, 40)}))
-	f.Add(EncodeFrame(&Refuse{}))
-	f.Add(EncodeFrame(&Rekey{Roster: testRoster}))
+	f.Add(EncodeFrame(&Refuse{Reason: RefuseRateLimited, RetryAfter: 9}))
+	f.Add(EncodeFrame(&Transfer{Commits: testChain(f, 3), Secret: &[32]byte{}}))
+	f.Add(EncodeFrame(&EpochRequest{}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fr, err := DecodeFrame(b)
 		if err != nil {
@@ -521,11 +532,11 @@ func FuzzDecodeFrame(f *testing.F) {
 
 func FuzzOpenWelcome(f *testing.F) {
 	k := DeriveAdmissionKeys(make([]byte, 64))
-	sealed, _ := k.SealWelcome(&Grant{Roster: testRoster, Nick: "a"})
+	sealed, _ := k.SealWelcome(&Grant{Commits: testChain(f, 2), Nick: "a"})
 	f.Add(sealed)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		g, err := k.OpenWelcome(b)
-		if err == nil && (len(g.Roster) == 0 || !ValidNick(g.Nick)) {
+		if err == nil && (len(g.Commits) != 2 || !ValidNick(g.Nick) || g.Clock >= 1<<62) {
 			t.Fatalf("accepted an invalid grant %+v", g)
 		}
 	})

@@ -102,7 +102,7 @@ func joinRoom(ctx context.Context, c *api.Client, name string, pass []byte, wait
 			out.show(e)
 			return errTailDone
 		case e.Type == room.EventError && e.Reason == room.ReasonWrongPassphrase:
-			refused = fmt.Errorf("%v; the daemon stays in room %q and keeps trying: `p2pchat leave %s` to give up", e.Err, r.Name, r.Name)
+			refused = fmt.Errorf("%v; the daemon makes no further attempt: join again with the right passphrase, or `p2pchat leave %s`", e.Err, r.Name)
 			return errTailDone
 		}
 		return nil

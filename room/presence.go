@@ -218,44 +218,59 @@ func (r *Room) present(kind wire.Kind) {
 	}
 }
 
+// mayMeetLocked reports whether meet may run admission towards p: only in
+// an open room (its name is its secret), and only towards a peer ID above
+// ours, so that of two groups' members one side does. In a passphrase room
+// each run would test our secret against p, an outsider as far as we can
+// tell, so groups that formed apart stay apart (docs/PROTOCOL.md §5).
+// r.mu must be held.
+func (r *Room) mayMeetLocked(p peer.ID) bool {
+	return r.kind == KindOpen && p > r.m.net.ID()
+}
+
 // maxMet bounds the peers remembered by meet.
 const maxMet = 1024
 
-// meet merges, in an open room, a group that formed apart from ours:
-// outsiders get no room traffic, so such a group is seen only as topic
-// peers in none of our rosters. Once per such peer and join of the room,
-// FoundWait after it appears (a joiner is admitted by then), and only
-// towards a peer ID above ours (so that of two groups' members only one
-// side runs it), we are admitted through it (see rejoin); our old group's
-// members then find us on its chain and follow. Never in a passphrase
-// room: each attempt would test our secret against that peer.
+// meet merges a group that formed apart from ours: outsiders get no room
+// traffic, so such a group is seen only as topic peers in none of our
+// rosters. Once per such peer and join of the room, FoundWait after it
+// appears (a joiner is admitted by then), we are admitted through it (see
+// rejoin); our old group's members then find us on its chain and follow.
+// Which side runs it is mayMeetLocked's rule.
 func (r *Room) meet(p peer.ID) {
-	if r.kind != KindOpen || p <= r.m.net.ID() {
-		return
-	}
 	r.mu.Lock()
-	skip := r.cur == nil || r.met[p] || len(r.met) >= maxMet
+	skip := r.cur == nil || r.met[p] || len(r.met) >= maxMet || !r.mayMeetLocked(p)
 	r.mu.Unlock()
 	if skip {
 		return
 	}
 	r.spawn(func() {
-		select {
-		case <-time.After(r.m.timing.FoundWait):
-		case <-r.ctx.Done():
-			return
-		}
-		if !slices.Contains(r.topic.Peers(), p) { // not under r.mu: it waits for the transport
-			return
-		}
-		r.mu.Lock()
-		skip := r.cur == nil || r.met[p] || len(r.met) >= maxMet || r.heldMemberLocked(p)
-		if !skip {
-			r.met[p] = true
-		}
-		r.mu.Unlock()
-		if !skip {
-			r.rejoin(p)
+		wait := r.m.timing.FoundWait
+		for {
+			select {
+			case <-time.After(wait):
+			case <-r.ctx.Done():
+				return
+			}
+			if !slices.Contains(r.topic.Peers(), p) { // not under r.mu: it waits for the transport
+				return
+			}
+			r.mu.Lock()
+			skip := r.cur == nil || r.met[p] || len(r.met) >= maxMet || r.heldMemberLocked(p) || r.blocked != nil || !r.mayMeetLocked(p)
+			wait = rejoinEvery - time.Since(r.lastRejoin)
+			if !skip && wait <= 0 {
+				r.met[p] = true
+			}
+			r.mu.Unlock()
+			if skip {
+				return
+			}
+			if wait <= 0 {
+				r.rejoin(p)
+				return
+			}
+			// Another re-admission ran just now (rejoin allows one per
+			// rejoinEvery): try again when it allows the next.
 		}
 	})
 }

@@ -195,23 +195,27 @@ func (b *bench) idleProcess(ctx context.Context, bin string) (memory, error) {
 	if err != nil {
 		return mem, err
 	}
+	return mem, b.readIdle(ctx, cmd.Process.Pid, &gc, &mem)
+}
+
+// readIdle lets process pid idle for -footprint-idle, reads its memory,
+// then measures its CPU and wakeups over -footprint-cpu.
+func (b *bench) readIdle(ctx context.Context, pid int, gc *gcTrace, mem *memory) error {
 	select {
 	case <-time.After(b.cfg.footIdle):
 	case <-ctx.Done():
-		return mem, ctx.Err()
+		return ctx.Err()
 	}
-	st, err := procStatus(cmd.Process.Pid)
+	st, err := procStatus(pid)
 	if err != nil {
-		return mem, err
-	}
-	if mem.cpuPct, mem.wakeups, err = idleCPU(ctx, cmd.Process.Pid, b.cfg.footCPU); err != nil {
-		return mem, err
+		return err
 	}
 	mem.rss, mem.hwm, mem.anon, mem.file = st["VmRSS"], st["VmHWM"], st["RssAnon"], st["RssFile"]
 	if h, ok := gc.live(); ok {
 		mem.heap = h
 	}
-	return mem, nil
+	mem.cpuPct, mem.wakeups, err = idleCPU(ctx, pid, b.cfg.footCPU)
+	return err
 }
 
 // procStatus reads the memory fields (kB) of /proc/PID/status, in MB.

@@ -221,9 +221,10 @@ type Hit struct {
 //
 // The best limit rows are chosen first from the full-text index (in one
 // room joined through index messages_rowid_room, so that only that room's
-// matches are ranked and no wide message row is read for the others); only those rows are then read from messages and
-// highlighted. (Reading and highlighting every match before sorting is
-// what made a common query over a large history slow.)
+// matches are ranked and no wide message row is read for the others); only
+// those rows are then read from messages and highlighted. (Reading and
+// highlighting every match before sorting is what made a common query over
+// a large history slow.)
 func (s *Store) Search(ctx context.Context, query, room string, limit int) ([]Hit, error) {
 	if limit <= 0 {
 		limit = 50

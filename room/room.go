@@ -259,8 +259,9 @@ func (r *Room) count(reason string) {
 
 // Send signs, encrypts and publishes text. It waits (bounded by ctx) until
 // the room key is held and, after a member has left, until an epoch without
-// that member is in place, so that nothing is sent the departed can read.
-// action marks a /me message.
+// that member is in place, so that nothing is sent the departed can read;
+// the first send also waits, at most AdmitTimeout, for one history sync
+// with a member (see ownSeq). action marks a /me message.
 func (r *Room) Send(ctx context.Context, text string, action bool) (*Message, error) {
 	if len(text) > wire.MaxText {
 		return nil, fmt.Errorf("room %q: message of %d bytes: %w", r.name, len(text), ErrTooLong)

@@ -51,10 +51,10 @@
 // crash the transactions committed since the last checkpoint may be rolled
 // back. For this store that means at worst a few messages received just
 // before the power cut are missing from the history (and accepted once more
-// if replayed, or fetched again from members by sync), or a room just joined
-// asks for its passphrase again; neither is worth an fsync per message
-// (synchronous=FULL). What must not go back, the node's own sequence
-// numbers, is reserved ahead with [Store.ReserveSeq], which checkpoints.
+// if replayed, or fetched again from members by sync), which is not worth
+// an fsync per message (synchronous=FULL). What must not go back is made
+// durable by a checkpoint: the node's own sequence numbers, reserved ahead
+// with [Store.ReserveSeq], and the rooms joined ([Store.SaveRoom]).
 //
 // The WAL is bounded: a commit that leaves it over 256 pages (1 MiB at
 // the default 4 KiB pages, plus 24 bytes a page) checkpoints it, and when

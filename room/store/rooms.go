@@ -47,8 +47,8 @@ func (r *RoomRecord) check() error {
 	return nil
 }
 
-// SaveRoom stores r, replacing any room of the same name. r.Secret is
-// copied. It fails, storing nothing, if r.Name is empty, r.Kind unknown or
+// SaveRoom stores r, replacing any room of the same name, and checkpoints
+// the WAL so that it survives a power cut. r.Secret is copied. It fails, storing nothing, if r.Name is empty, r.Kind unknown or
 // r.Secret of the wrong size.
 func (s *Store) SaveRoom(ctx context.Context, r RoomRecord) error {
 	if err := r.check(); err != nil {
@@ -62,6 +62,10 @@ func (s *Store) SaveRoom(ctx context.Context, r RoomRecord) error {
 	if err != nil {
 		return fmt.Errorf("store: save room %q: %w", r.Name, s.diskFull(err))
 	}
+	// A join is rare and must survive a power cut or a lost WAL (a node
+	// that forgot its rooms does not rejoin them): checkpoint. The room is
+	// saved even if this fails; it is then as durable as any write.
+	s.Checkpoint(ctx, false)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 )
@@ -27,19 +28,31 @@ func (s *Store) SeqReserved(ctx context.Context, room string) (uint64, error) {
 // ReserveSeq records that this node's own messages in room may use
 // sequence numbers up to hi, and makes that durable: it checkpoints the
 // WAL into the main file (which syncs both), so that neither a power cut
-// nor a lost WAL takes the reservation back. A node restarted on a
+// nor a lost WAL takes the reservation back (unless another process's
+// reader keeps the checkpoint from completing: then only the next
+// reservation's checkpoint makes it so). A node restarted on a
 // database that lost its latest messages continues above the reservation
 // and so never reuses the number (and message id) of one it sent.
 func (s *Store) ReserveSeq(ctx context.Context, room string, hi uint64) error {
 	if err := s.SetSetting(ctx, seqKeyPrefix+room, strconv.FormatUint(hi, 10)); err != nil {
 		return err
 	}
-	return s.Checkpoint(ctx, false)
+	if err := s.Checkpoint(ctx, false); err != nil && !errors.Is(err, ErrCheckpointBusy) {
+		return err
+	}
+	// Kept from completing by another process's reader (a history command):
+	// the reservation is committed, durable against a crash of the process
+	// though not yet against a power cut, and the next one checkpoints.
+	return nil
 }
 
+// ErrCheckpointBusy is wrapped by [Store.Checkpoint] when another
+// process's connection kept the checkpoint from completing.
+var ErrCheckpointBusy = errors.New("the database is in use by another process")
+
 // Checkpoint copies the WAL into the main database file and syncs it; with
-// truncate, it also truncates the WAL to zero bytes. It fails if another
-// connection (another process) kept it from completing.
+// truncate, it also truncates the WAL to zero bytes. If another process's
+// connection kept it from completing, the error wraps [ErrCheckpointBusy].
 func (s *Store) Checkpoint(ctx context.Context, truncate bool) error {
 	mode := "FULL"
 	if truncate {
@@ -50,7 +63,7 @@ func (s *Store) Checkpoint(ctx context.Context, truncate bool) error {
 		return fmt.Errorf("store: checkpoint %q: %w", s.path, s.diskFull(err))
 	}
 	if busy != 0 {
-		return fmt.Errorf("store: checkpoint %q: incomplete, the database is in use by another process", s.path)
+		return fmt.Errorf("store: checkpoint %q: incomplete: %w", s.path, ErrCheckpointBusy)
 	}
 	return nil
 }

@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// TestReserveSeqDurable: a reservation is in the main file as soon as
-// ReserveSeq returns, so a database whose WAL is lost (deleted, or not yet
+// TestReserveSeqDurable: a reservation (and a joined room) is in the main
+// file as soon as ReserveSeq (SaveRoom) returns, so a database whose WAL is lost (deleted, or not yet
 // synced at a power cut) still has it; later writes in the WAL are lost.
 func TestReserveSeqDurable(t *testing.T) {
 	ctx := context.Background()
@@ -18,6 +18,9 @@ func TestReserveSeqDurable(t *testing.T) {
 		t.Fatalf("SeqReserved on a new database: %d, %v", n, err)
 	}
 	if err := s.ReserveSeq(ctx, "lobby", 1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveRoom(ctx, RoomRecord{Name: "lobby", Kind: KindOpen, Joined: t0}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SetSetting(ctx, SettingNick, "after"); err != nil {
@@ -35,6 +38,9 @@ func TestReserveSeqDurable(t *testing.T) {
 	s2 := open(t, lost)
 	if n, err := s2.SeqReserved(ctx, "lobby"); err != nil || n != 1000 {
 		t.Errorf("reservation after the WAL was lost: %d, %v; want 1000", n, err)
+	}
+	if _, ok, err := s2.Room(ctx, "lobby"); err != nil || !ok {
+		t.Errorf("room joined before the WAL was lost: %v, %v; want it kept", ok, err)
 	}
 	if n, err := s2.SeqReserved(ctx, "other"); err != nil || n != 0 {
 		t.Errorf("another room's reservation: %d, %v; want 0", n, err)

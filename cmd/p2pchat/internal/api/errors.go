@@ -77,6 +77,7 @@ var errorCodes = []errorCode{
 	{"closed", http.StatusServiceUnavailable, room.ErrClosed},
 	{"no_history", http.StatusServiceUnavailable, room.ErrNoStore},
 	{"disk_full", http.StatusInsufficientStorage, room.ErrDiskFull},
+	{"no_descriptors", http.StatusServiceUnavailable, ErrNoDescriptors},
 	{"internal", http.StatusInternalServerError, ErrInternal},
 }
 

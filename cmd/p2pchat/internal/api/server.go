@@ -153,8 +153,11 @@ func (s *Server) connContext(ctx context.Context, c net.Conn) context.Context {
 }
 
 // Serve serves the API on l until [Server.Shutdown]; it then returns
-// http.ErrServerClosed. It closes l.
-func (s *Server) Serve(l net.Listener) error { return s.srv.Serve(l) }
+// http.ErrServerClosed. It closes l. It keeps one file descriptor in
+// reserve to answer 503 no_descriptors when the process has none left.
+func (s *Server) Serve(l net.Listener) error {
+	return s.srv.Serve(newReserveListener(l, s.log, &devNull{}))
+}
 
 // Shutdown ends the event streams, stops accepting connections and waits,
 // bounded by ctx, for the requests under way; when ctx ends first it closes

@@ -500,6 +500,14 @@ func (r *Room) lowestWaiting(waiting map[peer.ID]bool) bool {
 	return true
 }
 
+// isBlocked reports whether a member refused our secret (admission is
+// blocked until the user gives one again).
+func (r *Room) isBlocked() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.blocked != nil
+}
+
 // retry is the user giving a secret again after a refusal: admission may
 // run again, once per peer, with secret.
 func (r *Room) retry(secret [32]byte) {

@@ -53,12 +53,13 @@ func (r *Room) inChainLocked(pub ed25519.PublicKey) bool {
 	return false
 }
 
-// attachLocked verifies commits (oldest first) against our chain: it skips
+// forkLocked verifies commits (oldest first) against our chain: it skips
 // the ones we hold, requires the first new one to follow a commit we hold,
 // verifies each on its parent, and returns our chain up to that ancestor
-// followed by the new commits, if that branch wins over ours. r.mu must be
-// held.
-func (r *Room) attachLocked(commits []*wire.Commit) ([]*wire.Commit, error) {
+// followed by the new commits, if that branch wins over ours, and both
+// branches after the common ancestor: ours (which the new one replaces) and
+// theirs. r.mu must be held.
+func (r *Room) forkLocked(commits []*wire.Commit) (chain, ours, theirs []*wire.Commit, err error) {
 	at := map[[32]byte]int{}
 	for i, c := range r.chain {
 		at[c.Hash()] = i
@@ -78,19 +79,20 @@ func (r *Room) attachLocked(commits []*wire.Commit) ([]*wire.Commit, error) {
 	}
 	if i < 0 {
 		if _, held := at[commits[len(commits)-1].Hash()]; held {
-			return nil, errNothingNew
+			return nil, nil, nil, errNothingNew
 		}
-		return nil, wire.ErrChainBreak
+		return nil, nil, nil, wire.ErrChainBreak
 	}
-	theirs := commits[i:]
+	theirs = commits[i:]
 	if err := wire.VerifyChain(r.chain[base], theirs); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	if !wire.Prefer(theirs, r.chain[base+1:]) {
-		return nil, errLoses
+	ours = r.chain[base+1:]
+	if !wire.Prefer(theirs, ours) {
+		return nil, nil, nil, errLoses
 	}
 	out := append(append([]*wire.Commit(nil), r.chain[:base+1]...), theirs...)
-	return trimChain(out), nil
+	return trimChain(out), ours, theirs, nil
 }
 
 func trimChain(c []*wire.Commit) []*wire.Commit {

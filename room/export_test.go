@@ -125,3 +125,21 @@ func (r *Room) NoAutoRejoinForTest() {
 	r.lastRejoin = time.Now().Add(24 * time.Hour)
 	r.mu.Unlock()
 }
+
+// RemoveBackForTest is a departed member's attack on fork choice: on its
+// own tip (the epoch it last held) it removes victim — who removed it on
+// the others' branch — and makes its branch longer with extra joins of
+// fresh keys, pushing each epoch to its roster.
+func (r *Room) RemoveBackForTest(victim ed25519.PublicKey, extra int) error {
+	_, s, err := r.commit(wire.ChangeRemove, []ed25519.PublicKey{victim}, "", "test: remove a remover")
+	clear(s[:])
+	for range extra {
+		if err != nil {
+			return err
+		}
+		pub, _, _ := ed25519.GenerateKey(nil)
+		_, s, err = r.commit(wire.ChangeJoin, []ed25519.PublicKey{pub}, "", "test: longer branch")
+		clear(s[:])
+	}
+	return err
+}

@@ -176,7 +176,7 @@ func (m *Manager) Join(ctx context.Context, name string, opts JoinOptions) (*Roo
 	switch {
 	case closed:
 		return nil, ErrClosed
-	case r != nil && opts.Passphrase == nil:
+	case r != nil && (opts.Passphrase == nil || !r.isBlocked()):
 		return r, nil
 	}
 	kind, secret, err := secretFor(norm, opts)

@@ -20,8 +20,16 @@ import (
 // refuse it; dan does not read what alice sends next, live or by history
 // sync.
 func TestDepartedMemberCannotCommitBack(t *testing.T) {
-	t.Parallel()
-	inBubble(t, func(t *testing.T) {
+	for _, mode := range []string{"join on the old parent", "remove the remover, longer branch"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			inBubble(t, func(t *testing.T) { testDepartedCommitsBack(t, mode) })
+		})
+	}
+}
+
+func testDepartedCommitsBack(t *testing.T, mode string) {
+	{
 		a, b, d := newPeer(t, "alice"), newPeer(t, "bob"), newPeer(t, "dan")
 		connectAll(t, a, b, d)
 		for _, p := range []*peerNode{a, b, d} {
@@ -56,7 +64,17 @@ func TestDepartedMemberCannotCommitBack(t *testing.T) {
 
 		// Dan, still connected with every key he had, commits himself
 		// back on his last epoch and hands it to alice and bob.
-		if err := dRoom.RekeyBackForTest(); err != nil {
+		attack := dRoom.RekeyBackForTest
+		if mode != "join on the old parent" {
+			// The remover is whoever committed dan's removal: with the
+			// lowest peer ID of alice and bob, at once.
+			remover := a.id.PublicKey()
+			if b.id.PeerID() < a.id.PeerID() {
+				remover = b.id.PublicKey()
+			}
+			attack = func() error { return dRoom.RemoveBackForTest(remover, 3) }
+		}
+		if err := attack(); err != nil {
 			t.Fatal(err)
 		}
 		quiet(t, time.Second)
@@ -82,7 +100,7 @@ func TestDepartedMemberCannotCommitBack(t *testing.T) {
 		if isMember(a, "vault", d) {
 			t.Error("alice lists dan as a member again")
 		}
-	})
+	}
 }
 
 // TestOutsiderEpochStartsNoAdmission (issue 12 item 2): a peer outside the

@@ -108,7 +108,7 @@ func (r *Room) acceptTransfer(remote peer.ID, t *wire.Transfer) error {
 		return errors.New("sender is not in the tip's roster")
 	}
 	r.mu.Lock()
-	chain, err := r.attachLocked(t.Commits)
+	chain, replaced, theirs, err := r.forkLocked(t.Commits)
 	ours := r.tipLocked()
 	known := r.inChainLocked(pub)
 	r.mu.Unlock()
@@ -124,8 +124,22 @@ func (r *Room) acceptTransfer(remote peer.ID, t *wire.Transfer) error {
 		return err
 	}
 	if !tip.InRoster(self) {
+		if wire.MutualTie(theirs, replaced) {
+			// A branch that removed us, made by one we removed, keeping
+			// as many members as ours: nothing says it is the right one
+			// (a departed member can make it longer at will). We stay.
+			return errors.New("removed by a member our branch removed: not following")
+		}
 		r.rejoin(remote)
 		return errors.New("removed on a winning branch")
+	}
+	// Never move, key in hand, onto a branch made by someone our own
+	// branch removed: in a mutual removal (a departed member removing one
+	// who removed it) the number would decide, and the departed member
+	// could simply make its branch longer. Members it left out still
+	// follow the winner by re-admission (see rejoin); we stay.
+	if wire.RemovesAuthorOf(replaced, theirs) {
+		return errors.New("branch made by a member our branch removed")
 	}
 	if t.Secret == nil {
 		r.requestFrom(remote)

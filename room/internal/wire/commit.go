@@ -294,9 +294,18 @@ func VerifyChain(base *Commit, commits []*Commit) error {
 // envelope headers carry, so that every node ranks epochs it sees named the
 // same way, see [EpochRef.Better]), then the lower tip hash.
 func Prefer(a, b []*Commit) bool {
-	ra, rb := removesAuthorOf(a, b), removesAuthorOf(b, a)
+	ra, rb := RemovesAuthorOf(a, b), RemovesAuthorOf(b, a)
 	if ra != rb {
 		return ra
+	}
+	if ra && rb {
+		// Each removes the other's author (a partition, or a departed
+		// member removing one who removed it): the branch that keeps more
+		// of the ancestor's members wins. A lone member cannot make its
+		// branch keep more by making it longer.
+		if ka, kb := Kept(a), Kept(b); ka != kb {
+			return ka > kb
+		}
 	}
 	switch {
 	case len(b) == 0:
@@ -315,9 +324,9 @@ func Prefer(a, b []*Commit) bool {
 	return bytes.Compare(ha[:], hb[:]) < 0
 }
 
-// removesAuthorOf reports whether a commit of a removes the author of a
+// RemovesAuthorOf reports whether a commit of a removes the author of a
 // commit of b (and a does not join it again later).
-func removesAuthorOf(a, b []*Commit) bool {
+func RemovesAuthorOf(a, b []*Commit) bool {
 	for i, c := range a {
 		if c.Change != ChangeRemove {
 			continue
@@ -338,4 +347,38 @@ func joinsLater(cs []*Commit, pub ed25519.PublicKey) bool {
 		}
 	}
 	return false
+}
+
+// Kept returns how many members of the roster the branch starts from (the
+// parent of its first commit) are still in its tip's roster.
+func Kept(branch []*Commit) int {
+	if len(branch) == 0 {
+		return 0
+	}
+	first, tip := branch[0], branch[len(branch)-1]
+	var base []ed25519.PublicKey
+	switch first.Change {
+	case ChangeRemove:
+		base = append(append(base, first.Roster...), first.Subjects...)
+	case ChangeJoin:
+		for _, p := range first.Roster {
+			if !inKeys(first.Subjects, p) {
+				base = append(base, p)
+			}
+		}
+	}
+	n := 0
+	for _, p := range base {
+		if tip.InRoster(p) {
+			n++
+		}
+	}
+	return n
+}
+
+// MutualTie reports whether each branch removes an author of the other and
+// both keep as many of the ancestor's members: then nothing in the chain
+// says which side is right, and fork choice falls back to numbers.
+func MutualTie(a, b []*Commit) bool {
+	return RemovesAuthorOf(a, b) && RemovesAuthorOf(b, a) && Kept(a) == Kept(b)
 }

@@ -130,11 +130,24 @@ func TestPrefer(t *testing.T) {
 	sibA := mkCommit(t, p, alicePriv, ChangeJoin, 6, pubOf(carolPriv))
 	sibB := mkCommit(t, p, bobPriv, ChangeJoin, 7, pubOf(carolPriv))
 	lowB := bytes.Compare(sibB.KeyID[:], sibA.KeyID[:]) < 0
+	// Mutual removals on p = {alice, bob, dan}: bob removes dan; dan
+	// removes bob (keeping alice, a tie of 2 kept) and grows his branch;
+	// or dan removes alice and bob (keeping 1).
+	danRemovesBob := mkCommit(t, p, danPriv, ChangeRemove, 8, bob)
+	danLonger := mkCommit(t, danRemovesBob, danPriv, ChangeJoin, 9, pubOf(testAuthor(31)))
+	danAlone := mkCommit(t, p, danPriv, ChangeRemove, 10, bob, pubOf(alicePriv))
+	danAloneLonger := mkCommit(t, danAlone, danPriv, ChangeJoin, 11, pubOf(testAuthor(32)))
+	if !MutualTie([]*Commit{removeDan}, []*Commit{danRemovesBob, danLonger}) || MutualTie([]*Commit{removeDan}, []*Commit{danAlone}) {
+		t.Error("MutualTie")
+	}
 	tests := []struct {
 		name string
 		a, b []*Commit
 		want bool
 	}{
+		{"mutual removal: the branch keeping more members wins, even shorter", []*Commit{removeDan}, []*Commit{danAlone, danAloneLonger}, true},
+		{"mutual removal: the lone member's longer branch loses", []*Commit{danAlone, danAloneLonger}, []*Commit{removeDan}, false},
+		{"mutual removal, a tie: the number decides (the room refuses to follow it)", []*Commit{removeDan}, []*Commit{danRemovesBob, danLonger}, false},
 		{"removal beats the removed member's longer branch", []*Commit{removeDan}, []*Commit{danJoin, danMore}, true},
 		{"the removed member's branch loses as candidate", []*Commit{danJoin, danMore}, []*Commit{removeDan}, false},
 		{"higher number wins", []*Commit{sibA}, nil, true},

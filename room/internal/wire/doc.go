@@ -1,8 +1,8 @@
 // Package wire holds p2pchat's room wire formats: the encrypted, signed
 // message envelope published on a room's gossipsub topic, the key schedule
 // that turns an epoch secret and roster into sender tags and per-sender hash
-// ratchets, and the frames of the admission (CPace) and rekey stream
-// protocols.
+// ratchets, the signed commits that chain epochs, and the frames of the
+// admission (CPace) and epoch protocols.
 //
 // Every format starts with a version byte; decoders refuse unknown versions
 // with [ErrVersion] and check every length before allocating. The byte

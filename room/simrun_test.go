@@ -67,15 +67,18 @@ type simRun struct {
 	sent   []*simSent
 	seq    int
 	shared map[[2]int][]time.Time // (author, member): when member was in author's roster
+
+	atQuiet uint32 // the highest epoch number when the network went quiet
 }
 
 // simResult is what a schedule reports to the sweep.
 type simResult struct {
-	knownGaps int
-	classes   map[string]int
-	top       uint32 // the final epoch number
-	changes   int
-	settle    time.Duration
+	knownGaps    int
+	quietCommits uint32 // epochs committed after the network went quiet
+	classes      map[string]int
+	top          uint32 // the final epoch number
+	changes      int
+	settle       time.Duration
 }
 
 func (r *simRun) logf(format string, args ...any) {
@@ -132,11 +135,25 @@ func runSchedule(t *testing.T, sc *simSchedule) simResult {
 	}
 	r.wg.Wait()
 	quietAt := time.Now()
-	r.logf("quiet: heal, loss and reordering off, validators fast")
+	r.atQuiet = r.topEpoch()
+	r.logf("quiet: heal, loss and reordering off, validators fast; highest epoch %d", r.atQuiet)
 	r.quiet()
 	settled := r.settle()
 	r.logf("settled=%v after %v", settled, time.Since(quietAt))
 	return r.check(settled, time.Since(quietAt))
+}
+
+// topEpoch is the highest epoch number a running member holds.
+func (r *simRun) topEpoch() uint32 {
+	var top uint32
+	for _, s := range r.finalMembers() {
+		if rm, err := s.p.m.Room(simRoom); err == nil {
+			if n, _, _, ok := simView(rm); ok {
+				top = max(top, n)
+			}
+		}
+	}
+	return top
 }
 
 func (r *simRun) apply(a simAction) {

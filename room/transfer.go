@@ -124,10 +124,14 @@ func (r *Room) acceptTransfer(remote peer.ID, t *wire.Transfer) error {
 		return err
 	}
 	if !tip.InRoster(self) {
-		if wire.MutualTie(theirs, replaced) {
+		if wire.MutualTie(theirs, replaced) && r.othersIn(tip) {
 			// A branch that removed us, made by one we removed, keeping
-			// as many members as ours: nothing says it is the right one
-			// (a departed member can make it longer at will). We stay.
+			// as many members as ours, and members of our epoch are in
+			// its roster yet stay with us (they refuse it, below): the
+			// shape of a departed member removing the one who removed it
+			// (it can make its branch longer at will). We stay. In a
+			// partition that healed, our own members are left out of the
+			// winner too, and we all rejoin it.
 			return errors.New("removed by a member our branch removed: not following")
 		}
 		r.rejoin(remote)
@@ -164,6 +168,23 @@ func (r *Room) acceptTransfer(remote peer.ID, t *wire.Transfer) error {
 		r.spawn(func() { r.recommitJoin(c) })
 	}
 	return nil
+}
+
+// othersIn reports whether a member of our current epoch other than
+// us is in tip's roster. r.mu must not be held.
+func (r *Room) othersIn(tip *wire.Commit) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cur == nil {
+		return false
+	}
+	self := r.m.id.PublicKey()
+	for _, pub := range r.cur.Roster() {
+		if !pub.Equal(self) && tip.InRoster(pub) {
+			return true
+		}
+	}
+	return false
 }
 
 // lostJoins returns our join commits on old that are not on next and whose

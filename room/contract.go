@@ -26,3 +26,20 @@ const (
 	ReasonFingerprintMismatch Reason = "fingerprint_mismatch" // /verify: the fingerprint given is not the peer's
 	ReasonAmbiguous           Reason = "ambiguous"            // a nick names more than one member
 )
+
+// LeftText says in words why a member left, for a line such as "bob#k3f9q
+// left": "" for a goodbye, else the reason after a comma. Reason codes are
+// for scripts; this is for people.
+func LeftText(r Reason) string {
+	switch r {
+	case ReasonLeft, "":
+		return ""
+	case ReasonDisconnected:
+		return ": lost connection"
+	case ReasonTimedOut:
+		return ": not heard from for a while"
+	case ReasonNotInEpoch:
+		return ": was removed when the room key changed"
+	}
+	return " (" + string(r) + ")"
+}

@@ -117,7 +117,7 @@ func plainLine(e api.Event) string {
 		}
 		return fmt.Sprintf("* %s%s#%s%s joined", prefix, clean(ev.Nick), ev.Short, mark)
 	case room.EventMemberLeft:
-		return fmt.Sprintf("* %s%s#%s left (%s)", prefix, clean(ev.Nick), ev.Short, ev.Reason)
+		return fmt.Sprintf("* %s%s#%s left%s", prefix, clean(ev.Nick), ev.Short, room.LeftText(ev.Reason))
 	case room.EventNick:
 		return fmt.Sprintf("* %s%s#%s is now %s#%s", prefix, clean(ev.OldNick), ev.Short, clean(ev.Nick), ev.Short)
 	case room.EventMessage:

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -76,7 +75,7 @@ func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
 		return err
 	}
 	var (
-		srv    *api.Server
+		svc    *apiService
 		pumped chan struct{}
 	)
 	e, err := startNode(ctx, o, home, id, log, func(ev room.Event) {
@@ -89,8 +88,8 @@ func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
 		sdnotify.Stopping()
 		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if srv != nil {
-			srv.Shutdown(closeCtx)
+		if svc != nil {
+			svc.shutdown(closeCtx)
 		}
 		if cerr := e.close(closeCtx); cerr != nil && err == nil {
 			err = cerr
@@ -100,13 +99,6 @@ func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
 		}
 		log.Info("stopped")
 	}()
-	srv = api.NewServer(api.ServerConfig{Backend: e.Local, Logger: log, Authorize: func(c net.Conn) error {
-		err := localsock.CheckPeer(c)
-		if err != nil {
-			log.Warn("refused an API caller", "err", err)
-		}
-		return err
-	}})
 	pumped = make(chan struct{})
 	go func() {
 		defer close(pumped)
@@ -119,12 +111,9 @@ func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
 			return nil
 		})
 	}()
-	l, err := localsock.Listen(sock)
-	if err != nil {
+	if svc, err = serveAPI(e, sock, log); err != nil {
 		return err
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
 	rooms, err := e.M.StoredRooms(ctx)
 	if err != nil {
 		return err
@@ -144,7 +133,7 @@ func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
 	case <-ctx.Done():
 		log.Info("stopping", "why", context.Cause(ctx))
 		return nil
-	case err := <-served:
+	case err := <-svc.served:
 		return fmt.Errorf("API server: %w", err)
 	}
 }

@@ -281,6 +281,20 @@ func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Wr
 		}
 		<-done
 	}()
+	// As the daemon does, this node answers p2pchat send, tail, status, …
+	// on its socket while it runs (shut down before the node closes).
+	// Without a socket it still chats.
+	if sock, serr := socketPath(o, home); serr != nil {
+		log.Warn("not serving the local API", "err", serr)
+	} else if svc, serr := serveAPI(e, sock, log); serr != nil {
+		log.Warn("not serving the local API", "socket", sock, "err", serr)
+	} else {
+		defer func() {
+			closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			svc.shutdown(closeCtx)
+		}()
+	}
 	rooms, remembered, err := startRooms(ctx, e.M, o.args)
 	if err != nil {
 		return err

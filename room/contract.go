@@ -1,5 +1,11 @@
 package room
 
+import (
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/p2pchat/p2pchat/identity"
+)
+
 // Reason says why a member left ([EventMemberLeft]) or what an error event
 // ([EventError]) is about: the reason field of docs/CLI.md's events, which
 // users' scripts branch on. Faces add reasons of their own (a Reason may be
@@ -42,4 +48,20 @@ func LeftText(r Reason) string {
 		return ": was removed when the room key changed"
 	}
 	return " (" + string(r) + ")"
+}
+
+// KeyChangedWas names, for an [EventKeyChanged], the key that used the
+// nick before, as people are named: nick#fp (the peer ID itself if it
+// holds no key), with ", verified" if it had been.
+func KeyChangedWas(e Event) string {
+	was := e.OldPeer
+	if p, err := peer.Decode(e.OldPeer); err == nil {
+		if fp, err := identity.PeerFingerprint(p); err == nil {
+			was = e.Nick + "#" + fp.Short()
+		}
+	}
+	if e.OldVerified {
+		was += ", verified"
+	}
+	return was
 }

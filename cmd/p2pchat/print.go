@@ -126,10 +126,7 @@ func plainLine(e api.Event) string {
 		m := ev.Message
 		return fmt.Sprintf("* %syour message %.8s is %s by %d member(s)", prefix, m.ID, m.State, m.SeenBy)
 	case room.EventKeyChanged:
-		was := clean(ev.OldPeer)
-		if ev.OldVerified {
-			was += ", verified"
-		}
+		was := clean(room.KeyChangedWas(ev))
 		return fmt.Sprintf("!!! %s%s#%s uses the nick of a different key than before (was %s) — verify before trusting", prefix, clean(ev.Nick), ev.Short, was)
 	case room.EventError:
 		msg := "unknown error"

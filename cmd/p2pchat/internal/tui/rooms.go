@@ -38,10 +38,7 @@ func (m *Model) onEvent(ev room.Event) tea.Cmd {
 		if !m.verified[ev.Peer] {
 			m.keyChanged[ev.Peer] = true
 		}
-		was := sanitize(ev.OldPeer, false)
-		if ev.OldVerified {
-			was += ", verified"
-		}
+		was := sanitize(room.KeyChangedWas(ev), false)
 		m.add(v, &entry{kind: kindKeyChanged, from: ev.Peer, nick: ev.Nick, short: ev.Short,
 			text: prefix + "uses the nick of a different key than before (was " + was + ") — verify before trusting"})
 	case room.EventError:

@@ -96,3 +96,43 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCheck: Check never panics, accepts exactly the text that parses to
+// the fingerprint, and tells every other outcome apart with a sentinel.
+func FuzzCheck(f *testing.F) {
+	fp := FingerprintOf(seqKey(0))
+	f.Add(fp.String())
+	f.Add(FingerprintOf(seqKey(1)).String())
+	f.Add(strings.Repeat("A", 56))
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		err := fp.Check(s)
+		parsed, perr := ParseFingerprint(s)
+		switch {
+		case err == nil && (perr != nil || parsed != fp):
+			t.Fatalf("Check(%q) accepted text that is not the fingerprint", s)
+		case err != nil && perr == nil && parsed == fp:
+			t.Fatalf("Check(%q) refused the fingerprint: %v", s, err)
+		case err != nil && !errors.Is(err, ErrBadFingerprint) && !errors.Is(err, ErrMismatch):
+			t.Fatalf("Check(%q) = %v: no sentinel", s, err)
+		}
+	})
+}
+
+// FuzzCheckSafetyNumber: only the number itself (spaces and dashes aside)
+// is accepted.
+func FuzzCheckSafetyNumber(f *testing.F) {
+	want, err := SafetyNumber(seqKey(0), seqKey(32))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(want)
+	f.Add("00000 00000 00000 00000 00000 00000")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		err := CheckSafetyNumber(want, s)
+		if (err == nil) != (normalise(s) == normalise(want)) {
+			t.Fatalf("CheckSafetyNumber(%q) = %v", s, err)
+		}
+	})
+}

@@ -1,6 +1,11 @@
 package room
 
-import "github.com/p2pchat/p2pchat/room/store"
+import (
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/p2pchat/p2pchat/identity"
+	"github.com/p2pchat/p2pchat/room/store"
+)
 
 // Kind is a room's kind: who may join it. It is the kind field of the
 // rooms, status and joined objects of docs/CLI.md and docs/API.md.
@@ -49,3 +54,36 @@ const (
 	ReasonFingerprintMismatch Reason = "fingerprint_mismatch" // /verify: the fingerprint given is not the peer's
 	ReasonAmbiguous           Reason = "ambiguous"            // a nick names more than one member
 )
+
+// LeftText says in words why a member left, for a line such as "bob#k3f9q
+// left": "" for a goodbye, else the reason after a comma. Reason codes are
+// for scripts; this is for people.
+func LeftText(r Reason) string {
+	switch r {
+	case ReasonLeft, "":
+		return ""
+	case ReasonDisconnected:
+		return ": lost connection"
+	case ReasonTimedOut:
+		return ": not heard from for a while"
+	case ReasonNotInEpoch:
+		return ": was removed when the room key changed"
+	}
+	return " (" + string(r) + ")"
+}
+
+// KeyChangedWas names, for an [EventKeyChanged], the key that used the
+// nick before, as people are named: nick#fp (the peer ID itself if it
+// holds no key), with ", verified" if it had been.
+func KeyChangedWas(e Event) string {
+	was := e.OldPeer
+	if p, err := peer.Decode(e.OldPeer); err == nil {
+		if fp, err := identity.PeerFingerprint(p); err == nil {
+			was = e.Nick + "#" + fp.Short()
+		}
+	}
+	if e.OldVerified {
+		was += ", verified"
+	}
+	return was
+}

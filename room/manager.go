@@ -484,17 +484,21 @@ func (m *Manager) Verify(ctx context.Context, p peer.ID, fingerprint string) err
 	} else {
 		err = want.Check(fingerprint)
 	}
+	mismatch := errors.Is(err, identity.ErrMismatch)
+	if mismatch {
+		err = fmt.Errorf("%w: %w", ErrFingerprint, err)
+	}
 	if m.store == nil {
 		if err != nil {
 			return err
 		}
 		return errors.New("verify: no store to remember it in")
 	}
-	if errors.Is(err, identity.ErrMismatch) {
+	if mismatch {
 		if cerr := m.store.SetVerified(ctx, p.String(), want.String(), false, time.Now()); cerr != nil {
 			return fmt.Errorf("%w; and clearing its verification failed: %v", err, cerr)
 		}
-		return fmt.Errorf("%w: %w", ErrFingerprint, err)
+		return err
 	}
 	if err != nil {
 		return err

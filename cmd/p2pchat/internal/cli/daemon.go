@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
-	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/localsock"
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/sdnotify"
 	"github.com/p2pchat/p2pchat/room"
 )
@@ -36,7 +34,7 @@ func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
 		return err
 	}
 	var (
-		srv    *api.Server
+		svc    *apiService
 		pumped chan struct{}
 	)
 	e, err := startNode(ctx, o, home, id, log, func(ev room.Event) {
@@ -49,8 +47,8 @@ func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
 		sdnotify.Stopping()
 		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if srv != nil {
-			srv.Shutdown(closeCtx)
+		if svc != nil {
+			svc.shutdown(closeCtx)
 		}
 		if cerr := e.close(closeCtx); cerr != nil && err == nil {
 			err = cerr
@@ -60,13 +58,6 @@ func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
 		}
 		log.Info("stopped")
 	}()
-	srv = api.NewServer(api.ServerConfig{Backend: e.Local, Logger: log, Authorize: func(c net.Conn) error {
-		err := localsock.CheckPeer(c)
-		if err != nil {
-			log.Warn("refused an API caller", "err", err)
-		}
-		return err
-	}})
 	pumped = make(chan struct{})
 	go func() {
 		defer close(pumped)
@@ -79,12 +70,9 @@ func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
 			return nil
 		})
 	}()
-	l, err := localsock.Listen(sock)
-	if err != nil {
+	if svc, err = serveAPI(e, sock, log); err != nil {
 		return err
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
 	rooms, err := e.M.StoredRooms(ctx)
 	if err != nil {
 		return err
@@ -104,7 +92,7 @@ func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
 	case <-ctx.Done():
 		log.Info("stopping", "why", context.Cause(ctx))
 		return nil
-	case err := <-served:
+	case err := <-svc.served:
 		return fmt.Errorf("API server: %w", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -194,16 +195,55 @@ func TestOneNodePerHome(t *testing.T) {
 	home := filepath.Join(t.TempDir(), "home")
 	ctx := context.Background()
 	first := startChat(t, ctx, "--home", home, "--json", "--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0", "lobby")
-	first.wait("ready", isEvent("ready"))
-	for _, args := range [][]string{{"--json", "--no-mdns", "lobby"}, {"daemon", "--no-mdns"}} {
-		var stdout, stderr bytes.Buffer
-		code := run(ctx, append([]string{"--home", home}, args...), strings.NewReader(""), &stdout, &stderr)
-		if code != exitRuntime || !strings.Contains(stderr.String(), fmt.Sprintf("another p2pchat (pid %d) is running with state directory", os.Getpid())) {
-			t.Errorf("%q: exit %d, stderr %q", args, code, stderr.String())
-		}
+	firstID := first.wait("ready", isEvent("ready"))["peer_id"].(string)
+	// A second node for the home is refused; a plain p2pchat attaches to
+	// the first one's API instead of starting a node.
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"--home", home, "daemon", "--no-mdns"}, strings.NewReader(""), &stdout, &stderr)
+	if code != exitRuntime || !strings.Contains(stderr.String(), fmt.Sprintf("another p2pchat (pid %d) is running with state directory", os.Getpid())) {
+		t.Errorf("daemon: exit %d, stderr %q", code, stderr.String())
+	}
+	stdout.Reset()
+	if code := run(ctx, []string{"--home", home, "--json", "lobby"}, strings.NewReader(""), &stdout, io.Discard); code != exitOK || !strings.Contains(stdout.String(), `"peer_id":"`+firstID+`"`) {
+		t.Errorf("plain p2pchat beside a running UI: exit %d, stdout %q; want it attached to that node", code, stdout.String())
 	}
 	first.stdin.Close()
 	if code := first.exit(); code != exitOK {
 		t.Errorf("first chat exit %d", code)
+	}
+}
+
+// TestEmbeddedNodeServesAPI: while line mode (or the UI) runs a node of
+// its own, p2pchat send, status and rooms work against it, and a message
+// sent that way shows in the open session as our own.
+func TestEmbeddedNodeServesAPI(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	t.Setenv(passphraseEnv, "")
+	home := filepath.Join(t.TempDir(), "home")
+	ctx := context.Background()
+	chat := startChat(t, ctx, loopback("--home", home, "--nick", "alice", "lobby")...)
+	id := chat.wait("ready", isEvent("ready"))["peer_id"].(string)
+
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, []string{"--home", home, "status", "--json"}, strings.NewReader(""), &stdout, &stderr); code != exitOK ||
+		!strings.Contains(stdout.String(), `"peer_id":"`+id+`"`) {
+		t.Fatalf("status: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run(ctx, []string{"--home", home, "send", "--wait", "20", "lobby", "hello from the CLI"}, strings.NewReader(""), &stdout, &stderr); code != exitOK {
+		t.Fatalf("send: exit %d, stderr %q", code, stderr.String())
+	}
+	ev := chat.wait("the CLI's message", isEvent("message", "text", "hello from the CLI"))
+	if ev["self"] != true || ev["from"] != id || ev["room"] != "lobby" {
+		t.Errorf("the CLI's message in the session: %v; want it as our own", ev)
+	}
+	chat.stdin.Close()
+	if code := chat.exit(); code != exitOK {
+		t.Errorf("exit %d", code)
+	}
+	// Quitting stops the node and its socket.
+	if code := run(ctx, []string{"--home", home, "status"}, strings.NewReader(""), io.Discard, io.Discard); code != exitNoDaemon {
+		t.Errorf("status after the session ended: exit %d, want %d", code, exitNoDaemon)
 	}
 }

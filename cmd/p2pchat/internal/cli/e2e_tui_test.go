@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -256,7 +257,9 @@ func TestNetnsTUI(t *testing.T) {
 	alice.keys("/quit")
 	alice.key("Enter")
 	alice.waitExit(15 * time.Second)
-	bob.waitScreen(15*time.Second, "alice leaving", func(s string) bool { return strings.Contains(s, "left (left)") })
+	bob.waitScreen(15*time.Second, "alice leaving", func(s string) bool {
+		return regexp.MustCompile(`#[a-z2-7]{5} left\b`).MatchString(s) && !strings.Contains(s, "left (")
+	})
 
 	// SIGTERM: the same.
 	if err := syscall.Kill(bob.pid(), syscall.SIGTERM); err != nil {

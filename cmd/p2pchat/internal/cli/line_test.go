@@ -2,12 +2,15 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/slash"
+	"github.com/p2pchat/p2pchat/room"
 )
 
 // TestLineCommandErrors runs command lines that are answered before the
@@ -91,5 +94,24 @@ func TestCLIDocHasHelp(t *testing.T) {
 	}
 	if !strings.Contains(string(doc), "```\n"+helpText+"\n```\n") {
 		t.Errorf("docs/CLI.md lacks the /help text; it is now:\n%s", helpText)
+	}
+}
+
+// TestDropSummary: counters that grow in a healthy room at start-up are
+// not listed as drops; the others are.
+func TestDropSummary(t *testing.T) {
+	tests := []struct {
+		in   map[string]uint64
+		want string
+	}{
+		{nil, "nothing"},
+		{map[string]uint64{room.DropUnknownEpoch: 2}, "nothing (and 2 ignored as usual while keys settle)"},
+		{map[string]uint64{room.DropSignature: 1, room.DropSuperseded: 3, room.DropReplay: 0}, "bad_signature=1 (and 3 ignored as usual while keys settle)"},
+		{map[string]uint64{room.DropUnknownEpoch: math.MaxUint64, room.DropSuperseded: 5}, fmt.Sprintf("nothing (and %d ignored as usual while keys settle)", uint64(math.MaxUint64))},
+	}
+	for _, tt := range tests {
+		if got := dropSummary(tt.in); got != tt.want {
+			t.Errorf("dropSummary(%v) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

@@ -117,7 +117,7 @@ func plainLine(e api.Event) string {
 		}
 		return fmt.Sprintf("* %s%s#%s%s joined", prefix, clean(ev.Nick), ev.Short, mark)
 	case room.EventMemberLeft:
-		return fmt.Sprintf("* %s%s#%s left (%s)", prefix, clean(ev.Nick), ev.Short, ev.Reason)
+		return fmt.Sprintf("* %s%s#%s left%s", prefix, clean(ev.Nick), ev.Short, room.LeftText(ev.Reason))
 	case room.EventNick:
 		return fmt.Sprintf("* %s%s#%s is now %s#%s", prefix, clean(ev.OldNick), ev.Short, clean(ev.Nick), ev.Short)
 	case room.EventMessage:
@@ -126,10 +126,7 @@ func plainLine(e api.Event) string {
 		m := ev.Message
 		return fmt.Sprintf("* %syour message %.8s is %s by %d member(s)", prefix, m.ID, m.State, m.SeenBy)
 	case room.EventKeyChanged:
-		was := clean(ev.OldPeer)
-		if ev.OldVerified {
-			was += ", verified"
-		}
+		was := clean(room.KeyChangedWas(ev))
 		return fmt.Sprintf("!!! %s%s#%s uses the nick of a different key than before (was %s) — verify before trusting", prefix, clean(ev.Nick), ev.Short, was)
 	case room.EventError:
 		msg := "unknown error"

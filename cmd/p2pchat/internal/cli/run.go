@@ -200,7 +200,7 @@ func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Wr
 	}
 	if c, err := daemonClient(ctx, o, home); err == nil {
 		if len(o.listen) > 0 || len(o.peers) > 0 || o.noMDNS {
-			return usageError{fmt.Errorf("a daemon runs for %s: --listen, --peer and --no-mdns configure its node, so they go to `p2pchat daemon` (or stop it, or pass another --home)", home)}
+			return usageError{fmt.Errorf("a p2pchat node (a daemon, or another p2pchat's own) runs for %s and this one attaches to it: --listen, --peer and --no-mdns configure a node, so they go to the command that starts it (or stop it, or pass another --home)", home)}
 		}
 		if o.nick != "" {
 			// The daemon's node is this user's: --nick renames it, as /nick does.
@@ -237,6 +237,20 @@ func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Wr
 		}
 		<-done
 	}()
+	// As the daemon does, this node answers p2pchat send, tail, status, …
+	// on its socket while it runs (shut down before the node closes).
+	// Without a socket it still chats.
+	if sock, serr := socketPath(o, home); serr != nil {
+		log.Warn("not serving the local API", "err", serr)
+	} else if svc, serr := serveAPI(e, sock, log); serr != nil {
+		log.Warn("not serving the local API", "socket", sock, "err", serr)
+	} else {
+		defer func() {
+			closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			svc.shutdown(closeCtx)
+		}()
+	}
 	rooms, remembered, err := startRooms(ctx, e.M, o.args)
 	if err != nil {
 		return err

@@ -402,11 +402,11 @@ func TestPrinterEvents(t *testing.T) {
 	}{
 		{"key changed verified",
 			room.Event{Type: room.EventKeyChanged, Room: "lobby", Peer: bobID, Nick: "bob", Short: "ab12c", OldPeer: old, OldVerified: true},
-			"!!! [lobby] bob#ab12c uses the nick of a different key than before (was " + old + ", verified) — verify before trusting\n",
+			"!!! [lobby] bob#ab12c uses the nick of a different key than before (was bob#c2m3s, verified) — verify before trusting\n",
 			map[string]any{"type": "key_changed", "room": "lobby", "peer_id": bob, "nick": "bob", "fp": "ab12c", "old_peer_id": old, "old_verified": true}},
 		{"key changed unverified",
 			room.Event{Type: room.EventKeyChanged, Room: "lobby", Peer: bobID, Nick: "bob\x1b[2J", Short: "ab12c", OldPeer: old},
-			"!!! [lobby] bob\\x1b[2J#ab12c uses the nick of a different key than before (was " + old + ") — verify before trusting\n",
+			"!!! [lobby] bob\\x1b[2J#ab12c uses the nick of a different key than before (was bob\\x1b[2J#c2m3s) — verify before trusting\n",
 			map[string]any{"type": "key_changed", "room": "lobby", "peer_id": bob, "nick": "bob\x1b[2J", "fp": "ab12c", "old_peer_id": old, "old_verified": false}},
 		{"error with reason",
 			room.Event{Type: room.EventError, Room: "vault", Peer: bobID, Reason: "wrong_passphrase", Err: errors.New("refused")},

@@ -30,9 +30,9 @@ type LockedError struct {
 // Error says which daemon holds which state directory.
 func (e *LockedError) Error() string {
 	if e.PID > 0 {
-		return fmt.Sprintf("another p2pchat (pid %d) is running with state directory %s; one node per state directory: use its daemon, or another --home", e.PID, e.Home)
+		return fmt.Sprintf("another p2pchat (pid %d) is running with state directory %s; one node per state directory: p2pchat status, send, tail, … talk to it (every node serves the local API), or use another --home", e.PID, e.Home)
 	}
-	return fmt.Sprintf("another p2pchat is running with state directory %s; one node per state directory: use its daemon, or another --home", e.Home)
+	return fmt.Sprintf("another p2pchat is running with state directory %s; one node per state directory: p2pchat status, send, tail, … talk to it (every node serves the local API), or use another --home", e.Home)
 }
 
 // Unwrap returns [ErrLocked].

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,22 @@ func TestOneMemberCount(t *testing.T) {
 	status := regexp.MustCompile(`· (\d+) members?, `).FindStringSubmatch(f)
 	if head == nil || status == nil || head[1] != status[1] {
 		t.Errorf("header says %v, status line %v:\n%s", head, status, f)
+	}
+}
+
+// TestLeftInWords: why a member left is said in words, not as a code.
+func TestLeftInWords(t *testing.T) {
+	m, _, bob := twoRooms(t)
+	for _, r := range []room.Reason{room.ReasonLeft, room.ReasonDisconnected, room.ReasonNotInEpoch} {
+		send(m, EventMsg{room.Event{Type: room.EventMemberLeft, Room: "lobby", Peer: bob.Peer, Nick: "bob", Short: bob.Fingerprint.Short(), Reason: r}})
+	}
+	f := plain(t, m)
+	for _, want := range []string{"bob#" + bob.Fingerprint.Short() + " left\n", "left: lost connection", "left: was removed when the room key changed"} {
+		if !strings.Contains(f, want) && !strings.Contains(f, strings.TrimSuffix(want, "\n")+" ") {
+			t.Errorf("screen lacks %q:\n%s", want, f)
+		}
+	}
+	if strings.Contains(f, "left (") {
+		t.Errorf("a reason code on the screen:\n%s", f)
 	}
 }

@@ -31,17 +31,14 @@ func (m *Model) onEvent(ev room.Event) tea.Cmd {
 	case room.EventMemberJoined:
 		m.add(v, &entry{kind: kindMember, from: ev.Peer, nick: ev.Nick, short: ev.Short, text: prefix + "joined"})
 	case room.EventMemberLeft:
-		m.add(v, &entry{kind: kindMember, from: ev.Peer, nick: ev.Nick, short: ev.Short, text: prefix + "left (" + string(ev.Reason) + ")"})
+		m.add(v, &entry{kind: kindMember, from: ev.Peer, nick: ev.Nick, short: ev.Short, text: prefix + "left" + room.LeftText(ev.Reason)})
 	case room.EventNick:
 		m.add(v, &entry{kind: kindMember, from: ev.Peer, nick: ev.OldNick, short: ev.Short, text: prefix + "is now " + sanitize(ev.Nick, false) + "#" + ev.Short})
 	case room.EventKeyChanged:
 		if !m.verified[ev.Peer] {
 			m.keyChanged[ev.Peer] = true
 		}
-		was := sanitize(ev.OldPeer, false)
-		if ev.OldVerified {
-			was += ", verified"
-		}
+		was := sanitize(room.KeyChangedWas(ev), false)
 		m.add(v, &entry{kind: kindKeyChanged, from: ev.Peer, nick: ev.Nick, short: ev.Short,
 			text: prefix + "uses the nick of a different key than before (was " + was + ") — verify before trusting"})
 	case room.EventError:

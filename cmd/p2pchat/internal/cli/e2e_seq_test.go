@@ -1,6 +1,6 @@
 //go:build e2e && linux
 
-package main
+package cli
 
 import (
 	"fmt"

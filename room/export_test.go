@@ -54,3 +54,20 @@ func init() {
 		return sha256.Sum256(append([]byte("room test passphrase\x00"+name+"\x00"), passphrase...))
 	}
 }
+
+// OnReadForTest makes f run, with whether the room's lock was free, just
+// before each envelope's cryptography (nil: no more).
+func OnReadForTest(f func(lockFree bool)) {
+	if f == nil {
+		testHookRead.Store(nil)
+		return
+	}
+	h := func(r *Room) {
+		free := r.mu.TryLock()
+		if free {
+			r.mu.Unlock()
+		}
+		f(free)
+	}
+	testHookRead.Store(&h)
+}

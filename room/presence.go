@@ -177,6 +177,7 @@ func (r *Room) tickLoop() {
 		for _, p := range gone {
 			r.removeMember(p, ReasonTimedOut)
 		}
+		r.meetStrangers()
 		if len(expired) > 0 {
 			r.m.emit(Event{Type: EventError, Room: r.name, Reason: ReasonUnreadable,
 				Err: fmt.Errorf("room %q: %d message(s) could not be read: they were sent under epoch %d, whose key no member handed us within %v", r.name, len(expired), expired[0].ref.Number, r.m.timing.BufferTTL)})
@@ -221,35 +222,53 @@ func (r *Room) present(kind wire.Kind) {
 // maxMet bounds the peers remembered by meet.
 const maxMet = 1024
 
-// meet tries once, for each topic peer that appears while we hold a key of
-// an open room and is still in no roster we hold after FoundWait (a joiner
-// is admitted by then), to get its epoch if it wins over ours: two groups
-// that made their keys apart converge so. Envelopes never start this (only
-// members' envelopes are even buffered), each peer gets one attempt per
-// join of the room, and never in a passphrase room: there each attempt
-// would test our passphrase for the peer (a guessing oracle).
+// meetRetry is how often meetStrangers tries the same peer again.
+const meetRetry = time.Second
+
+// metPeer is a topic peer in no roster we hold, as meetStrangers sees it.
+type metPeer struct {
+	seen, tried time.Time
+}
+
+// meet notes when a topic peer appeared (see meetStrangers).
 func (r *Room) meet(p peer.ID) {
 	r.mu.Lock()
-	skip := r.kind != KindOpen || r.cur == nil || r.met[p] || len(r.met) >= maxMet
-	r.mu.Unlock()
-	if skip {
+	defer r.mu.Unlock()
+	if _, ok := r.met[p]; !ok && len(r.met) < maxMet {
+		r.met[p] = &metPeer{seen: time.Now()}
+	}
+}
+
+// meetStrangers converges with groups that made their keys apart, in open
+// rooms only: a topic peer that has been on the topic for FoundWait (a
+// joiner is admitted by then) and is in no roster we hold is asked to admit
+// us (convergeLocked, at most one peer a tick and each peer once a
+// second), and we adopt its epoch if it wins. Envelopes never start this
+// (only members' envelopes are even buffered); in a passphrase room it
+// never runs, since each attempt would test our passphrase for that peer.
+func (r *Room) meetStrangers() {
+	if r.kind != KindOpen {
 		return
 	}
-	r.spawn(func() {
-		select {
-		case <-time.After(r.m.timing.FoundWait):
-		case <-r.ctx.Done():
-			return
+	peers := r.topic.Peers() // not under r.mu: it waits for the transport
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for p := range r.met {
+		if !slices.Contains(peers, p) || r.heldMemberLocked(p) {
+			delete(r.met, p)
 		}
-		if !slices.Contains(r.topic.Peers(), p) { // not under r.mu: it waits for the transport
-			return
+	}
+	if r.cur == nil || r.converging {
+		return
+	}
+	for _, p := range peers {
+		mp := r.met[p]
+		if mp == nil || now.Sub(mp.seen) < r.m.timing.FoundWait || now.Sub(mp.tried) < meetRetry || r.heldMemberLocked(p) {
+			continue
 		}
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if r.met[p] || len(r.met) >= maxMet || r.heldMemberLocked(p) {
-			return
-		}
-		r.met[p] = true
+		mp.tried = now
 		r.convergeLocked(r.cur.Ref(), p)
-	})
+		return
+	}
 }

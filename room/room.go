@@ -74,7 +74,6 @@ type Room struct {
 	announce   bool // a presence announcement is scheduled
 	failures   map[peer.ID][]time.Time
 	refusedBy  map[peer.ID]bool // members that refused our passphrase (told once)
-	met        map[peer.ID]bool // topic peers outside our rosters we tried to converge with (see meet)
 	sent       []sentBody       // our recent messages, re-sent under a later epoch (see resend)
 	seenIDs    map[[16]byte]time.Time
 	seq        uint64                      // our last message's sequence number in this room
@@ -88,6 +87,7 @@ type Room struct {
 	// the transport's allow function (read without r.mu; replaced, never
 	// changed, by refreshAllowedLocked).
 	allowed atomic.Pointer[map[peer.ID]bool]
+	met     map[peer.ID]*metPeer // topic peers outside our rosters (see meetStrangers)
 }
 
 // sentBody is one of our recent messages and the epoch it went out under.
@@ -141,7 +141,7 @@ func newRoom(m *Manager, name, kind string, secret [32]byte) (*Room, error) {
 		tried:     map[wire.EpochRef]time.Time{},
 		failures:  map[peer.ID][]time.Time{},
 		refusedBy: map[peer.ID]bool{},
-		met:       map[peer.ID]bool{},
+		met:       map[peer.ID]*metPeer{},
 		seenIDs:   map[[16]byte]time.Time{},
 		acks:      map[peer.ID][]wire.SeqRange{},
 		syncQueue: map[peer.ID]bool{},

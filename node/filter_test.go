@@ -147,3 +147,93 @@ func joinMembers(n *Node, name string, v Validator, allow func(peer.ID) bool) (*
 func (r *rpcTracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
 func (r *rpcTracer) OnClosedOutboundStream(peer.ID)                       {}
 func (r *rpcTracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
+
+// TestRejectedForwarderPenalised: a member that forwards messages the
+// validator rejects loses score on the topic (P4) until it is graylisted;
+// an honest member's score stays 0 and a stranger's is far below.
+func TestRejectedForwarderPenalised(t *testing.T) {
+	var mu sync.Mutex
+	scores := map[peer.ID]float64{}
+	var nodes []*Node
+	for i := range 4 {
+		var peers []string
+		for _, p := range nodes {
+			peers = append(peers, loopbackAddr(t, p))
+		}
+		cfg := Config{NoMDNS: true, Peers: peers}
+		if i == 0 {
+			cfg.scores = func(m map[peer.ID]float64) {
+				mu.Lock()
+				scores = m
+				mu.Unlock()
+			}
+		}
+		nodes = append(nodes, newTestNode(t, cfg))
+	}
+	for _, nd := range nodes {
+		waitFor(t, "full mesh", func() bool { return len(nd.ConnectedPeers()) == 3 })
+	}
+	a, bad, good, stranger := nodes[0], nodes[1], nodes[2], nodes[3]
+	members := map[peer.ID]bool{a.ID(): true, bad.ID(): true, good.ID(): true}
+	allow := func(p peer.ID) bool { return members[p] }
+	va := &recordingValidator{reject: map[string]bool{}}
+	ta, err := a.JoinFiltered("room", va.validate, allow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The honest member judges as a does (so it does not forward what a
+	// rejects); the other forwards anything.
+	vg := &recordingValidator{reject: va.reject}
+	var tops []*Topic
+	for _, v := range []Validator{nil, vg.validate} {
+		n := bad
+		if v != nil {
+			n = good
+		}
+		tp, err := n.JoinFiltered("room", v, allow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tops = append(tops, tp)
+	}
+	if _, err := stranger.Join("room", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "topic peers", func() bool {
+		return len(ta.Peers()) == 3 && tops[0].allowedSubs() == 2 && tops[1].allowedSubs() == 2
+	})
+	score := func(p peer.ID) (float64, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		s, ok := scores[p]
+		return s, ok
+	}
+	reject := func(msg string) {
+		va.mu.Lock()
+		vg.mu.Lock()
+		va.reject[msg] = true
+		vg.mu.Unlock()
+		va.mu.Unlock()
+		if err := tops[0].Publish(context.Background(), []byte(msg), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A burst of messages a's validator rejects (before any heartbeat can
+	// prune the forwarder from a's mesh: a penalised peer loses its mesh
+	// links too): they graylist it.
+	for i := range 20 {
+		reject(fmt.Sprintf("rejected %d", i))
+	}
+	waitFor(t, "the forwarder graylisted", func() bool { s, ok := score(bad.ID()); return ok && s < graylistThreshold })
+	if err := tops[1].Publish(context.Background(), []byte("fine"), nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the honest member's message", func() bool { return len(va.callsFor("fine")) > 0 })
+	waitFor(t, "scores of the others", func() bool {
+		g, ok1 := score(good.ID())
+		s, ok2 := score(stranger.ID())
+		return ok1 && ok2 && g == 0 && s <= strangerScore
+	})
+	s, _ := score(bad.ID())
+	t.Logf("forwarder of rejected messages: %.1f", s)
+}

@@ -92,6 +92,8 @@ type Config struct {
 	hostSecurity securityFunc
 	// tracer, if not nil, traces gossipsub's RPCs.
 	tracer pubsub.RawTracer
+	// scores, if not nil, receives the peer scores every 100ms.
+	scores func(map[peer.ID]float64)
 }
 
 // NoticeKind says what a [Notice] reports.
@@ -286,6 +288,9 @@ func New(ctx context.Context, priv crypto.PrivKey, cfg Config) (*Node, error) {
 	opts := append(pubsubOptions(logger), n.scoreOptions()...)
 	if cfg.tracer != nil {
 		opts = append(opts, pubsub.WithRawTracer(cfg.tracer))
+	}
+	if cfg.scores != nil {
+		opts = append(opts, pubsub.WithPeerScoreInspect(cfg.scores, 100*time.Millisecond))
 	}
 	n.ps, err = pubsub.NewGossipSub(n.bg, h, opts...)
 	if err != nil {

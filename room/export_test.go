@@ -143,3 +143,20 @@ func (r *Room) RemoveBackForTest(victim ed25519.PublicKey, extra int) error {
 	}
 	return err
 }
+
+// OnReadForTest makes f run, with whether the room's lock was free, just
+// before each envelope's cryptography (nil: no more).
+func OnReadForTest(f func(lockFree bool)) {
+	if f == nil {
+		testHookRead.Store(nil)
+		return
+	}
+	h := func(r *Room) {
+		free := r.mu.TryLock()
+		if free {
+			r.mu.Unlock()
+		}
+		f(free)
+	}
+	testHookRead.Store(&h)
+}

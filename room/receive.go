@@ -3,6 +3,7 @@ package room
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -70,6 +71,9 @@ func (r *Room) open(env []byte, via peer.ID, mayBuffer bool) (*received, string,
 	r.mu.Unlock()
 	var b *wire.Body
 	if err == nil {
+		if h := testHookRead.Load(); h != nil {
+			(*h)(r)
+		}
 		_, b, err = op.Read()
 		if err == nil {
 			r.mu.Lock()
@@ -118,6 +122,10 @@ func nextClock(c uint64) uint64 {
 	}
 	return c + 1
 }
+
+// testHookRead, if set (by tests), runs just before an envelope's
+// cryptography.
+var testHookRead atomic.Pointer[func(*Room)]
 
 // dropReason names the drop counter for an error of wire's Open steps, ""
 // for nil.

@@ -135,3 +135,36 @@ func TestNoKeyNoReports(t *testing.T) {
 		}
 	})
 }
+
+// TestCryptoOutsideLock: an envelope's header MAC, ratchet walk, AEAD and
+// signature are checked without the room's lock held, so a slow envelope
+// does not hold up sends, status or key changes.
+func TestCryptoOutsideLock(t *testing.T) {
+	// Not parallel: the hook is package-wide.
+	inBubble(t, func(t *testing.T) {
+		b := newPeer(t, "bob")
+		r := b.join("lobby")
+		<-r.Ready()
+		roster, seal := alongside(t, b, "lobby")
+		var s [32]byte
+		rand.Read(s[:])
+		if !r.AdoptForTest(3, s, roster) {
+			t.Fatal("epoch 3 not adopted")
+		}
+		var reads, locked int
+		room.OnReadForTest(func(free bool) {
+			reads++
+			if !free {
+				locked++
+			}
+		})
+		defer room.OnReadForTest(nil)
+		if res := r.DeliverForTest(seal(3, s, "hi"), peerOfKey(t, roster[0])); res != room.Accept {
+			t.Fatalf("verdict %v", res)
+		}
+		if reads != 1 || locked != 0 {
+			t.Errorf("%d reads, %d with the room lock held", reads, locked)
+		}
+		b.waitMessage("lobby", "hi")
+	})
+}

@@ -45,7 +45,7 @@ var (
 	ErrSender    = errors.New("sender tag does not match author")
 	ErrSignature = errors.New("bad signature")
 	ErrTooLong   = fmt.Errorf("text longer than %d bytes", MaxText)
-	ErrClock     = fmt.Errorf("Lamport clock not below %d", uint64(ClockLimit))
+	ErrClock     = fmt.Errorf("clock not below %d", uint64(ClockLimit))
 	ErrNick      = fmt.Errorf("nick must be 1 to %d bytes of printable UTF-8 without spaces or '#'", MaxNick)
 )
 

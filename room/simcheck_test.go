@@ -225,6 +225,9 @@ func (r *simRun) check(settled bool, took time.Duration) simResult {
 	if bound := uint32(4*r.sc.changes + 2*r.sc.n + 4); top > bound {
 		vs = append(vs, simViolation{"info/churn", fmt.Sprintf("epoch number %d after %d membership changes (bound %d without loss)", top, r.sc.changes, bound)})
 	}
+	if r.remedied > 0 {
+		vs = append(vs, simViolation{"info/apart-rejoined", fmt.Sprintf("%d member(s) of passphrase groups that formed apart left and joined again", r.remedied)})
+	}
 	if !settled {
 		vs = append(vs, r.liveness()...)
 	}

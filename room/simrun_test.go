@@ -68,7 +68,8 @@ type simRun struct {
 	seq    int
 	shared map[[2]int][]time.Time // (author, member): when member was in author's roster
 
-	atQuiet uint32 // the highest epoch number when the network went quiet
+	atQuiet  uint32 // the highest epoch number when the network went quiet
+	remedied int    // members that left and joined again because their group formed apart (rejoinApart)
 }
 
 // simResult is what a schedule reports to the sweep.
@@ -139,8 +140,62 @@ func runSchedule(t *testing.T, sc *simSchedule) simResult {
 	r.logf("quiet: heal, loss and reordering off, validators fast; highest epoch %d", r.atQuiet)
 	r.quiet()
 	settled := r.settle()
+	if !settled && r.sc.passphrase {
+		// Groups of a passphrase room that formed apart stay apart until
+		// a user joins again (docs/PROTOCOL.md section 5): do what the
+		// documentation tells the users of the smaller groups to do, and
+		// require convergence after it.
+		if r.remedied = r.rejoinApart(); r.remedied > 0 {
+			settled = r.settle()
+		}
+	}
 	r.logf("settled=%v after %v", settled, time.Since(quietAt))
 	return r.check(settled, time.Since(quietAt))
+}
+
+// rejoinApart makes every running member outside the largest group (by
+// the key it holds; a tie goes to the group of the lowest slot) leave the
+// room and join it again, and returns how many did.
+func (r *simRun) rejoinApart() int {
+	groups := map[string][]*simSlot{}
+	var order []string
+	for _, s := range r.finalMembers() {
+		rm, err := s.p.m.Room(simRoom)
+		if err != nil {
+			continue
+		}
+		_, key, _, ok := simView(rm)
+		if !ok {
+			continue
+		}
+		k := fmt.Sprint(key)
+		if groups[k] == nil {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], s)
+	}
+	if len(groups) < 2 {
+		return 0
+	}
+	best := order[0]
+	for _, k := range order[1:] {
+		if len(groups[k]) > len(groups[best]) {
+			best = k
+		}
+	}
+	n := 0
+	for _, k := range order {
+		if k == best {
+			continue
+		}
+		for _, s := range groups[k] {
+			r.logf("remedy: n%d leaves and joins again (passphrase groups formed apart)", s.idx)
+			r.apply(simAction{kind: actLeave, slot: s.idx})
+			r.apply(simAction{kind: actRejoin, slot: s.idx})
+			n++
+		}
+	}
+	return n
 }
 
 // topEpoch is the highest epoch number a running member holds.

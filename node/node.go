@@ -285,29 +285,8 @@ func New(ctx context.Context, priv crypto.PrivKey, cfg Config) (*Node, error) {
 		return fail(err)
 	}
 
-	opts := append(pubsubOptions(logger), n.scoreOptions()...)
-	if cfg.tracer != nil {
-		opts = append(opts, pubsub.WithRawTracer(cfg.tracer))
-	}
-	if cfg.scores != nil {
-		opts = append(opts, pubsub.WithPeerScoreInspect(cfg.scores, 100*time.Millisecond))
-	}
-	n.ps, err = pubsub.NewGossipSub(n.bg, h, opts...)
-	if err != nil {
-		return fail(fmt.Errorf("node: failed to start gossipsub: %w", err))
-	}
-
-	if !cfg.NoMDNS {
-		name := cfg.mdnsService
-		if name == "" {
-			name = MDNSService
-		}
-		svc := mdns.NewMdnsService(h, name, discoveryNotifee{n})
-		if err := svc.Start(); err != nil {
-			svc.Close()
-			return fail(fmt.Errorf("node: failed to start mDNS: %w", err))
-		}
-		n.mdns = svc
+	if err := n.startServices(cfg); err != nil {
+		return fail(err)
 	}
 
 	for _, sp := range n.static {
@@ -319,6 +298,36 @@ func New(ctx context.Context, priv crypto.PrivKey, cfg Config) (*Node, error) {
 	}
 	n.log.Info("node started", "peer", h.ID(), "addrs", n.Addrs(), "mdns", !cfg.NoMDNS)
 	return n, nil
+}
+
+// startServices starts gossipsub (with cfg's test knobs) and, unless
+// cfg.NoMDNS, mDNS on n's host.
+func (n *Node) startServices(cfg Config) error {
+	opts := append(pubsubOptions(n.log), n.scoreOptions()...)
+	if cfg.tracer != nil {
+		opts = append(opts, pubsub.WithRawTracer(cfg.tracer))
+	}
+	if cfg.scores != nil {
+		opts = append(opts, pubsub.WithPeerScoreInspect(cfg.scores, 100*time.Millisecond))
+	}
+	var err error
+	n.ps, err = pubsub.NewGossipSub(n.bg, n.host, opts...)
+	if err != nil {
+		return fmt.Errorf("node: failed to start gossipsub: %w", err)
+	}
+	if !cfg.NoMDNS {
+		name := cfg.mdnsService
+		if name == "" {
+			name = MDNSService
+		}
+		svc := mdns.NewMdnsService(n.host, name, discoveryNotifee{n})
+		if err := svc.Start(); err != nil {
+			svc.Close()
+			return fmt.Errorf("node: failed to start mDNS: %w", err)
+		}
+		n.mdns = svc
+	}
+	return nil
 }
 
 func orDefault(v, def time.Duration) time.Duration {

@@ -137,6 +137,9 @@ func (r *Room) sendMessage(ctx context.Context, kind wire.Kind, text string) (*M
 	if moved {
 		r.spawn(r.resend)
 	}
+	if state == StateSent {
+		r.ackSoon()
+	}
 	msg := r.message(r.m.net.ID(), b, true)
 	msg.State = state
 	r.m.emit(Event{Type: EventMessage, Room: r.name, Message: msg})

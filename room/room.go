@@ -89,6 +89,7 @@ type Room struct {
 	acks       map[peer.ID][]wire.SeqRange // which of our messages each member holds
 	syncQueue  map[peer.ID]bool
 	syncWake   chan struct{}
+	ackAt      *time.Timer // a sync with every member to learn what is seen (see ackSoon)
 
 	// allowed is the set of peers in the roster of an epoch we hold, for
 	// the transport's allow function (read without r.mu; replaced, never
@@ -403,6 +404,9 @@ func (r *Room) leave(ctx context.Context) {
 	r.mu.Lock()
 	if r.rekeyAt != nil {
 		r.rekeyAt.Stop()
+	}
+	if r.ackAt != nil {
+		r.ackAt.Stop()
 	}
 	r.mu.Unlock()
 	r.spawnMu.Lock()

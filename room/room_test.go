@@ -106,6 +106,12 @@ func newPeer(t testing.TB, nick string) *peerNode {
 // if home is ""), so that it can be stopped and started again.
 func newPeerAt(t testing.TB, nick, home string) *peerNode {
 	t.Helper()
+	return newPeerTimed(t, nick, home, fastTiming)
+}
+
+// newPeerTimed is newPeerAt with the given timing.
+func newPeerTimed(t testing.TB, nick, home string, timing room.Timing) *peerNode {
+	t.Helper()
 	var id *identity.Identity
 	var st *store.Store
 	var err error
@@ -140,7 +146,7 @@ func newPeerAt(t testing.TB, nick, home string) *peerNode {
 	if os.Getenv("P2PCHAT_TEST_DEBUG") != "" {
 		lg = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", nick)
 	}
-	m, err := room.New(room.Config{Identity: id, Transport: tr, Nick: nick, Timing: fastTiming, Store: st, Logger: lg})
+	m, err := room.New(room.Config{Identity: id, Transport: tr, Nick: nick, Timing: timing, Store: st, Logger: lg})
 	if err != nil {
 		t.Fatal(err)
 	}

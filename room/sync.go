@@ -29,6 +29,39 @@ func (r *Room) syncSoon(p peer.ID) {
 	}
 }
 
+// ackDelay is how long after a message we sent reached the topic we sync
+// with every member, to learn which of them hold it ("seen by N"): the
+// answer to our request lists the ranges of our messages the member holds.
+// Messages sent within it share one round.
+const ackDelay = 500 * time.Millisecond
+
+// ackSoon schedules, unless one is scheduled, a sync with every member
+// ackDelay from now, so that our messages show as seen within about a
+// second of delivery rather than at the next SyncInterval. It reveals
+// nothing to non-members: syncs run over Noise streams with members only.
+func (r *Room) ackSoon() {
+	if r.m.store == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ackAt != nil || r.ctx.Err() != nil {
+		return
+	}
+	r.ackAt = time.AfterFunc(ackDelay, func() {
+		r.mu.Lock()
+		r.ackAt = nil
+		var ps []peer.ID
+		for p := range r.members {
+			ps = append(ps, p)
+		}
+		r.mu.Unlock()
+		for _, p := range ps {
+			r.syncSoon(p)
+		}
+	})
+}
+
 // syncLoop syncs with queued members, and with every member each
 // SyncInterval.
 func (r *Room) syncLoop() {

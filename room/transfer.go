@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -73,7 +74,8 @@ func (m *Manager) handleEpoch(s Stream) {
 }
 
 // answer builds the reply to an EpochRequest from remote, or nil if remote
-// was never in a roster on our chain (it learns nothing).
+// was never in a roster on our chain nor is in an epoch we hold (it learns
+// nothing).
 func (r *Room) answer(remote peer.ID) *wire.Transfer {
 	pub, err := identity.PublicKeyOf(remote)
 	if err != nil {
@@ -82,7 +84,7 @@ func (r *Room) answer(remote peer.ID) *wire.Transfer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	tip := r.tipLocked()
-	if tip == nil || !r.inChainLocked(pub) {
+	if tip == nil || !(r.inChainLocked(pub) || r.heldMemberLocked(remote)) {
 		return nil
 	}
 	t := &wire.Transfer{Room: r.id, Commits: append([]*wire.Commit(nil), r.chain[max(0, len(r.chain)-wire.MaxChain):]...)}
@@ -256,8 +258,21 @@ func (r *Room) convergeLocked(ref wire.EpochRef, hint peer.ID) {
 	if pub, err := identity.PublicKeyOf(hint); err == nil && r.inChainLocked(pub) {
 		ask, hintKnown = append(ask, hint), true
 	}
-	for _, p := range r.topic.Peers() {
+	peers := r.topic.Peers()
+	for _, p := range peers {
 		if pub, err := identity.PublicKeyOf(p); err == nil && p != hint && r.cur.InRoster(pub) && len(ask) < 3 {
+			ask = append(ask, p)
+		}
+	}
+	// Then members of the other epochs we hold: after a partition, the
+	// side that won may hold us in no commit its members kept (they
+	// restarted, or were admitted again), but one that shared an epoch
+	// with us answers.
+	for _, p := range peers {
+		if len(ask) >= 6 {
+			break
+		}
+		if p != hint && !slices.Contains(ask, p) && r.heldMemberLocked(p) {
 			ask = append(ask, p)
 		}
 	}

@@ -433,21 +433,24 @@ func (e *eventQueue) pump() {
 	}
 }
 
-// noteNick remembers which peer uses nick and warns loudly when another
-// peer used it before: a changed key under a known nick.
-func (m *Manager) noteNick(room string, p peer.ID, nick string) {
+// noteNick remembers which peer uses nick and returns the key_changed
+// events to report when another peer used it before: a changed key under a
+// known nick.
+func (m *Manager) noteNick(room string, p peer.ID, nick string) []Event {
 	if m.store == nil {
-		return
+		return nil
 	}
 	fp, _ := identity.PeerFingerprint(p)
 	others, err := m.store.NoteNick(context.Background(), p.String(), fp.String(), nick, time.Now())
 	if err != nil {
 		m.log.Warn("recording nick", "err", err)
-		return
+		return nil
 	}
+	var evs []Event
 	for _, o := range others {
-		m.emit(Event{Type: EventKeyChanged, Room: room, Peer: p, Nick: nick, Short: fp.Short(), OldPeer: o.PeerID, OldVerified: o.Verified})
+		evs = append(evs, Event{Type: EventKeyChanged, Room: room, Peer: p, Nick: nick, Short: fp.Short(), OldPeer: o.PeerID, OldVerified: o.Verified})
 	}
+	return evs
 }
 
 // verified reports whether the user verified p's fingerprint.

@@ -37,9 +37,18 @@ func (r *Room) seen(p peer.ID, nick, short string) {
 	}
 	r.mu.Unlock()
 	if ev != nil {
-		r.m.emit(*ev)
+		// The nick is recorded before the event goes out, so that whoever
+		// acts on member_joined finds it (Manager.Peers); a key change it
+		// reveals is reported after the join.
+		var later []Event
 		if ev.Type == EventMemberJoined {
-			r.m.noteNick(r.name, p, nick)
+			later = r.m.noteNick(r.name, p, nick)
+		}
+		r.m.emit(*ev)
+		for _, e := range later {
+			r.m.emit(e)
+		}
+		if ev.Type == EventMemberJoined {
 			r.syncSoon(p)
 		}
 	}

@@ -223,6 +223,7 @@ func TestEmbeddedNodeServesAPI(t *testing.T) {
 	ctx := context.Background()
 	chat := startChat(t, ctx, loopback("--home", home, "--nick", "alice", "lobby")...)
 	id := chat.wait("ready", isEvent("ready"))["peer_id"].(string)
+	chat.wait("joined lobby", isEvent("joined", "room", "lobby"))
 
 	var stdout, stderr bytes.Buffer
 	if code := run(ctx, []string{"--home", home, "status", "--json"}, strings.NewReader(""), &stdout, &stderr); code != exitOK ||

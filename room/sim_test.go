@@ -100,11 +100,22 @@ func simSeeds() []uint64 {
 	if *simSeed != 0 {
 		return []uint64{*simSeed}
 	}
-	seeds := make([]uint64, max(*simN, 1))
+	n := *simN
+	if raceEnabled && !simNSet() {
+		n = min(n, 8)
+	}
+	seeds := make([]uint64, max(n, 1))
 	for i := range seeds {
 		seeds[i] = *simStart + uint64(i)
 	}
 	return seeds
+}
+
+// simNSet reports whether -sim.n was given.
+func simNSet() bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "sim.n" })
+	return set
 }
 
 // simRoom is the simulated room's name; simPass its passphrase in the

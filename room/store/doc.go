@@ -38,6 +38,14 @@
 // Version 3 adds index messages_rowid_room(rowid, room) on messages: the
 // room of each full-text match, read by [Store.Search] in one room.
 //
+// Version 4 adds the rosters of the epochs this node adopted (history
+// visibility, see [Store.NoteRoster] and [Store.MessagesFor]):
+//
+//	epoch_members  room, key_id (16), member (32) PK | number   index epoch_members_number(room, number)
+//
+// room_members (version 2) is no longer read or written: visibility no
+// longer depends on when a member was first seen.
+//
 // Times are Unix nanoseconds (INT); NULL is the zero [time.Time]. Names,
 // nicks and ids compare byte for byte (case-sensitive). [Open] applies the
 // missing migrations in order, one transaction each; a database of a newer

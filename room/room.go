@@ -298,7 +298,7 @@ func (r *Room) body(kind wire.Kind, text string) *wire.Body {
 	return &wire.Body{
 		Kind:   kind,
 		Author: r.m.id.PublicKey(),
-		Time:   time.Now().UnixNano(),
+		Time:   r.m.now().UnixNano(),
 		Nick:   r.m.Nick(),
 		Text:   text,
 	}

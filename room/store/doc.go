@@ -31,7 +31,7 @@
 //	              | kind | nick | text | record (header || signed body) | received | state
 //	              index messages_order(room, clock, author, seq)
 //	messages_fts  FTS5 over messages.text (external content, kept by triggers)
-//	room_members  room, peer_id PK | first_seen INT   (history visibility starts there)
+//	room_members  room, peer_id PK | first_seen INT   (unused since version 4)
 //	settings      key TEXT PK | value TEXT            (the user's own settings, e.g. "nick";
 //	              "seq-reserved/<room>": own sequence numbers reserved, see [Store.ReserveSeq])
 //

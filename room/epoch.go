@@ -123,7 +123,11 @@ func (r *Room) install(e *wire.Epoch, chain []*wire.Commit, secret *[32]byte, ch
 	if !first {
 		r.old[r.cur.Ref()] = oldEpoch{e: r.cur, expires: time.Now().Add(r.m.timing.OldEpochTTL)}
 	}
-	fresh := newCommits(r.chain, chain)
+	fresh := chain
+	if !r.rosterLost {
+		fresh = newCommits(r.chain, chain)
+	}
+	r.rosterLost = false
 	r.cur, r.chain, r.since = e, chain, time.Now()
 	clear(r.tipSecret[:])
 	r.tipSecret = *secret
@@ -219,7 +223,12 @@ func (r *Room) noteRoster(chain []*wire.Commit) {
 			members[i] = pub
 		}
 		if err := r.m.store.NoteRoster(context.Background(), r.name, c.Number, c.KeyID, members); err != nil {
+			// Its messages are not served until it is recorded: try the
+			// whole chain again at the next install.
 			r.m.log.Warn("recording the roster", "room", r.name, "epoch", c.Number, "err", err)
+			r.mu.Lock()
+			r.rosterLost = true
+			r.mu.Unlock()
 		}
 	}
 	for _, pub := range chain[len(chain)-1].Roster {

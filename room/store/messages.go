@@ -105,6 +105,11 @@ func (s *Store) queryMessages(ctx context.Context, what, q string, args ...any) 
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
+	return scanMessages(what, rows)
+}
+
+// scanMessages reads and closes rows.
+func scanMessages(what string, rows *sql.Rows) ([]Message, error) {
 	defer rows.Close()
 	var out []Message
 	for rows.Next() {

@@ -68,10 +68,27 @@ func (s *Store) InRoster(ctx context.Context, room string, keyID [16]byte, membe
 // an epoch with no recorded roster are left out, and so are those found
 // altered.
 func (s *Store) MessagesFor(ctx context.Context, room string, author []byte, lo, hi uint64, member []byte, limit int) ([]Message, error) {
-	return s.queryMessages(ctx, fmt.Sprintf("messages of room %q", room), `SELECT `+messageColumns+` FROM messages
-		WHERE room = ?1 AND author = ?2 AND seq BETWEEN ?3 AND ?4 AND state != ?5
-		AND EXISTS (SELECT 1 FROM epoch_members e
-			WHERE e.room = ?1 AND e.key_id = substr(messages.record, ?6, 16) AND e.member = ?7)
-		ORDER BY seq LIMIT ?8`,
-		room, author, int64(lo), int64(hi), StateAltered, KeyIDOffset+1, member, limit)
+	what := fmt.Sprintf("messages of room %q", room)
+	s.forMu.Lock()
+	if s.forStmt == nil {
+		st, err := s.db.PrepareContext(ctx, messagesForQuery)
+		if err != nil {
+			s.forMu.Unlock()
+			return nil, fmt.Errorf("store: %s: %w", what, err)
+		}
+		s.forStmt = st
+	}
+	st := s.forStmt
+	s.forMu.Unlock()
+	rows, err := st.QueryContext(ctx, room, author, int64(lo), int64(hi), StateAltered, KeyIDOffset+1, member, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return scanMessages(what, rows)
 }
+
+const messagesForQuery = `SELECT ` + messageColumns + ` FROM messages
+	WHERE room = ?1 AND author = ?2 AND seq BETWEEN ?3 AND ?4 AND state != ?5
+	AND EXISTS (SELECT 1 FROM epoch_members e
+		WHERE e.room = ?1 AND e.key_id = substr(messages.record, ?6, 16) AND e.member = ?7)
+	ORDER BY seq LIMIT ?8`

@@ -47,6 +47,7 @@ const (
 	ReasonWrongPassphrase Reason = "wrong_passphrase" // a peer proved a different passphrase for the room
 	ReasonUnreadable      Reason = "unreadable"       // messages waited for a key that never came
 	ReasonStore           Reason = "store"            // the database failed; history may be incomplete
+	ReasonClockSkew       Reason = "clock_skew"       // a member's claimed times differ from our clock by more than 5 minutes (once per member)
 )
 
 // Reasons of error events that the faces report about commands.

@@ -123,6 +123,11 @@ func (r *Room) install(e *wire.Epoch, chain []*wire.Commit, secret *[32]byte, ch
 	if !first {
 		r.old[r.cur.Ref()] = oldEpoch{e: r.cur, expires: time.Now().Add(r.m.timing.OldEpochTTL)}
 	}
+	fresh := chain
+	if !r.rosterLost {
+		fresh = newCommits(r.chain, chain)
+	}
+	r.rosterLost = false
 	r.cur, r.chain, r.since = e, chain, time.Now()
 	clear(r.tipSecret[:])
 	r.tipSecret = *secret
@@ -153,7 +158,7 @@ func (r *Room) install(e *wire.Epoch, chain []*wire.Commit, secret *[32]byte, ch
 	r.buffered = nil
 	r.mu.Unlock()
 
-	r.noteRoster(e)
+	r.noteRoster(fresh)
 	ref := e.Ref()
 	r.m.log.Debug("room key", "room", r.name, "epoch", ref.Number, "key_id", hex.EncodeToString(ref.KeyID[:4]), "roster", len(e.Roster()))
 	for _, ev := range gone {
@@ -189,21 +194,47 @@ func (r *Room) install(e *wire.Epoch, chain []*wire.Commit, secret *[32]byte, ch
 	return nil
 }
 
-// noteRoster records when each member of e was first seen (history
-// visibility starts there) and syncs history with the members.
-func (r *Room) noteRoster(e *wire.Epoch) {
-	if r.m.store == nil {
+// newCommits returns the commits of chain that are not on old.
+func newCommits(old, chain []*wire.Commit) []*wire.Commit {
+	held := make(map[[32]byte]bool, len(old))
+	for _, c := range old {
+		held[c.Hash()] = true
+	}
+	var out []*wire.Commit
+	for _, c := range chain {
+		if !held[c.Hash()] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// noteRoster records durably the roster of each commit of chain (the new
+// commits of the verified branch whose tip epoch was just installed): who
+// may be served, by history sync, what was sent under each epoch (see
+// serve). Then it syncs history with the members of the tip.
+func (r *Room) noteRoster(chain []*wire.Commit) {
+	if r.m.store == nil || len(chain) == 0 {
 		return
 	}
-	for _, pub := range e.Roster() {
-		p, err := peerOf(pub)
-		if err != nil || p == r.m.net.ID() {
-			continue
+	for _, c := range chain {
+		members := make([][]byte, len(c.Roster))
+		for i, pub := range c.Roster {
+			members[i] = pub
 		}
-		if _, err := r.m.store.NoteMember(context.Background(), r.name, p.String(), time.Now()); err != nil {
-			r.m.log.Warn("recording member", "room", r.name, "err", err)
+		if err := r.m.store.NoteRoster(context.Background(), r.name, c.Number, c.KeyID, members); err != nil {
+			// Its messages are not served until it is recorded: try the
+			// whole chain again at the next install.
+			r.m.log.Warn("recording the roster", "room", r.name, "epoch", c.Number, "err", err)
+			r.mu.Lock()
+			r.rosterLost = true
+			r.mu.Unlock()
 		}
-		r.syncSoon(p)
+	}
+	for _, pub := range chain[len(chain)-1].Roster {
+		if p, err := peerOf(pub); err == nil {
+			r.syncSoon(p)
+		}
 	}
 }
 

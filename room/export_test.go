@@ -160,3 +160,7 @@ func OnReadForTest(f func(lockFree bool)) {
 	}
 	testHookRead.Store(&h)
 }
+
+// SetClockForTest makes the node claim (and compare members' times with)
+// the time now returns instead of time.Now. Call it before joining.
+func (m *Manager) SetClockForTest(now func() time.Time) { m.now = now }

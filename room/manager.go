@@ -91,7 +91,12 @@ type Manager struct {
 	rooms   map[string]*Room // by normalised name
 	byID    map[wire.RoomID]*Room
 	toldOld map[peer.ID]bool // peers told to upgrade from protocol v2
+	skewed  map[peer.ID]bool // members whose clock skew the user was told of
 	closed  bool
+
+	// now is the clock this node claims in its messages and compares
+	// members' claimed times with (time.Now; tests set a skewed one).
+	now func() time.Time
 
 	events *eventQueue
 }
@@ -118,6 +123,8 @@ func New(cfg Config) (*Manager, error) {
 		rooms:   map[string]*Room{},
 		byID:    map[wire.RoomID]*Room{},
 		toldOld: map[peer.ID]bool{},
+		skewed:  map[peer.ID]bool{},
+		now:     time.Now,
 		events:  newEventQueue(),
 	}
 	m.nick.Store(cfg.Nick)

@@ -270,6 +270,7 @@ func (r *Room) handle(rcv *received) {
 		return
 	}
 	r.seen(rcv.from, b.Nick, fp.Short())
+	r.noteSkew(rcv.from, b.Nick, fp.Short(), b.Time)
 	switch b.Kind {
 	case wire.KindHello:
 		r.announceSoon()

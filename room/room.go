@@ -63,6 +63,7 @@ type Room struct {
 	cur        *wire.Epoch
 	chain      []*wire.Commit // our branch, oldest first, its tip cur's commit (at most maxKeptCommits)
 	tipSecret  [32]byte       // cur's secret, to answer epoch requests from its members
+	rosterLost bool           // recording a roster failed: the next install records the whole chain
 	blocked    error          // a member refused our secret: no admission until the user gives one again
 	blockedCh  chan struct{}  // closed when blocked is set
 	joinerRuns int            // CPace runs on the joiner side
@@ -298,7 +299,7 @@ func (r *Room) body(kind wire.Kind, text string) *wire.Body {
 	return &wire.Body{
 		Kind:   kind,
 		Author: r.m.id.PublicKey(),
-		Time:   time.Now().UnixNano(),
+		Time:   r.m.now().UnixNano(),
 		Nick:   r.m.Nick(),
 		Text:   text,
 	}

@@ -199,8 +199,9 @@ func (r *Room) fetch(ctx context.Context, p peer.ID, req *wire.SyncRequest) (*wi
 }
 
 // handleSync serves a member the messages it lacks and may read: only to a
-// current member, and only messages sent since this node first saw it as a
-// member (history visibility: from a member's first join onward).
+// current member, and only messages sent under an epoch whose roster, as
+// this node recorded it when it adopted or verified the epoch, held the
+// member (see serve).
 func (m *Manager) handleSync(s Stream) {
 	defer s.Close()
 	s.SetDeadline(time.Now().Add(m.timing.AdmitTimeout))
@@ -230,6 +231,13 @@ func (m *Manager) handleSync(s Stream) {
 	frame.WriteFrame(s, wire.EncodeSync(batch))
 }
 
+// serve fills batch with what remote lacks and may receive: remote must be
+// a current member, and each record goes out only if remote is in the
+// recorded roster of the epoch the record's signed header names (the epoch
+// of the envelope it was stored from: for our own messages the first one,
+// not a re-sent copy). A record under an epoch whose roster this node never
+// recorded is not served (another member that held that epoch may serve
+// it). No clock is compared.
 func (r *Room) serve(remote peer.ID, req *wire.SyncRequest, batch *wire.SyncBatch) error {
 	pub, err := identity.PublicKeyOf(remote)
 	if err != nil {
@@ -242,10 +250,6 @@ func (r *Room) serve(remote peer.ID, req *wire.SyncRequest, batch *wire.SyncBatc
 		return fmt.Errorf("%s is not a member", remote)
 	}
 	ctx := r.ctx
-	since, err := r.m.store.NoteMember(ctx, r.name, remote.String(), time.Now())
-	if err != nil {
-		return err
-	}
 	mine, err := r.m.store.Ranges(ctx, r.name)
 	if err != nil {
 		return err
@@ -268,7 +272,7 @@ func (r *Room) serve(remote peer.ID, req *wire.SyncRequest, batch *wire.SyncBatc
 	for _, a := range authors {
 		for _, x := range mine[a] {
 			for _, gap := range subtract(wire.SeqRange{Lo: x.Lo, Hi: x.Hi}, theirs[a]) {
-				msgs, err := r.m.store.MessagesIn(ctx, r.name, []byte(a), gap.Lo, gap.Hi, since, 256)
+				msgs, err := r.m.store.MessagesFor(ctx, r.name, []byte(a), gap.Lo, gap.Hi, pub, 256)
 				if err != nil {
 					return err
 				}

@@ -31,12 +31,20 @@
 //	              | kind | nick | text | record (header || signed body) | received | state
 //	              index messages_order(room, clock, author, seq)
 //	messages_fts  FTS5 over messages.text (external content, kept by triggers)
-//	room_members  room, peer_id PK | first_seen INT   (history visibility starts there)
+//	room_members  room, peer_id PK | first_seen INT   (unused since version 4)
 //	settings      key TEXT PK | value TEXT            (the user's own settings, e.g. "nick";
 //	              "seq-reserved/<room>": own sequence numbers reserved, see [Store.ReserveSeq])
 //
 // Version 3 adds index messages_rowid_room(rowid, room) on messages: the
 // room of each full-text match, read by [Store.Search] in one room.
+//
+// Version 4 adds the rosters of the epochs this node adopted (history
+// visibility, see [Store.NoteRoster] and [Store.MessagesFor]):
+//
+//	epoch_members  room, key_id (16), member (32) PK | number   index epoch_members_number(room, number)
+//
+// room_members (version 2) is no longer read or written: visibility no
+// longer depends on when a member was first seen.
 //
 // Times are Unix nanoseconds (INT); NULL is the zero [time.Time]. Names,
 // nicks and ids compare byte for byte (case-sensitive). [Open] applies the

@@ -105,6 +105,11 @@ func (s *Store) queryMessages(ctx context.Context, what, q string, args ...any) 
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
+	return scanMessages(what, rows)
+}
+
+// scanMessages reads and closes rows.
+func scanMessages(what string, rows *sql.Rows) ([]Message, error) {
 	defer rows.Close()
 	var out []Message
 	for rows.Next() {
@@ -174,15 +179,6 @@ func (s *Store) Ranges(ctx context.Context, room string) (map[string][]Range, er
 		out[string(author)] = append(out[string(author)], Range{uint64(lo), uint64(hi)})
 	}
 	return out, rows.Err()
-}
-
-// MessagesIn returns author's messages in room with lo <= seq <= hi sent
-// (by the author's clock) at or after since, in seq order, at most limit;
-// not those found altered.
-func (s *Store) MessagesIn(ctx context.Context, room string, author []byte, lo, hi uint64, since time.Time, limit int) ([]Message, error) {
-	return s.queryMessages(ctx, fmt.Sprintf("messages of room %q", room), `SELECT `+messageColumns+` FROM messages
-		WHERE room = ? AND author = ? AND seq BETWEEN ? AND ? AND time >= ? AND state != ? ORDER BY seq LIMIT ?`,
-		room, author, int64(lo), int64(hi), since.UnixNano(), StateAltered, limit)
 }
 
 // LastSeq returns the highest sequence number of author in room (0 if none).
@@ -273,20 +269,6 @@ const (
 		FROM messages_fts f JOIN messages m INDEXED BY messages_rowid_room ON m.rowid = f.rowid
 		WHERE messages_fts MATCH ?1 AND m.room = ?3 ORDER BY k, r LIMIT ?2`
 )
-
-// NoteMember records when peerID was first seen as a member of room and
-// returns that time.
-func (s *Store) NoteMember(ctx context.Context, room, peerID string, at time.Time) (time.Time, error) {
-	if _, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO room_members (room, peer_id, first_seen) VALUES (?, ?, ?)`,
-		room, peerID, at.UnixNano()); err != nil {
-		return time.Time{}, fmt.Errorf("store: note member of room %q: %w", room, s.diskFull(err))
-	}
-	var first int64
-	if err := s.db.QueryRowContext(ctx, `SELECT first_seen FROM room_members WHERE room = ? AND peer_id = ?`, room, peerID).Scan(&first); err != nil {
-		return time.Time{}, fmt.Errorf("store: note member of room %q: %w", room, s.diskFull(err))
-	}
-	return time.Unix(0, first), nil
-}
 
 func prefixed(p, cols string) string {
 	parts := strings.Split(cols, ", ")

@@ -69,15 +69,6 @@ func TestMessages(t *testing.T) {
 	if c, _ := s.MaxClock(ctx, "lobby"); c != 5 {
 		t.Errorf("max clock %d", c)
 	}
-	in, _ := s.MessagesIn(ctx, "lobby", bytes.Repeat([]byte{1}, 32), 2, 10, time.Time{}, 10)
-	if len(in) != 2 || in[0].Seq != 2 || in[1].Seq != 4 {
-		t.Errorf("messages in 2..10: %v", in)
-	}
-	first, _ := s.NoteMember(ctx, "lobby", "peerA", time.Unix(100, 0))
-	again, _ := s.NoteMember(ctx, "lobby", "peerA", time.Unix(200, 0))
-	if !first.Equal(time.Unix(100, 0)) || !again.Equal(first) {
-		t.Errorf("first seen %v then %v", first, again)
-	}
 	m := testMessage("lobby", 3, 1, 9, "mine")
 	m.State = StatePending
 	s.AddMessage(ctx, m)

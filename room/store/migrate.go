@@ -12,6 +12,7 @@ var migrations = []string{
 	schemaV1,
 	schemaV2,
 	schemaV3,
+	schemaV4,
 }
 
 // schemaV1 is the first schema; the package doc shows it in short.
@@ -108,6 +109,22 @@ CREATE TABLE settings (
 // wide, and reading one per match is what made the filter slow).
 const schemaV3 = `
 CREATE INDEX messages_rowid_room ON messages (rowid, room);
+`
+
+// schemaV4 adds the roster of every epoch this node adopted or verified on
+// its chain, keyed by the epoch's key id: history visibility (a member is
+// served a message only if it was in the roster of the epoch the message
+// was sent under, which the record's signed header names).
+const schemaV4 = `
+CREATE TABLE epoch_members (
+	room   TEXT NOT NULL,
+	key_id BLOB NOT NULL CHECK (length(key_id) = 16),
+	number INTEGER NOT NULL CHECK (number >= 0 AND number < 4294967296),
+	member BLOB NOT NULL CHECK (length(member) = 32),
+	PRIMARY KEY (room, key_id, member)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX epoch_members_number ON epoch_members (room, number);
 `
 
 // newerError is migrate's error for a database whose user_version is beyond

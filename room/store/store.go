@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -49,6 +50,9 @@ type Store struct {
 	stop        chan struct{} // closed by Close: idleLoop returns
 	idleDone    chan struct{} // closed by idleLoop
 	lastChanges int64         // total_changes() at the last idle check (idleLoop only)
+
+	forMu   sync.Mutex // guards forStmt
+	forStmt *sql.Stmt  // MessagesFor's query, prepared once: history sync runs it per gap
 }
 
 // Open opens the database dir/[FileName], creating dir (mode 0700) and the
@@ -244,6 +248,12 @@ func (s *Store) Close() error {
 		close(s.stop)
 		<-s.idleDone
 	}
+	s.forMu.Lock()
+	if s.forStmt != nil {
+		s.forStmt.Close()
+		s.forStmt = nil
+	}
+	s.forMu.Unlock()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("store: close %q: %w", s.path, err)
 	}

@@ -231,11 +231,14 @@ func (r *Room) refused(p peer.ID, err error) {
 	}
 	switch ref.Reason {
 	case wire.RefuseBadProof:
-		what := "wrong passphrase"
+		msg := fmt.Sprintf("wrong passphrase for %s: not joined", r.name)
 		if r.kind == KindOpen {
-			what = "another group uses this room name"
+			// An open room's secret is derived from its name, so a member
+			// of the same name refuses it only if its room has a
+			// passphrase: say how to join it with one.
+			msg = fmt.Sprintf("%s needs a passphrase: /join -p %s", r.name, r.name)
 		}
-		r.block(refusedSecret(fmt.Sprintf("%s for %s: not joined", what, r.name)))
+		r.block(refusedSecret(msg))
 	case wire.RefuseRateLimited:
 		r.block(refusedSecret(fmt.Sprintf("too many wrong passphrases from this node: try again in %v", ref.RetryAfter.Round(time.Second))))
 	}

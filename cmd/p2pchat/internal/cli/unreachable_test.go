@@ -10,6 +10,8 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/multiformats/go-multiaddr"
 
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
+	"github.com/p2pchat/p2pchat/identity"
 	"github.com/p2pchat/p2pchat/node"
 )
 
@@ -34,5 +36,21 @@ func TestUnreachableLine(t *testing.T) {
 	}
 	if ev.Peer != p || strings.Contains(ev.Err.Error(), "\n") {
 		t.Errorf("event %+v", ev)
+	}
+}
+
+// TestReadyLineNamesNick: the plain ready line names us as nick#fp, as the
+// UI does, not by the raw peer ID (that is in the listening addresses).
+func TestReadyLineNamesNick(t *testing.T) {
+	id, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	fp := id.Fingerprint()
+	newPrinter(&b, false).ready(api.Self{PeerID: id.PeerID(), Fingerprint: fp, Nick: "alice\x1b", Addrs: []string{"/ip4/127.0.0.1/tcp/1/p2p/" + id.PeerID().String()}})
+	want := fmt.Sprintf("* you are alice\\x1b#%s (fingerprint %s)\n* listening on /ip4/127.0.0.1/tcp/1/p2p/%s\n", fp.Short(), fp, id.PeerID())
+	if b.String() != want {
+		t.Errorf("ready lines %q, want %q", b.String(), want)
 	}
 }

@@ -25,5 +25,13 @@ func TestOpenJoinOfPassphraseRoom(t *testing.T) {
 		if want := "vault needs a passphrase: /join -p vault"; !strings.Contains(ev.Err.Error(), want) {
 			t.Errorf("carol was told %q, want %q", ev.Err, want)
 		}
+		// /join -p vault: joining again with the passphrase makes it a
+		// passphrase room, and carol is admitted.
+		c.joinWith("vault", pass("correct horse battery staple"))
+		<-mustRoom(t, c, "vault").Ready()
+		a.waitMember("vault", c)
+		if k := mustRoom(t, c, "vault").Kind(); k != room.KindPassphrase {
+			t.Errorf("carol's vault is %v", k)
+		}
 	})
 }

@@ -86,7 +86,7 @@ func TestJoinAsksOnlyWithP(t *testing.T) {
 		{name: "-p after an open refusal",
 			rooms:   map[string]room.RoomStatus{"vault": {Name: "vault", Kind: room.KindOpen}},
 			line:    "/join -p vault",
-			prompts: []string{"passphrase for vault: "}, calls: []string{"leave vault", `join vault "pw"`}},
+			prompts: []string{"passphrase for vault: "}, calls: []string{`join vault "pw"`}},
 		{name: "-p after a wrong passphrase",
 			rooms:   map[string]room.RoomStatus{"vault": {Name: "vault", Kind: room.KindPassphrase}},
 			line:    "/join -p vault",

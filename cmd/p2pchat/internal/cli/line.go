@@ -356,15 +356,8 @@ func (s *commands) joinCmd(ctx context.Context, c slash.Call, perr error) {
 		}
 		pass = p
 	}
-	// Joined without the key: a member refused our secret. A passphrase
-	// room is admitted again with the new one; an open room is left first,
-	// to be joined as a passphrase room.
-	if joined && r.Kind == room.KindOpen {
-		if err := s.b.Leave(ctx, name); err != nil {
-			s.out.errorf("%v", err)
-			return
-		}
-	}
+	// Joined without the key (a member refused our secret): the backend
+	// admits it again with this passphrase, as a passphrase room.
 	s.join(ctx, name, pass)
 }
 

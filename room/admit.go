@@ -414,16 +414,32 @@ func shortOf(p peer.ID) string {
 	return fp.Short()
 }
 
-// nameOf names p for the user: nick#fp when we know its nick, else
-// peer#fp.
+// nameOf names p for the user: nick#fp when we know its nick (as a member
+// of this room or another, or from the store), else peer#fp.
 func (r *Room) nameOf(p peer.ID) string {
-	r.mu.Lock()
-	mb := r.members[p]
-	r.mu.Unlock()
-	if mb != nil {
-		return mb.nick + "#" + shortOf(p)
+	if nick := r.m.nickOf(p); nick != "" {
+		return nick + "#" + shortOf(p)
 	}
 	return "peer#" + shortOf(p)
+}
+
+// nickOf returns p's nick as a member of one of our rooms, else the last
+// one the store remembers, else "".
+func (m *Manager) nickOf(p peer.ID) string {
+	for _, r := range m.roomList() {
+		r.mu.Lock()
+		mb := r.members[p]
+		r.mu.Unlock()
+		if mb != nil {
+			return mb.nick
+		}
+	}
+	if m.store != nil {
+		if rec, ok, err := m.store.Peer(context.Background(), p.String()); err == nil && ok {
+			return rec.LastNick
+		}
+	}
+	return ""
 }
 
 // retryAdmit is how often acquire asks a peer again that had no key yet.

@@ -2,10 +2,14 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"syscall"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/sec"
 )
 
 // Connect dials p once, bounded by ctx. Unlike Config.Peers it does not keep
@@ -19,4 +23,26 @@ func (n *Node) Connect(ctx context.Context, p peer.AddrInfo) error {
 		return fmt.Errorf("node: connect to %s: %w", p.ID, err)
 	}
 	return nil
+}
+
+// DialReason says in words why a dial failed ("connection refused"),
+// without libp2p's nested per-address errors: for lines shown to a user,
+// who can see the details in the debug log.
+func DialReason(err error) string {
+	var mismatch sec.ErrPeerIDMismatch
+	switch {
+	case errors.As(err, &mismatch):
+		return "a different peer answers at that address"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "no route to host"
+	case errors.Is(err, context.DeadlineExceeded), os.IsTimeout(err):
+		return "no answer"
+	}
+	var te interface{ Timeout() bool }
+	if errors.As(err, &te) && te.Timeout() {
+		return "no answer"
+	}
+	return "could not connect"
 }

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -195,7 +196,13 @@ func (n *Node) keepConnected(sp *staticPeer) {
 			if err != nil {
 				if !reported {
 					reported = true
-					n.log.Warn("configured peer is unreachable; retrying in the background",
+					// With Notify set, the notice is what the user is told:
+					// the log has the details at debug level only.
+					level := slog.LevelWarn
+					if n.notify != nil {
+						level = slog.LevelDebug
+					}
+					n.log.Log(n.bg, level, "configured peer is unreachable; retrying in the background",
 						"peer", sp.info.ID, "addrs", sp.addrs, "err", err)
 					n.emit(Notice{Kind: NoticePeerUnreachable, Peer: sp.info.ID, Addr: sp.addrs, Err: err})
 				} else {

@@ -231,11 +231,14 @@ func (r *Room) refused(p peer.ID, err error) {
 	}
 	switch ref.Reason {
 	case wire.RefuseBadProof:
-		what := "wrong passphrase"
+		msg := fmt.Sprintf("wrong passphrase for %s: not joined", r.name)
 		if r.kind == KindOpen {
-			what = "another group uses this room name"
+			// An open room's secret is derived from its name, so a member
+			// of the same name refuses it only if its room has a
+			// passphrase: say how to join it with one.
+			msg = fmt.Sprintf("%s needs a passphrase: /join -p %s", r.name, r.name)
 		}
-		r.block(refusedSecret(fmt.Sprintf("%s for %s: not joined", what, r.name)))
+		r.block(refusedSecret(msg))
 	case wire.RefuseRateLimited:
 		r.block(refusedSecret(fmt.Sprintf("too many wrong passphrases from this node: try again in %v", ref.RetryAfter.Round(time.Second))))
 	}
@@ -411,16 +414,32 @@ func shortOf(p peer.ID) string {
 	return fp.Short()
 }
 
-// nameOf names p for the user: nick#fp when we know its nick, else
-// peer#fp.
+// nameOf names p for the user: nick#fp when we know its nick (as a member
+// of this room or another, or from the store), else peer#fp.
 func (r *Room) nameOf(p peer.ID) string {
-	r.mu.Lock()
-	mb := r.members[p]
-	r.mu.Unlock()
-	if mb != nil {
-		return mb.nick + "#" + shortOf(p)
+	if nick := r.m.nickOf(p); nick != "" {
+		return nick + "#" + shortOf(p)
 	}
 	return "peer#" + shortOf(p)
+}
+
+// nickOf returns p's nick as a member of one of our rooms, else the last
+// one the store remembers, else "".
+func (m *Manager) nickOf(p peer.ID) string {
+	for _, r := range m.roomList() {
+		r.mu.Lock()
+		mb := r.members[p]
+		r.mu.Unlock()
+		if mb != nil {
+			return mb.nick
+		}
+	}
+	if m.store != nil {
+		if rec, ok, err := m.store.Peer(context.Background(), p.String()); err == nil && ok {
+			return rec.LastNick
+		}
+	}
+	return ""
 }
 
 // retryAdmit is how often acquire asks a peer again that had no key yet.

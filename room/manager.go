@@ -209,11 +209,23 @@ func (m *Manager) Join(ctx context.Context, name string, opts JoinOptions) (*Roo
 			return nil, fmt.Errorf("room %q: %w", norm, err)
 		}
 	}
-	if r != nil {
+	if r != nil && r.kind == kind {
 		// A passphrase given again for a joined room: after a refusal,
 		// admission runs once more with it.
 		r.retry(secret)
 		return r, nil
+	}
+	if r != nil {
+		// A passphrase for an open room a member refused (its room has a
+		// passphrase): the room holds no key; it is made anew as a
+		// passphrase room.
+		m.mu.Lock()
+		if m.rooms[norm] == r {
+			delete(m.rooms, norm)
+			delete(m.byID, r.id)
+		}
+		m.mu.Unlock()
+		r.leave(ctx)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

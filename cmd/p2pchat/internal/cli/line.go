@@ -325,37 +325,39 @@ func (s *commands) joinCmd(ctx context.Context, c slash.Call, perr error) {
 		s.out.errorf("room %q: %v", c.Room, err)
 		return
 	}
-	if _, err := s.b.Room(ctx, name); err == nil {
-		if withPass {
-			s.out.event(room.Event{Type: room.EventError, Room: name,
-				Err: fmt.Errorf("already in room %q; /leave it first to join it with another passphrase", name)})
-			return
-		}
+	r, err := s.b.Room(ctx, name)
+	joined := err == nil
+	switch {
+	case joined && !withPass:
 		s.current = name
+		return
+	case joined && r.Ready:
+		s.out.event(room.Event{Type: room.EventError, Room: name,
+			Err: fmt.Errorf("already in room %q; /leave it first to join it with another passphrase", name)})
+		return
+	case !withPass:
+		// An open room, or a passphrase room remembered in the state
+		// directory, joined with its stored secret. A member that refuses
+		// says the room needs a passphrase (/join -p ROOM).
+		s.join(ctx, name, nil)
 		return
 	}
 	if s.tty != nil {
-		prompt := "passphrase for " + name + " (Enter for an open room): "
-		if withPass {
-			prompt = "passphrase for " + name + ": "
-		} else if kind, err := s.b.StoredKind(ctx, name); err == nil && kind == room.KindPassphrase {
-			prompt = "passphrase for " + name + " (Enter for the one stored when you last joined it): "
-		}
-		p, err := s.tty.readHidden(ctx, prompt)
+		p, err := s.tty.readHidden(ctx, "passphrase for "+name+": ")
 		if err != nil {
 			if ctx.Err() == nil {
 				s.out.errorf("%v", err)
 			}
 			return
 		}
-		if len(p) == 0 && withPass {
+		if len(p) == 0 {
 			s.out.errorf("no passphrase entered; not joined")
 			return
 		}
-		if len(p) > 0 {
-			pass = p
-		}
+		pass = p
 	}
+	// Joined without the key (a member refused our secret): the backend
+	// admits it again with this passphrase, as a passphrase room.
 	s.join(ctx, name, pass)
 }
 

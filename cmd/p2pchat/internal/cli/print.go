@@ -82,7 +82,7 @@ func (p *printer) errorf(format string, args ...any) {
 func (p *printer) ready(self api.Self) {
 	fp := self.Fingerprint
 	p.emit(map[string]any{"type": "ready", "peer_id": self.PeerID.String(), "fingerprint": fp.String(), "fp": fp.Short(), "addrs": self.Addrs},
-		fmt.Sprintf("* you are %s (fingerprint %s)\n* listening on %s", self.PeerID, fp, strings.Join(self.Addrs, " ")))
+		fmt.Sprintf("* you are %s#%s (fingerprint %s)\n* listening on %s", clean(self.Nick), fp.Short(), fp, strings.Join(self.Addrs, " ")))
 }
 
 // event prints an event that needs nothing from the node: the errors

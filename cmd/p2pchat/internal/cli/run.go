@@ -129,8 +129,7 @@ func startNode(ctx context.Context, o *options, home string, id *identity.Identi
 		Logger:      log,
 		Notify: func(nt node.Notice) {
 			if nt.Kind == node.NoticePeerUnreachable {
-				notify(room.Event{Type: room.EventError, Peer: nt.Peer,
-					Err: fmt.Errorf("peer %s at %s is unreachable (%v); still trying in the background", nt.Peer, nt.Addr, nt.Err)})
+				notify(unreachable(nt))
 			}
 		},
 	})
@@ -143,6 +142,14 @@ func startNode(ctx context.Context, o *options, home string, id *identity.Identi
 	}
 	e.Local = api.NewLocal(m)
 	return e, nil
+}
+
+// unreachable is the one line a user sees for a --peer that cannot be
+// reached: the address as given and the reason in words; libp2p's
+// per-address errors are in the debug log.
+func unreachable(nt node.Notice) room.Event {
+	return room.Event{Type: room.EventError, Peer: nt.Peer,
+		Err: fmt.Errorf("cannot reach --peer %s: %s; still trying in the background", nt.Addr, node.DialReason(nt.Err))}
 }
 
 // close leaves every room (saying goodbye) and closes the node, the store

@@ -185,16 +185,20 @@ func TestTUICore(t *testing.T) {
 			return []byte(pass), err
 		}
 	}
-	res := core.Command(ctx, "", "/join Vault", ask("pw-1", nil))
+	res := core.Command(ctx, "", "/join -p Vault", ask("pw-1", nil))
 	if res.Current != "vault" || len(res.Output) != 0 {
 		t.Fatalf("/join: %+v", res)
 	}
-	if !slices.Equal(prompts, []string{"passphrase for vault (Enter for an open room): "}) {
+	if !slices.Equal(prompts, []string{"passphrase for vault: "}) {
 		t.Errorf("prompts %q", prompts)
 	}
+	// An open room is joined without a prompt.
 	res = core.Command(ctx, "vault", "/join lobby", ask("", nil))
 	if res.Current != "lobby" {
 		t.Fatalf("/join lobby: %+v", res)
+	}
+	if len(prompts) != 1 {
+		t.Errorf("/join lobby asked: %q", prompts)
 	}
 	// Lobby gets its key in the background: its joined event, not a timer,
 	// makes the core take a fresh snapshot and say so.

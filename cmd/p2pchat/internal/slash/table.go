@@ -3,8 +3,8 @@ package slash
 // table is every command, in the order /help lists them.
 var table = []*Command{
 	{Name: "join", Args: "[-p] ROOM", Faces: Line | UI, RoomArg: true, parse: parseJoin,
-		Help:   "join ROOM and make it the current room; on a terminal it asks for a passphrase (Enter alone: an open room, or the passphrase stored when the room was last joined); with -p a passphrase is required: asked for on a terminal, else read from the next input line",
-		UIHelp: "join ROOM and make it the current room; it asks for a passphrase in a masked prompt (Enter alone: an open room, or the passphrase stored when the room was last joined; Esc cancels); with -p a passphrase is required"},
+		Help:   "join ROOM and make it the current room: an open room, or a passphrase room with the passphrase stored when it was last joined; with -p ROOM needs a passphrase: asked for on a terminal, else read from the next input line",
+		UIHelp: "join ROOM and make it the current room: an open room, or a passphrase room with the passphrase stored when it was last joined; with -p ROOM needs a passphrase, asked for in a masked prompt (Esc cancels)"},
 	{Name: "leave", Args: "[ROOM]", Faces: Line | UI, RoomArg: true, parse: parseLeave,
 		Help: "leave ROOM (default: the current room) and forget its passphrase"},
 	{Name: "nick", Args: "NAME", Faces: Line | UI, parse: parseText,

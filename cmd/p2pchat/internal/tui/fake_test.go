@@ -68,7 +68,7 @@ func (f *fakeCore) Command(ctx context.Context, current, line string, ask AskFun
 	switch fields[0] {
 	case "/join":
 		name := fields[len(fields)-1]
-		pass, err := ask(ctx, "passphrase for "+name+" (Enter for an open room): ")
+		pass, err := ask(ctx, "passphrase for "+name+": ")
 		if err != nil {
 			ev := room.Event{Type: room.EventError, Err: err}
 			return CommandResult{Current: current, Output: []Output{{Event: &ev}}}

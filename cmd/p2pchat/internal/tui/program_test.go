@@ -156,7 +156,7 @@ func TestProgramChat(t *testing.T) {
 func TestPromptFrame(t *testing.T) {
 	m, _ := lobbyScenario(t, 80, 24)
 	reply := make(chan askReply, 1)
-	send(m, askMsg{askRequest{prompt: "passphrase for vault (Enter for an open room): ", reply: reply}})
+	send(m, askMsg{askRequest{prompt: "passphrase for vault: ", reply: reply}})
 	send(m, typed("s3cret")...)
 	f := frame(t, m)
 	if strings.Contains(f, "s3cret") {

@@ -31,6 +31,7 @@ var documentedKeys = map[string][]string{
 		"steady_n{N}_max", "steady_n{N}_max_stock", "steady_n{N}_max_ratio",
 		"steady_n{N}_delivered_pct", "steady_n{N}_delivered_pct_stock", "steady_n{N}_delivered_pct_ratio",
 		"steady_n{N}_cpu_us", "steady_n{N}_cpu_us_stock", "steady_n{N}_cpu_us_ratio",
+		"steady_n{N}_seen_all",
 	},
 	"join": {
 		"join_n{N}_first_msg", "join_n{N}_first_msg_stock", "join_n{N}_first_msg_ratio",

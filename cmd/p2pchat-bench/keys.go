@@ -9,6 +9,7 @@ import "fmt"
 var (
 	burstMetrics  = []string{"throughput", "delivered_pct", "repaired_pct", "p50", "p99", "max", "cpu_us", "heap_kb"}
 	steadyMetrics = []string{"p50", "p99", "max", "delivered_pct", "cpu_us"}
+	steadyP2POnly = []string{"seen_all"}
 	joinCompared  = []string{"first_msg", "first_msg_max", "joined"}
 	joinP2POnly   = []string{"ready", "ready_max"}
 	rekeyP2POnly  = []string{"time", "time_max", "lost", "sent", "stall"}
@@ -51,7 +52,8 @@ func keysOf(cfg *config, scenario string) []string {
 		}
 	case "steady":
 		for _, n := range cfg.steadyN {
-			ks = append(ks, compared(fmt.Sprintf("steady_n%d_", n), steadyMetrics)...)
+			p := fmt.Sprintf("steady_n%d_", n)
+			ks = append(append(ks, compared(p, steadyMetrics)...), only(p, steadyP2POnly)...)
 		}
 	case "join":
 		p := fmt.Sprintf("join_n%d_", cfg.joinN)

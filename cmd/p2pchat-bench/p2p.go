@@ -41,6 +41,17 @@ type p2pCluster struct {
 	mu      sync.Mutex
 	members []*p2pMember
 	closed  chan struct{} // closed by close
+	seenAll []float64     // ms from sending to "seen by every other member", per own message
+	seenIDs map[string]bool
+}
+
+// seenAllMs returns, for each own message that every other member was
+// seen to hold, the milliseconds from its sending until its author learnt
+// it (the receipts of docs/PROTOCOL.md section 9).
+func (c *p2pCluster) seenAllMs() []float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]float64(nil), c.seenAll...)
 }
 
 type p2pMember struct {
@@ -164,8 +175,26 @@ func (c *p2pCluster) listen(i int, m *p2pMember) {
 			if ev.Type == room.EventMessage && ev.Message != nil && !ev.Message.Self {
 				c.sink(i, []byte(ev.Message.Text), time.Now())
 			}
+			if ev.Type == room.EventState && ev.Message != nil && ev.Message.Self {
+				c.noteSeen(ev.Message)
+			}
 		}
 	}()
+}
+
+// noteSeen records msg's time to "seen by all" once every other member
+// holds it.
+func (c *p2pCluster) noteSeen(msg *room.Message) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if msg.SeenBy < len(c.members)-1 || c.seenIDs[msg.ID] {
+		return
+	}
+	if c.seenIDs == nil {
+		c.seenIDs = map[string]bool{}
+	}
+	c.seenIDs[msg.ID] = true
+	c.seenAll = append(c.seenAll, float64(time.Since(msg.Time))/float64(time.Millisecond))
 }
 
 // waitFormed waits until every member in ms holds the same key and counts

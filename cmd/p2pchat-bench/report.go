@@ -81,6 +81,9 @@ func targetsFor(cfg *config) []target {
 	}
 	for _, n := range cfg.steadyN {
 		ts = append(ts, target{fmt.Sprintf("steady_n%d_p50_ratio", n), true, 1.5, fmt.Sprintf("steady p50 latency p2pchat/stock at N=%d", n)})
+		if n <= 10 {
+			ts = append(ts, target{fmt.Sprintf("steady_n%d_seen_all", n), true, 1000, fmt.Sprintf("sent → seen by all members, N=%d (ms, median)", n)})
+		}
 	}
 	ts = append(ts, target{fmt.Sprintf("join_n%d_first_msg", cfg.joinN), true, 250, "start → first delivered message (ms, median)"})
 	for _, n := range cfg.rekeyN {

@@ -16,6 +16,7 @@ type outcome struct {
 	firsts   []float64     // join: start → first message, ms
 	joins    []float64     // join: start → join call returned, ms
 	readies  []float64     // join: start → able to read, ms
+	seenAll  []float64     // steady, p2pchat: sent → seen by all, ms
 }
 
 // room starts a room of n members on stack whose messages receivers are
@@ -66,7 +67,7 @@ type agg struct {
 	cpu                                time.Duration
 	heap                               float64
 	lat                                []time.Duration
-	firsts, joins, readies             []float64
+	firsts, joins, readies, seenAll    []float64
 	runs                               int
 }
 
@@ -87,6 +88,7 @@ func pool(runs []outcome) agg {
 		a.firsts = append(a.firsts, r.firsts...)
 		a.joins = append(a.joins, r.joins...)
 		a.readies = append(a.readies, r.readies...)
+		a.seenAll = append(a.seenAll, r.seenAll...)
 	}
 	return a
 }
@@ -135,6 +137,8 @@ func (a agg) metric(name string) float64 {
 		return median(a.readies)
 	case "ready_max":
 		return maxOf(a.readies)
+	case "seen_all":
+		return median(a.seenAll)
 	}
 	panic("unknown metric " + name)
 }

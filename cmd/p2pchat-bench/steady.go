@@ -27,6 +27,17 @@ func (b *bench) steadyOnce(ctx context.Context, stack string, n int) (outcome, e
 	col.waitAll(ctx, b.cfg.quiet, b.cfg.repair)
 	r.end, r.cpu = col.tally(), cpuTime()-cpu0
 	r.repaired = r.end
+	if pc, ok := cl.(*p2pCluster); ok {
+		// Receipts come a sync round after delivery: give the last ones
+		// a moment, then keep what arrived.
+		wait := time.NewTimer(2 * time.Second)
+		select {
+		case <-wait.C:
+		case <-ctx.Done():
+		}
+		wait.Stop()
+		r.seenAll = pc.seenAllMs()
+	}
 	return r, ctx.Err()
 }
 
@@ -45,6 +56,8 @@ func (b *bench) steady(ctx context.Context) error {
 		for _, m := range steadyMetrics {
 			b.res.compareRow(t, fmt.Sprint(n), metricLabels[m], prefix+m)
 		}
+		b.res.set(prefix+"seen_all", a[stackP2P].metric("seen_all"))
+		t.add(fmt.Sprint(n), "sent → seen by all (ms, median; p2pchat only)", "", num(b.res.get(prefix+"seen_all")), "", b.res.verdict(prefix+"seen_all"))
 	}
 	t.note("delivered %%: after the sending stopped and deliveries drained (nothing for %v, at most %v). CPU: per delivery, sending and draining.", b.cfg.quiet, b.cfg.repair)
 	b.emit(t)

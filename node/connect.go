@@ -7,9 +7,9 @@ import (
 	"os"
 	"syscall"
 
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/sec"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 )
 
 // Connect dials p once, bounded by ctx. Unlike Config.Peers it does not keep
@@ -18,11 +18,23 @@ import (
 func (n *Node) Connect(ctx context.Context, p peer.AddrInfo) error {
 	// The caller asks for this dial now: skip the swarm's backoff from
 	// earlier failures.
-	ctx = network.WithForceDirectDial(ctx, "p2pchat: connect")
+	n.clearBackoff(p.ID)
 	if err := n.host.Connect(ctx, p); err != nil {
 		return fmt.Errorf("node: connect to %s: %w", p.ID, err)
 	}
 	return nil
+}
+
+// clearBackoff forgets the swarm's dial backoff for p, so that the next
+// dial tries its addresses now. It stands in for network.WithForceDirectDial,
+// which skips the backoff too but makes the swarm look up each address's
+// transport a second time, a lookup that dereferences nil when the host
+// closes during the dial (go-libp2p v0.51 swarm.nonProxyAddr; upstream
+// issue libp2p/go-libp2p#1545).
+func (n *Node) clearBackoff(p peer.ID) {
+	if sw, ok := n.host.Network().(*swarm.Swarm); ok {
+		sw.Backoff().Clear(p)
+	}
 }
 
 // DialReason says in words why a dial failed ("connection refused"),

@@ -130,10 +130,10 @@ func (n *Node) dialOver(p peer.ID, attempt int, err error) bool {
 func (n *Node) connect(pi peer.AddrInfo) error {
 	ctx, cancel := context.WithTimeout(n.bg, dialTimeout)
 	defer cancel()
-	// Our callers keep their own backoff; a forced direct dial skips the
-	// swarm's, which grows to minutes and would turn our retries into
-	// instant "dial backoff" failures.
-	ctx = network.WithForceDirectDial(ctx, "p2pchat: redial")
+	// Our callers keep their own backoff; skip the swarm's, which grows to
+	// minutes and would turn our retries into instant "dial backoff"
+	// failures.
+	n.clearBackoff(pi.ID)
 	return n.host.Connect(ctx, pi)
 }
 

@@ -123,28 +123,31 @@ func noDescriptors() error {
 	return fmt.Errorf("%w%s: it cannot serve the API or accept peers now; raise its limit (ulimit -n, LimitNOFILE=) or close connections to it", ErrNoDescriptors, limit)
 }
 
-// refuseWait bounds how long drain waits for the next client in the queue
-// and refuse for a client's request (a client in the queue has usually
-// sent it already): one that sends nothing costs no more.
+// refuseWait bounds how long drain waits for the next client in the queue.
 const refuseWait = 5 * time.Millisecond
 
-// refuse answers err on c and closes c once the client's request head has
-// come (so that its write does not fail on a closed socket before it reads
-// the answer), or after refuseWait.
+// headWait bounds how long refuse waits for a client's request head (a
+// client in the queue has usually sent it already): one that sends nothing
+// costs no more.
+const headWait = 50 * time.Millisecond
+
+// refuse answers err on c and closes c. It reads the client's request head
+// first, or waits headWait for it: an HTTP client that gets an answer
+// before it has sent its request drops it as unsolicited and fails with a
+// transport error instead of the answer.
 func refuse(c net.Conn, err error) {
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(refuseWait))
-	defer func() {
-		buf := make([]byte, 4096)
-		var got []byte
-		for !bytes.Contains(got, []byte("\r\n\r\n")) && len(got) < 64<<10 {
-			n, rerr := c.Read(buf)
-			got = append(got, buf[:n]...)
-			if rerr != nil {
-				return
-			}
+	c.SetDeadline(time.Now().Add(headWait))
+	buf := make([]byte, 4096)
+	var got []byte
+	for !bytes.Contains(got, []byte("\r\n\r\n")) && len(got) < 64<<10 {
+		n, rerr := c.Read(buf)
+		got = append(got, buf[:n]...)
+		if rerr != nil {
+			break
 		}
-	}()
+	}
+	c.SetDeadline(time.Now().Add(headWait))
 	var body errorJSON
 	code, status := codeOf(err)
 	body.Error.Code, body.Error.Message = code, err.Error()

@@ -123,9 +123,10 @@ func (r *Room) install(e *wire.Epoch, chain []*wire.Commit, secret *[32]byte, ch
 	if !first {
 		r.old[r.cur.Ref()] = oldEpoch{e: r.cur, expires: time.Now().Add(r.m.timing.OldEpochTTL)}
 	}
-	fresh := chain
-	if !r.rosterLost {
-		fresh = newCommits(r.chain, chain)
+	added := newCommits(r.chain, chain)
+	fresh := added
+	if r.rosterLost {
+		fresh = chain
 	}
 	r.rosterLost = false
 	r.cur, r.chain, r.since = e, chain, time.Now()
@@ -145,9 +146,20 @@ func (r *Room) install(e *wire.Epoch, chain []*wire.Commit, secret *[32]byte, ch
 			gone = append(gone, Event{Type: EventMemberLeft, Room: r.name, Peer: p, Nick: mb.nick, Short: mb.short, Reason: ReasonNotInEpoch})
 		}
 	}
-	for p := range r.departed {
+	// A member we lost (it went silent or off the topic) that authored a
+	// commit of the branch we just moved to is alive and holds this
+	// epoch: removing it again would only churn (each side would have
+	// the other removed and re-admitted, and what is sent meanwhile
+	// would not reach it). One that said goodbye stays departed.
+	alive := map[peer.ID]bool{}
+	for _, c := range added {
+		if p, err := peerOf(c.Author); err == nil {
+			alive[p] = true
+		}
+	}
+	for p, why := range r.departed {
 		pub, _ := identity.PublicKeyOf(p)
-		if !e.InRoster(pub) {
+		if !e.InRoster(pub) || (alive[p] && why != ReasonLeft) {
 			delete(r.departed, p)
 		}
 	}
@@ -353,7 +365,7 @@ func (r *Room) commitJoin(p peer.ID) ([]*wire.Commit, [32]byte, error) {
 	}
 	r.mu.Lock()
 	in := r.cur != nil && r.cur.InRoster(pub)
-	if in && !r.departed[p] && len(r.chain) >= 2 {
+	if in && r.departed[p] == "" && len(r.chain) >= 2 {
 		suffix := append([]*wire.Commit(nil), r.chain[len(r.chain)-2:]...)
 		s := r.tipSecret
 		r.mu.Unlock()
@@ -399,7 +411,7 @@ func (r *Room) scheduleRekeyLocked() {
 	self := r.m.net.ID()
 	var rank int
 	for _, pub := range r.cur.Roster() {
-		if p, err := peerOf(pub); err == nil && !r.departed[p] && p < self {
+		if p, err := peerOf(pub); err == nil && r.departed[p] == "" && p < self {
 			rank++
 		}
 	}

@@ -164,3 +164,8 @@ func OnReadForTest(f func(lockFree bool)) {
 // SetClockForTest makes the node claim (and compare members' times with)
 // the time now returns instead of time.Now. Call it before joining.
 func (m *Manager) SetClockForTest(now func() time.Time) { m.now = now }
+
+// LoseForTest makes this node take p for lost (silent past the member
+// timeout), as the tick loop would: p is marked departed and a removal is
+// scheduled.
+func (r *Room) LoseForTest(p peer.ID) { r.removeMember(p, ReasonTimedOut) }

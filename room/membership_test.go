@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -542,4 +543,76 @@ func TestJoinerToldPeerIsOld(t *testing.T) {
 			return ev.Type == room.EventError && ev.Peer == o.id.PeerID() && strings.Contains(ev.Err.Error(), "must upgrade p2pchat")
 		})
 	})
+}
+
+// TestLostMemberThatCommitsStays: a member that one node took for lost
+// (silent, or off the topic) but that then authors a commit of the branch
+// this node adopts is alive. The node must not remove it (before, it did:
+// one node's false loss made every member re-admit it, and what was sent
+// meanwhile never reached it; TestSimultaneousStart failed so about 1 run
+// in 100). A member that said goodbye is removed whatever it commits.
+func TestLostMemberThatCommitsStays(t *testing.T) {
+	for _, bye := range []bool{false, true} {
+		t.Run(fmt.Sprintf("goodbye=%v", bye), func(t *testing.T) {
+			t.Parallel()
+			inBubble(t, func(t *testing.T) { testLostMemberCommits(t, bye) })
+		})
+	}
+}
+
+func testLostMemberCommits(t *testing.T, bye bool) {
+	a, b, c := newPeer(t, "alice"), newPeer(t, "bob"), newPeer(t, "carol")
+	connectAll(t, a, b, c)
+	all := []*peerNode{a, b, c}
+	for _, p := range all {
+		p.join("lobby")
+	}
+	for _, p := range all {
+		for _, q := range all {
+			if p != q {
+				p.waitMember("lobby", q)
+			}
+		}
+	}
+	// x is the one of alice and bob ranked second, so it waits one
+	// stagger before it commits a removal itself: time for carol's
+	// commit to reach it.
+	x := a
+	if b.id.PeerID() > a.id.PeerID() {
+		x = b
+	}
+	quiet(t, time.Second) // the admissions have settled
+	before := x.m.Status().Rooms[0].Epoch
+	cRoom := mustRoom(t, c, "lobby")
+	if bye {
+		cRoom.NoAutoRejoinForTest()
+		if err := cRoom.SayByeForTest(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		x.waitEvent("carol leaves", func(ev room.Event) bool {
+			return ev.Type == room.EventMemberLeft && ev.Peer == c.id.PeerID()
+		})
+	} else {
+		mustRoom(t, x, "lobby").LoseForTest(c.id.PeerID())
+	}
+	if err := cRoom.RekeyBackForTest(); err != nil { // a join commit by carol
+		t.Fatal(err)
+	}
+	quiet(t, 2*time.Second) // several rekey staggers
+	st := x.m.Status().Rooms[0]
+	if bye {
+		// Her removal came first (her commit then loses to it), or her
+		// commit did and the removal followed.
+		if !(st.Epoch == before+1 && st.Roster == 2) && !(st.Epoch == before+2 && st.Roster == 3) {
+			t.Fatalf("%s: epoch %d with %d members, want carol removed (epoch %d with 2 members or %d with 3)", x.nick, st.Epoch, st.Roster, before+1, before+2)
+		}
+		return
+	}
+	if st.Epoch != before+1 || st.Roster != 4 {
+		t.Fatalf("%s: epoch %d with %d members, want carol's commit (epoch %d, 4 members) and no removal after it", x.nick, st.Epoch, st.Roster, before+1)
+	}
+	if _, err := c.m.Send(context.Background(), "lobby", "still here"); err != nil {
+		t.Fatal(err)
+	}
+	x.waitMessage("lobby", "still here")
 }

@@ -24,7 +24,7 @@ func (r *Room) seen(p peer.ID, nick, short string) {
 	mb := r.members[p]
 	var ev *Event
 	switch {
-	case mb == nil && r.cur != nil && r.cur.InRoster(pub) && !r.departed[p]:
+	case mb == nil && r.cur != nil && r.cur.InRoster(pub) && r.departed[p] == "":
 		mb = &member{nick: nick, short: short}
 		r.members[p] = mb
 		ev = &Event{Type: EventMemberJoined, Room: r.name, Peer: p, Nick: nick, Short: short}
@@ -62,7 +62,7 @@ func (r *Room) removeMember(p peer.ID, reason Reason) {
 	mb := r.members[p]
 	delete(r.members, p)
 	if r.cur != nil && pub != nil && r.cur.InRoster(pub) && p != r.m.net.ID() {
-		r.departed[p] = true
+		r.departed[p] = reason
 		r.scheduleRekeyLocked()
 	}
 	r.mu.Unlock()
@@ -124,7 +124,7 @@ func (r *Room) tickLoop() {
 		if r.cur != nil {
 			for _, pub := range r.cur.Roster() {
 				p, err := peerOf(pub)
-				if err != nil || p == r.m.net.ID() || r.departed[p] {
+				if err != nil || p == r.m.net.ID() || r.departed[p] != "" {
 					continue
 				}
 				last := r.since

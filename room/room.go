@@ -73,7 +73,7 @@ type Room struct {
 	changed    chan struct{} // closed and replaced whenever cur changes
 	old        map[wire.EpochRef]oldEpoch
 	members    map[peer.ID]*member
-	departed   map[peer.ID]bool // members of cur that left; a rekey drops them
+	departed   map[peer.ID]Reason // members of cur that left, and why; a rekey drops them
 	rekeyAt    *time.Timer
 	drops      map[string]uint64
 	buffered   []buffered
@@ -144,7 +144,7 @@ func newRoom(m *Manager, name string, kind Kind, secret [32]byte) (*Room, error)
 		changed:   make(chan struct{}),
 		old:       map[wire.EpochRef]oldEpoch{},
 		members:   map[peer.ID]*member{},
-		departed:  map[peer.ID]bool{},
+		departed:  map[peer.ID]Reason{},
 		drops:     map[string]uint64{},
 		tried:     map[wire.EpochRef]time.Time{},
 		failures:  map[peer.ID][]time.Time{},

@@ -274,6 +274,9 @@ func (p *peerNode) snapshot() []string {
 		if ev.Nick != "" {
 			s += ":" + ev.Nick
 		}
+		if ev.Err != nil {
+			s += ":" + ev.Err.Error()
+		}
 		out = append(out, s)
 	}
 	return out

@@ -244,7 +244,7 @@ func (r *Room) serve(remote peer.ID, req *wire.SyncRequest, batch *wire.SyncBatc
 		return err
 	}
 	r.mu.Lock()
-	member := r.cur != nil && r.cur.InRoster(pub) && !r.departed[remote]
+	member := r.cur != nil && r.cur.InRoster(pub) && r.departed[remote] == ""
 	r.mu.Unlock()
 	if !member {
 		return fmt.Errorf("%s is not a member", remote)

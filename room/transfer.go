@@ -88,7 +88,7 @@ func (r *Room) answer(remote peer.ID) *wire.Transfer {
 		return nil
 	}
 	t := &wire.Transfer{Room: r.id, Commits: append([]*wire.Commit(nil), r.chain[max(0, len(r.chain)-wire.MaxChain):]...)}
-	if tip.InRoster(pub) && !r.departed[remote] {
+	if tip.InRoster(pub) && r.departed[remote] == "" {
 		s := r.tipSecret
 		t.Secret = &s
 	}

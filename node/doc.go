@@ -15,8 +15,9 @@
 // [Config.Notify].
 //
 // [Node.Join] returns a [Topic], a gossipsub topic tuned for small rooms:
-// flood publishing (a message published right after a peer appears reaches
-// it), no author and no libp2p signature on messages (callers sign inside
+// publishing to the mesh only (flood publishing would ignore the peer
+// filter), waiting briefly for peers that just appeared to join the mesh so
+// that a message published right after reaches them, no author and no libp2p signature on messages (callers sign inside
 // their payload), message IDs derived from the payload, and queues sized for
 // bursts.
 //

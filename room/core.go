@@ -28,6 +28,7 @@ type PeerInfo struct {
 	Fingerprint identity.Fingerprint
 	Nick        string   // the last nick this node saw it use, if any
 	Verified    bool     // the user verified its fingerprint
+	Mismatch    bool     // the user's last check of its fingerprint found another key's
 	Addrs       []string // remote addresses of its connections
 }
 
@@ -51,7 +52,7 @@ func (m *Manager) Peers(ctx context.Context) []PeerInfo {
 		pi := PeerInfo{PeerID: p, Fingerprint: fp, Addrs: m.net.RemoteAddrs(p)}
 		if m.store != nil {
 			if rec, ok, err := m.store.Peer(ctx, p.String()); err == nil && ok {
-				pi.Nick, pi.Verified = rec.LastNick, rec.Verified
+				pi.Nick, pi.Verified, pi.Mismatch = rec.LastNick, rec.Verified, rec.Mismatch
 			}
 		}
 		out = append(out, pi)

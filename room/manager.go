@@ -474,11 +474,21 @@ func (m *Manager) noteNick(room string, p peer.ID, nick string) []Event {
 
 // verified reports whether the user verified p's fingerprint.
 func (m *Manager) verified(p peer.ID) bool {
+	v, _ := m.trust(p)
+	return v
+}
+
+// trust reports whether the user verified p's fingerprint, and whether the
+// user's last check of it found another key's (see Verify).
+func (m *Manager) trust(p peer.ID) (verified, mismatch bool) {
 	if m.store == nil {
-		return false
+		return false, false
 	}
 	rec, ok, err := m.store.Peer(context.Background(), p.String())
-	return err == nil && ok && rec.Verified
+	if err != nil || !ok {
+		return false, false
+	}
+	return rec.Verified, rec.Mismatch
 }
 
 // ErrFingerprint is returned (wrapped) by Verify when the fingerprint or
@@ -488,7 +498,8 @@ var ErrFingerprint = errors.New("fingerprint does not match")
 // Verify marks p's fingerprint as verified by the user, after checking that
 // fingerprint (as read out by the peer's owner) is p's; it may also be the
 // safety number of p and this node ([Manager.SafetyNumber]). A fingerprint
-// of another key (ErrFingerprint) clears an earlier verification of p. A
+// of another key (ErrFingerprint) clears an earlier verification of p and
+// marks p as a mismatch ([Member].Mismatch) until it is verified again. A
 // typo is an error wrapping [identity.ErrBadFingerprint] that says where it
 // is and changes nothing. Errors do not name p: the caller does. It needs a
 // store.
@@ -517,7 +528,7 @@ func (m *Manager) Verify(ctx context.Context, p peer.ID, fingerprint string) err
 		return errors.New("verify: no store to remember it in")
 	}
 	if mismatch {
-		if cerr := m.store.SetVerified(ctx, p.String(), want.String(), false, time.Now()); cerr != nil {
+		if cerr := m.store.SetMismatch(ctx, p.String(), want.String(), time.Now()); cerr != nil {
 			return fmt.Errorf("%w; and clearing its verification failed: %v", err, cerr)
 		}
 		return err
@@ -536,6 +547,14 @@ func (m *Manager) SafetyNumber(p peer.ID) (string, error) {
 
 // Verified reports whether the user verified p's fingerprint.
 func (m *Manager) Verified(p peer.ID) bool { return m.verified(p) }
+
+// Mismatch reports whether the user's last check of p's fingerprint (see
+// Verify) found another key's: p is to be shown as "!" until verified
+// again. It is remembered across restarts.
+func (m *Manager) Mismatch(p peer.ID) bool {
+	_, mm := m.trust(p)
+	return mm
+}
 
 // ValidNick reports whether nick is acceptable: 1 to 32 bytes of printable
 // UTF-8 without spaces or '#'.

@@ -200,6 +200,7 @@ type Member struct {
 	Nick        string
 	Fingerprint identity.Fingerprint
 	Verified    bool // the user confirmed this fingerprint (see Manager.Verify)
+	Mismatch    bool // the user's last check of it found another key's (see Manager.Mismatch)
 }
 
 // Members returns the peers that proved they can read the room, sorted by
@@ -213,7 +214,7 @@ func (r *Room) Members() []Member {
 	}
 	r.mu.Unlock()
 	for i := range out {
-		out[i].Verified = r.m.verified(out[i].Peer)
+		out[i].Verified, out[i].Mismatch = r.m.trust(out[i].Peer)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Nick != out[j].Nick {

@@ -41,3 +41,44 @@ func TestVerifyOutcomes(t *testing.T) {
 		}
 	})
 }
+
+// TestMismatchRemembered (issue 13 item 8): a failed check of a member's
+// fingerprint marks it as a mismatch, in Members and Mismatch, across a
+// restart, until it is verified again.
+func TestMismatchRemembered(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		ctx := context.Background()
+		home := t.TempDir()
+		alice, bob, dave := newPeerAt(t, "alice", home), newPeer(t, "bob"), newPeer(t, "dave")
+		connect(t, alice, bob)
+		alice.join("lobby")
+		bob.join("lobby")
+		alice.waitMember("lobby", bob)
+		if err := alice.m.Verify(ctx, bob.id.PeerID(), bob.id.Fingerprint().String()); err != nil {
+			t.Fatal(err)
+		}
+		if err := alice.m.Verify(ctx, bob.id.PeerID(), dave.id.Fingerprint().String()); !errors.Is(err, room.ErrFingerprint) {
+			t.Fatalf("another key's fingerprint: %v, want ErrFingerprint", err)
+		}
+		check := func(when string, want bool) {
+			t.Helper()
+			ms := mustRoom(t, alice, "lobby").Members()
+			if len(ms) != 1 || ms[0].Mismatch != want || ms[0].Verified == want || alice.m.Mismatch(bob.id.PeerID()) != want {
+				t.Errorf("%s: members %+v, Mismatch %v; want mismatch %v", when, ms, alice.m.Mismatch(bob.id.PeerID()), want)
+			}
+		}
+		check("after the failed check", true)
+
+		alice.close()
+		alice = newPeerAt(t, "alice", home)
+		connect(t, alice, bob)
+		alice.join("lobby")
+		alice.waitMember("lobby", bob)
+		check("after a restart", true)
+
+		if err := alice.m.Verify(ctx, bob.id.PeerID(), bob.id.Fingerprint().String()); err != nil {
+			t.Fatal(err)
+		}
+		check("verified again", false)
+	})
+}

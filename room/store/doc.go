@@ -10,7 +10,8 @@
 //   - the message history ([Store.AddMessage]), unique per room and message
 //     id, so a message replayed after a restart is recognised as one already
 //     held;
-//   - peers: the fingerprints the user verified ([Store.SetVerified]) and
+//   - peers: the fingerprints the user verified ([Store.SetVerified]) or
+//     found another key's ([Store.SetMismatch]), and
 //     which nicks each peer used ([Store.NoteNick]), so a new key under a
 //     known nick can be flagged.
 //
@@ -42,6 +43,9 @@
 // visibility, see [Store.NoteRoster] and [Store.MessagesFor]):
 //
 //	epoch_members  room, key_id (16), member (32) PK | number   index epoch_members_number(room, number)
+//
+// Version 5 adds peers.mismatch INT (0/1): the user's last check of the
+// peer's fingerprint found another key's ([Store.SetMismatch]).
 //
 // room_members (version 2) is no longer read or written: visibility no
 // longer depends on when a member was first seen.

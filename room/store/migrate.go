@@ -13,6 +13,7 @@ var migrations = []string{
 	schemaV2,
 	schemaV3,
 	schemaV4,
+	schemaV5,
 }
 
 // schemaV1 is the first schema; the package doc shows it in short.
@@ -125,6 +126,13 @@ CREATE TABLE epoch_members (
 ) STRICT, WITHOUT ROWID;
 
 CREATE INDEX epoch_members_number ON epoch_members (room, number);
+`
+
+// schemaV5 remembers a failed verification: the user checked a peer's
+// fingerprint and it was another key's ([Store.SetMismatch]). The peer is
+// marked "!" until verified again, across restarts.
+const schemaV5 = `
+ALTER TABLE peers ADD COLUMN mismatch INTEGER NOT NULL DEFAULT 0 CHECK (mismatch IN (0, 1));
 `
 
 // newerError is migrate's error for a database whose user_version is beyond

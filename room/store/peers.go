@@ -18,9 +18,14 @@ type PeerRecord struct {
 	// Verified is whether the user verified Fingerprint as PeerID's. It is
 	// cleared when [Store.NoteNick] records a different fingerprint.
 	Verified bool
-	// VerifiedAt is the time of the last [Store.SetVerified]; zero if none,
-	// or if the verification was cleared by a fingerprint change.
+	// VerifiedAt is the time of the last [Store.SetVerified] or
+	// [Store.SetMismatch]; zero if none, or if the verification was
+	// cleared by a fingerprint change.
 	VerifiedAt time.Time
+	// Mismatch is whether the user's last check of the peer's fingerprint
+	// found another key's ([Store.SetMismatch]); a later
+	// [Store.SetVerified] clears it.
+	Mismatch bool
 	// LastNick is the nick last given to [Store.NoteNick]; empty if none.
 	LastNick string
 	// FirstSeen and LastSeen are the earliest and latest times given to
@@ -29,14 +34,14 @@ type PeerRecord struct {
 }
 
 const peerColumns = `peers.peer_id, peers.fingerprint, peers.verified, peers.verified_at,
-	peers.last_nick, peers.first_seen, peers.last_seen`
+	peers.last_nick, peers.first_seen, peers.last_seen, peers.mismatch`
 
 func scanPeer(sc scanner) (PeerRecord, error) {
 	var (
 		p                  PeerRecord
 		verifiedAt, fs, ls sql.NullInt64
 	)
-	if err := sc.Scan(&p.PeerID, &p.Fingerprint, &p.Verified, &verifiedAt, &p.LastNick, &fs, &ls); err != nil {
+	if err := sc.Scan(&p.PeerID, &p.Fingerprint, &p.Verified, &verifiedAt, &p.LastNick, &fs, &ls, &p.Mismatch); err != nil {
 		return PeerRecord{}, err
 	}
 	p.VerifiedAt, p.FirstSeen, p.LastSeen = fromNanos(verifiedAt), fromNanos(fs), fromNanos(ls)
@@ -47,21 +52,37 @@ var errEmptyPeerID = errors.New("empty peer id")
 
 // SetVerified records whether the user verified fingerprint as peerID's key,
 // at the given time, creating the peer if unknown. It replaces the stored
-// fingerprint.
+// fingerprint and clears a mismatch ([Store.SetMismatch]).
 func (s *Store) SetVerified(ctx context.Context, peerID, fingerprint string, verified bool, at time.Time) error {
-	if peerID == "" {
-		return fmt.Errorf("store: set verified: %w", errEmptyPeerID)
+	if err := s.setTrust(ctx, peerID, fingerprint, verified, false, at); err != nil {
+		return fmt.Errorf("store: set verified %q: %w", peerID, err)
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO peers (peer_id, fingerprint, verified, verified_at) VALUES (?, ?, ?, ?)
+	return nil
+}
+
+// SetMismatch records that the user checked a fingerprint against peerID's
+// key, whose fingerprint is given, at the given time and found another key's:
+// the peer is not verified and is marked as a mismatch until
+// [Store.SetVerified]. It creates the peer if unknown.
+func (s *Store) SetMismatch(ctx context.Context, peerID, fingerprint string, at time.Time) error {
+	if err := s.setTrust(ctx, peerID, fingerprint, false, true, at); err != nil {
+		return fmt.Errorf("store: set mismatch %q: %w", peerID, err)
+	}
+	return nil
+}
+
+func (s *Store) setTrust(ctx context.Context, peerID, fingerprint string, verified, mismatch bool, at time.Time) error {
+	if peerID == "" {
+		return errEmptyPeerID
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO peers (peer_id, fingerprint, verified, verified_at, mismatch) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (peer_id) DO UPDATE SET
 			fingerprint = excluded.fingerprint,
 			verified = excluded.verified,
-			verified_at = excluded.verified_at`,
-		peerID, fingerprint, verified, nanos(at))
-	if err != nil {
-		return fmt.Errorf("store: set verified %q: %w", peerID, s.diskFull(err))
-	}
-	return nil
+			verified_at = excluded.verified_at,
+			mismatch = excluded.mismatch`,
+		peerID, fingerprint, verified, nanos(at), mismatch)
+	return s.diskFull(err)
 }
 
 // Peer returns the peer with the given ID and whether it is known.

@@ -387,6 +387,26 @@ func TestPeers(t *testing.T) {
 		t.Errorf("after unverify Peer(peerZ) = %+v", p)
 	}
 
+	// A mismatch unverifies and is remembered across a reopen; verifying
+	// again clears it.
+	if err := s.SetMismatch(ctx, "peerZ", "fpZ", t0.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = open(t, dir)
+	if p, _, _ := s.Peer(ctx, "peerZ"); !p.Mismatch || p.Verified {
+		t.Errorf("after SetMismatch and reopen Peer(peerZ) = %+v, want a mismatch, not verified", p)
+	}
+	if err := s.SetVerified(ctx, "peerZ", "fpZ", true, t0.Add(4*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if p, _, _ := s.Peer(ctx, "peerZ"); p.Mismatch || !p.Verified {
+		t.Errorf("after SetVerified Peer(peerZ) = %+v, want verified, no mismatch", p)
+	}
+	if err := s.SetMismatch(ctx, "", "fp", t0); err == nil {
+		t.Error("SetMismatch of an empty peer id succeeded")
+	}
+
 	// Same fingerprint keeps the verification; a new one clears it.
 	note("peerA", "fpA", "bob", t0.Add(2*time.Hour))
 	if p, _, _ := s.Peer(ctx, "peerA"); !p.Verified {

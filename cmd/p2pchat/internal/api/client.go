@@ -297,7 +297,7 @@ func (c *Client) Peers(ctx context.Context) ([]PeerInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, PeerInfo{PeerID: p, Fingerprint: fp, Nick: pj.Nick, Verified: pj.Verified, Addrs: pj.Addrs})
+		out = append(out, PeerInfo{PeerID: p, Fingerprint: fp, Nick: pj.Nick, Verified: pj.Verified, Mismatch: pj.Mismatch, Addrs: pj.Addrs})
 	}
 	return out, nil
 }
@@ -314,7 +314,7 @@ func (r roomInfoJSON) info() (RoomInfo, error) {
 		if err != nil {
 			return RoomInfo{}, err
 		}
-		ri.Members = append(ri.Members, room.Member{Peer: p, Nick: m.Nick, Fingerprint: fp, Verified: m.Verified})
+		ri.Members = append(ri.Members, room.Member{Peer: p, Nick: m.Nick, Fingerprint: fp, Verified: m.Verified, Mismatch: m.Mismatch})
 	}
 	return ri, nil
 }

@@ -101,7 +101,7 @@ func newFake(t testing.TB) *fake {
 		RoomStatus: room.RoomStatus{Name: "lobby", Topic: room.TopicFor("lobby"), Kind: room.KindOpen, Ready: true, Epoch: 3,
 			KeyID: "00112233445566778899aabbccddeeff", Roster: 3, Members: 2, Buffered: 1, Drops: map[string]uint64{room.DropReplay: 2}},
 		Members: []room.Member{
-			{Peer: w.bob.id, Nick: "bob", Fingerprint: w.bob.fp},
+			{Peer: w.bob.id, Nick: "bob", Fingerprint: w.bob.fp, Mismatch: true},
 			{Peer: w.carol.id, Nick: "carol", Fingerprint: w.carol.fp, Verified: true},
 		},
 	}

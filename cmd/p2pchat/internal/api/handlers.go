@@ -202,7 +202,7 @@ func (s *Server) getPeers(_ http.ResponseWriter, r *http.Request) (any, error) {
 	out := peersJSON{Peers: make([]peerJSON, 0, len(peers))}
 	for _, p := range peers {
 		out.Peers = append(out.Peers, peerJSON{PeerID: p.PeerID.String(), FP: p.Fingerprint.Short(), Fingerprint: p.Fingerprint.String(),
-			Nick: p.Nick, Verified: p.Verified, Addrs: nonNil(p.Addrs)})
+			Nick: p.Nick, Verified: p.Verified, Mismatch: p.Mismatch, Addrs: nonNil(p.Addrs)})
 	}
 	return out, nil
 }

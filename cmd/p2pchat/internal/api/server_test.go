@@ -120,7 +120,7 @@ func checkLobby(t *testing.T, w world, obj map[string]any) {
 	for _, m := range ms {
 		hasKeys(t, "member", m, memberKeys...)
 	}
-	want(t, "member_list[0]", ms[0], map[string]any{"peer_id": w.bob.id.String(), "nick": "bob", "fp": w.bob.fp.Short(), "fingerprint": w.bob.fp.String(), "verified": false})
+	want(t, "member_list[0]", ms[0], map[string]any{"peer_id": w.bob.id.String(), "nick": "bob", "fp": w.bob.fp.Short(), "fingerprint": w.bob.fp.String(), "verified": false, "mismatch": true})
 	want(t, "member_list[1].verified", ms[1]["verified"], true)
 }
 
@@ -199,7 +199,7 @@ func TestEndpoints(t *testing.T) {
 			if len(ms) != 2 {
 				t.Fatalf("%d members, want 2", len(ms))
 			}
-			want(t, "members[1]", ms[1], map[string]any{"peer_id": w.carol.id.String(), "nick": "carol", "fp": w.carol.fp.Short(), "fingerprint": w.carol.fp.String(), "verified": true})
+			want(t, "members[1]", ms[1], map[string]any{"peer_id": w.carol.id.String(), "nick": "carol", "fp": w.carol.fp.Short(), "fingerprint": w.carol.fp.String(), "verified": true, "mismatch": false})
 		}},
 		{"stored kind", "GET", "/v1/rooms/OLD/stored", "", func(t *testing.T, _ *fake, obj map[string]any) {
 			want(t, "stored", obj, map[string]any{"room": "old", "kind": "passphrase"})
@@ -278,7 +278,7 @@ func TestEndpoints(t *testing.T) {
 				t.Fatalf("%d peers, want 3", len(ps))
 			}
 			want(t, "peers[1]", ps[1], map[string]any{"peer_id": w.carol.id.String(), "fp": w.carol.fp.Short(), "fingerprint": w.carol.fp.String(),
-				"nick": "carol", "verified": true, "addrs": []any{"/ip4/10.0.0.3/tcp/4001"}})
+				"nick": "carol", "verified": true, "mismatch": false, "addrs": []any{"/ip4/10.0.0.3/tcp/4001"}})
 		}},
 		{"peer", "GET", "/v1/peers/" + w.carol.id.String(), "", func(t *testing.T, _ *fake, obj map[string]any) {
 			want(t, "fingerprint", obj, map[string]any{"type": "fingerprint", "peer_id": w.carol.id.String(), "nick": "carol",

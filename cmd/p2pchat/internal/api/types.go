@@ -50,6 +50,7 @@ type (
 		FP          string `json:"fp"`
 		Fingerprint string `json:"fingerprint"`
 		Verified    bool   `json:"verified"`
+		Mismatch    bool   `json:"mismatch"`
 	}
 	whoJSON struct {
 		Type    string       `json:"type"`
@@ -69,6 +70,7 @@ type (
 		Fingerprint string   `json:"fingerprint"`
 		Nick        string   `json:"nick"`
 		Verified    bool     `json:"verified"`
+		Mismatch    bool     `json:"mismatch"`
 		Addrs       []string `json:"addrs"`
 	}
 	peersJSON struct {
@@ -135,7 +137,7 @@ func membersJSON(ms []room.Member) []MemberJSON {
 	out := make([]MemberJSON, 0, len(ms))
 	for _, m := range ms {
 		out = append(out, MemberJSON{PeerID: m.Peer.String(), Nick: m.Nick, FP: m.Fingerprint.Short(),
-			Fingerprint: m.Fingerprint.String(), Verified: m.Verified})
+			Fingerprint: m.Fingerprint.String(), Verified: m.Verified, Mismatch: m.Mismatch})
 	}
 	return out
 }

@@ -23,11 +23,14 @@ func peersAnswer(ps []api.PeerInfo) (typ string, fields map[string]any, text str
 	lines := []string{fmt.Sprintf("%d peer(s) connected", len(ps))}
 	for _, p := range ps {
 		mark := ""
-		if p.Verified {
+		switch {
+		case p.Mismatch:
+			mark = " ! (fingerprint did not match: verify again)"
+		case p.Verified:
 			mark = " ✓"
 		}
 		list = append(list, map[string]any{"peer_id": p.PeerID.String(), "fp": p.Fingerprint.Short(), "fingerprint": p.Fingerprint.String(),
-			"nick": p.Nick, "verified": p.Verified, "addrs": p.Addrs})
+			"nick": p.Nick, "verified": p.Verified, "mismatch": p.Mismatch, "addrs": p.Addrs})
 		lines = append(lines, fmt.Sprintf("  %s#%s%s  %s  %s", clean(p.Nick), p.Fingerprint.Short(), mark, p.PeerID, strings.Join(p.Addrs, " ")))
 	}
 	return "peers", map[string]any{"peers": list}, strings.Join(lines, "\n")

@@ -415,11 +415,14 @@ func (s *commands) who(ctx context.Context) {
 	var list []api.MemberJSON
 	for _, mb := range ms {
 		mark := ""
-		if mb.Verified {
+		switch {
+		case mb.Mismatch:
+			mark = " ! (fingerprint did not match: verify again)"
+		case mb.Verified:
 			mark = " ✓"
 		}
 		lines = append(lines, fmt.Sprintf("  %s#%s%s  %s", clean(mb.Nick), mb.Fingerprint.Short(), mark, mb.Peer))
-		list = append(list, api.MemberJSON{PeerID: mb.Peer.String(), Nick: mb.Nick, FP: mb.Fingerprint.Short(), Fingerprint: mb.Fingerprint.String(), Verified: mb.Verified})
+		list = append(list, api.MemberJSON{PeerID: mb.Peer.String(), Nick: mb.Nick, FP: mb.Fingerprint.Short(), Fingerprint: mb.Fingerprint.String(), Verified: mb.Verified, Mismatch: mb.Mismatch})
 	}
 	s.out.info("who", map[string]any{"room": r.Name, "members": list}, strings.Join(lines, "\n"))
 }

@@ -601,15 +601,16 @@ func TestVerify(t *testing.T) {
 	if mismatch["reason"] != "fingerprint_mismatch" || mismatch["peer_id"] != bID || !strings.Contains(mismatch["error"].(string), "differ") {
 		t.Errorf("mismatch: %v", mismatch)
 	}
-	if who := a.command("/who", "who", nil); who["members"].([]any)[0].(map[string]any)["verified"] != false {
-		t.Errorf("verified after a mismatch: %v", who)
+	if who := a.command("/who", "who", nil); who["members"].([]any)[0].(map[string]any)["verified"] != false ||
+		who["members"].([]any)[0].(map[string]any)["mismatch"] != true {
+		t.Errorf("verified, or not marked a mismatch, after a mismatch: %v", who)
 	}
 	v := a.command("/verify bob#"+strings.ToUpper(fp["fp"].(string))+" "+strings.ToLower(bFP), "verified", nil)
 	if v["peer_id"] != bID || v["nick"] != "bob" || v["fp"] != fp["fp"] || v["fingerprint"] != bFP || v["room"] != "keys" {
 		t.Errorf("verified: %v", v)
 	}
 	who := a.command("/who", "who", nil)
-	if ms := who["members"].([]any); len(ms) != 1 || ms[0].(map[string]any)["verified"] != true {
+	if ms := who["members"].([]any); len(ms) != 1 || ms[0].(map[string]any)["verified"] != true || ms[0].(map[string]any)["mismatch"] != false {
 		t.Errorf("who after /verify: %v", who)
 	}
 	// A typo in the last character names bob and the group to look at.

@@ -42,6 +42,19 @@ func TestMismatchClearsVerified(t *testing.T) {
 	}
 }
 
+// TestMismatchAfterRestart: a UI started fresh (a restart) shows "!" for
+// a member the core remembers a failed check of, with no event to say so.
+func TestMismatchAfterRestart(t *testing.T) {
+	core := newFakeCore(t)
+	bob := member(t, 1, "bob", false)
+	bob.Mismatch = true
+	core.setRooms(RoomState{Name: "lobby", Kind: room.KindOpen, Ready: true, Members: []room.Member{bob}})
+	m := newTestModel(t, core, "lobby", 160, 40)
+	if f := plain(t, m); !regexp.MustCompile(`! bob#`).MatchString(f) {
+		t.Errorf("bob, remembered as a mismatch, is not marked !:\n%s", f)
+	}
+}
+
 // TestRoomsColumnOrder: the rooms column follows Config.Order (the order
 // the rooms were named or remembered in), not the snapshot's by name;
 // rooms it does not name come after.

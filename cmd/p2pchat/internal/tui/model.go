@@ -252,7 +252,13 @@ func (m *Model) refresh() {
 	for _, r := range m.snap.Rooms {
 		names = append(names, r.Name)
 		for _, mb := range r.Members {
-			if mb.Verified {
+			switch {
+			case mb.Mismatch:
+				// A failed check, remembered by the core: "!" until
+				// verified again, also after a restart.
+				delete(m.verified, mb.Peer)
+				m.keyChanged[mb.Peer] = true
+			case mb.Verified:
 				m.verified[mb.Peer] = true
 				delete(m.keyChanged, mb.Peer)
 			}

@@ -55,7 +55,7 @@ var documentedKeys = map[string][]string{
 	},
 	"": {
 		"meta_go", "meta_nproc", "meta_gomaxprocs", "meta_cpu", "meta_os", "meta_date", "meta_quick",
-		"meta_persist", "meta_seconds", "targets_missed", "failures",
+		"meta_persist", "meta_load", "meta_seconds", "targets_missed", "failures",
 	},
 }
 

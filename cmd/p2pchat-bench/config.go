@@ -23,6 +23,7 @@ type config struct {
 	setup     time.Duration
 	verbose   bool
 	roomLog   bool // p2pchat rooms log at debug level to stderr
+	load      bool // run a CPU hog on every core beside the benchmark
 
 	burstN    []int
 	burstMsgs int
@@ -148,6 +149,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.persist, "persist", c.persist, "give each p2pchat node a store (room/store) in a temp dir, as the p2pchat command does")
 	fs.DurationVar(&c.setup, "setup-timeout", c.setup, "limit for a room of N members to form (mesh, keys, admissions)")
 	fs.BoolVar(&c.verbose, "v", false, "log progress details (goroutines, file descriptors) to stderr")
+	fs.BoolVar(&c.load, "load", false, "keep every core busy with a separate hog process for the whole run (a loaded laptop)")
 	fs.BoolVar(&c.roomLog, "room-log", false, "write the p2pchat rooms' debug logs (rekeys, drops) to stderr")
 
 	fs.Var(intsFlag{&c.burstN}, "burst-n", "burst: room sizes, comma separated")

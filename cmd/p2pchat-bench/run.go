@@ -68,6 +68,17 @@ func runConfig(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err 
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if cfg.load {
+		_, stop, err := startLoad(runtime.NumCPU())
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if serr := stop(); serr != nil && err == nil {
+				err = serr
+			}
+		}()
+	}
 	b := &bench{cfg: cfg, out: stdout, logw: stderr, res: newResults(), broken: map[string]int{}}
 	b.res.targets = targetsFor(cfg)
 	b.meta()
@@ -169,13 +180,14 @@ func (b *bench) meta() {
 	m["meta_date"] = time.Now().UTC().Format(time.RFC3339)
 	m["meta_quick"] = b.cfg.quick
 	m["meta_persist"] = b.cfg.persist
+	m["meta_load"] = b.cfg.load
 }
 
 func (b *bench) header() {
 	m := b.res.meta
 	fmt.Fprintf(b.out, "p2pchat-bench: %s, %d CPUs (%s), %s, %s\n", m["meta_os"], m["meta_nproc"], m["meta_cpu"], m["meta_go"], m["meta_date"])
-	fmt.Fprintf(b.out, "stacks %s, %d-byte messages, rounds %d (steady %d), persist=%v, quick=%v\n",
-		strings.Join(b.cfg.stacks, ","), b.cfg.size, b.cfg.rounds, b.cfg.steadyRounds, b.cfg.persist, b.cfg.quick)
+	fmt.Fprintf(b.out, "stacks %s, %d-byte messages, rounds %d (steady %d), persist=%v, quick=%v, load=%v\n",
+		strings.Join(b.cfg.stacks, ","), b.cfg.size, b.cfg.rounds, b.cfg.steadyRounds, b.cfg.persist, b.cfg.quick, b.cfg.load)
 }
 
 // cpuModel returns the CPU model from /proc/cpuinfo, or the architecture.

@@ -72,17 +72,18 @@ func TestChurnStarvedCPU(t *testing.T) {
 				top = max(top, num)
 			}
 		}
-		spurious := 0
+		spurious, why := 0, map[room.Reason]int{}
 		for _, p := range ps {
 			p.mu.Lock()
 			for _, ev := range p.events {
 				if ev.Type == room.EventMemberLeft {
 					spurious++
+					why[ev.Reason]++
 				}
 			}
 			p.mu.Unlock()
 		}
-		t.Logf("%d members, validation %v each: settled=%v after %v, final epoch %d, spurious departures %d", n, cost, settled, took.Round(time.Millisecond), top, spurious)
+		t.Logf("%d members, validation %v each: settled=%v after %v, final epoch %d, spurious departures %d %v", n, cost, settled, took.Round(time.Millisecond), top, spurious, why)
 		if !settled {
 			t.Errorf("no single epoch holding all %d members within 60 s", n)
 		}

@@ -16,13 +16,24 @@ const churnSends = 15
 
 var churnRun = flag.Bool("churn", false, "TestChurnStarvedCPU: run it (it fails on today's code: issue 20 item 6)")
 
-// TestChurnStarvedCPU (issue 20 item 6): 20 members join one room on
-// memnet while every node's validator is starved (each envelope costs
-// 20 ms of virtual time), and each sends a message once admitted. Nobody
-// leaves, crashes or is cut off, so every member_left event is spurious.
-// It logs the commits (the final epoch number), the spurious departures
-// and the settling time, and requires one epoch holding everyone within
-// 60 s of virtual time, no spurious departure and at most 3N commits.
+// TestChurnStarvedCPU (issue 20 item 6) reproduces a room that churns
+// under load: 20 members join one room on memnet 20 ms apart while every
+// node's validator is starved (each envelope costs 40 ms of virtual time),
+// and each sends a message a second for 15 s once admitted. Nobody leaves,
+// crashes or is cut off, so every member_left event is spurious. It logs
+// the commits (the final epoch number), the spurious departures and the
+// settling time, and requires one epoch holding everyone within 60 s of
+// virtual time, no spurious departure and at most 3N commits.
+//
+// It is opt-in (-churn) because it fails on today's code: on 2026-12-03,
+// final epochs 31 to 37 (19 would do), 44 to 57 spurious departures, almost
+// all "timed out", never one epoch. With fastTiming's 1 s heartbeats the
+// envelopes ask about 1.6 s of validation per second of each node, so
+// memnet's queues (unbounded, unlike gossipsub's) delay them past the
+// member timeout; each rekey then restarts the silence count and re-sends
+// recent messages, adding load. A fix has to judge liveness by something a
+// backed-up queue does not delay, or shed load as gossipsub's bounded
+// validation queue does; see docs/TESTING.md.
 func TestChurnStarvedCPU(t *testing.T) {
 	if !*churnRun {
 		t.Skip("run with -churn: it measures issue 20 item 6 and fails until that is fixed")

@@ -1,44 +1,26 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multiaddr"
+
+	"github.com/p2pchat/p2pchat/internal/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for the node's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestUnreachablePeerNotLoggedTwice: with Notify set, the notice is how
 // the user hears of an unreachable --peer; the log has it only at debug
 // level, so it is not reported twice.
 func TestUnreachablePeerNotLoggedTwice(t *testing.T) {
 	var logB noticeLog
-	var out syncBuffer
+	var out syncbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ghost, err := peer.IDFromPrivateKey(newKey(t))
 	if err != nil {

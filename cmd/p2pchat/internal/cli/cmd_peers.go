@@ -22,16 +22,23 @@ func peersAnswer(ps []api.PeerInfo) (typ string, fields map[string]any, text str
 	var list []map[string]any
 	lines := []string{fmt.Sprintf("%d peer(s) connected", len(ps))}
 	for _, p := range ps {
-		mark := ""
-		switch {
-		case p.Mismatch:
-			mark = " ! (fingerprint did not match: verify again)"
-		case p.Verified:
-			mark = " ✓"
-		}
+		mark := trustMark(p.Verified, p.Mismatch)
 		list = append(list, map[string]any{"peer_id": p.PeerID.String(), "fp": p.Fingerprint.Short(), "fingerprint": p.Fingerprint.String(),
 			"nick": p.Nick, "verified": p.Verified, "mismatch": p.Mismatch, "addrs": p.Addrs})
 		lines = append(lines, fmt.Sprintf("  %s#%s%s  %s  %s", clean(p.Nick), p.Fingerprint.Short(), mark, p.PeerID, strings.Join(p.Addrs, " ")))
 	}
 	return "peers", map[string]any{"peers": list}, strings.Join(lines, "\n")
+}
+
+// trustMark is what --plain lists put after a peer's nick#fp: " ✓" if the
+// user verified it, a warning if the user's last check of its fingerprint
+// found another key's, else nothing.
+func trustMark(verified, mismatch bool) string {
+	switch {
+	case mismatch:
+		return " ! (fingerprint did not match: verify again)"
+	case verified:
+		return " ✓"
+	}
+	return ""
 }

@@ -9,11 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
+	"github.com/p2pchat/p2pchat/internal/syncbuf"
 	"github.com/p2pchat/p2pchat/room"
 )
 
@@ -41,7 +41,7 @@ func startDaemon(t *testing.T, home string, extra ...string) *api.Client {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	go func() {
 		args := append([]string{"--home", home, "daemon", "--nick", "alice", "--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0"}, extra...)
 		done <- run(ctx, args, strings.NewReader(""), &bytes.Buffer{}, &stderr)
@@ -120,24 +120,6 @@ func TestAttach(t *testing.T) {
 	if _, err := c.Send(ctx, "nowhere", "x", false); !errors.Is(err, room.ErrNotJoined) {
 		t.Errorf("send to a room not joined: %v", err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestTUICoreOnDaemon: the full-screen UI's core works on a daemon as on

@@ -414,13 +414,7 @@ func (s *commands) who(ctx context.Context) {
 	lines := []string{fmt.Sprintf("[%s] %d other member(s)", r.Name, len(ms))}
 	var list []api.MemberJSON
 	for _, mb := range ms {
-		mark := ""
-		switch {
-		case mb.Mismatch:
-			mark = " ! (fingerprint did not match: verify again)"
-		case mb.Verified:
-			mark = " ✓"
-		}
+		mark := trustMark(mb.Verified, mb.Mismatch)
 		lines = append(lines, fmt.Sprintf("  %s#%s%s  %s", clean(mb.Nick), mb.Fingerprint.Short(), mark, mb.Peer))
 		list = append(list, api.MemberJSON{PeerID: mb.Peer.String(), Nick: mb.Nick, FP: mb.Fingerprint.Short(), Fingerprint: mb.Fingerprint.String(), Verified: mb.Verified, Mismatch: mb.Mismatch})
 	}

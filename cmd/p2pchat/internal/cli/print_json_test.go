@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
@@ -37,5 +38,32 @@ func TestStatusAnswerJSON(t *testing.T) {
 	p.info(typ, fields, "")
 	if want := `"rooms":null`; !bytes.Contains(b.Bytes(), []byte(want)) {
 		t.Errorf("no rooms: %s, want %s", b.String(), want)
+	}
+}
+
+// TestPeersAnswerMarks: p2pchat peers marks a verified peer ✓ and one whose
+// fingerprint did not match at the last check with a warning, in --plain,
+// and says both in --json.
+func TestPeersAnswerMarks(t *testing.T) {
+	var ps []api.PeerInfo
+	for i, nick := range []string{"bob", "mallory", "carol"} {
+		id, err := identity.Generate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, api.PeerInfo{PeerID: id.PeerID(), Fingerprint: id.Fingerprint(), Nick: nick, Verified: i == 0, Mismatch: i == 1})
+	}
+	_, fields, text := peersAnswer(ps)
+	lines := strings.Split(text, "\n")
+	if len(lines) != 4 || !strings.Contains(lines[1], "bob#"+ps[0].Fingerprint.Short()+" ✓ ") ||
+		!strings.Contains(lines[2], "mallory#"+ps[1].Fingerprint.Short()+" ! (fingerprint did not match: verify again) ") ||
+		strings.ContainsAny(lines[3], "✓!") {
+		t.Errorf("peers --plain:\n%s", text)
+	}
+	list := fields["peers"].([]map[string]any)
+	for i, want := range [][2]bool{{true, false}, {false, true}, {false, false}} {
+		if list[i]["verified"] != want[0] || list[i]["mismatch"] != want[1] {
+			t.Errorf("peers[%d] = %v, want verified %v mismatch %v", i, list[i], want[0], want[1])
+		}
 	}
 }

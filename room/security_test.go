@@ -428,11 +428,7 @@ func TestConcurrentLeaves(t *testing.T) {
 func TestBufferedUntilKey(t *testing.T) {
 	t.Parallel()
 	inBubble(t, func(t *testing.T) {
-		b := newPeer(t, "bob")
-		r := b.join("lobby")
-		<-r.Ready()
-		roster, seal := alongside(t, b, "lobby")
-		alice := memberAlongside(t, r, roster)
+		b, r, roster, seal, alice := bobWithAlice(t)
 		var s5, s9 [32]byte
 		rand.Read(s5[:])
 		rand.Read(s9[:])
@@ -543,11 +539,7 @@ func TestResendToMemberThatMissedEpoch(t *testing.T) {
 func TestBufferedBehindBetterEpoch(t *testing.T) {
 	t.Parallel()
 	inBubble(t, func(t *testing.T) {
-		b := newPeer(t, "bob")
-		r := b.join("lobby")
-		<-r.Ready()
-		roster, seal := alongside(t, b, "lobby")
-		alice := memberAlongside(t, r, roster)
+		b, r, roster, seal, alice := bobWithAlice(t)
 		secret := func() (s [32]byte) { rand.Read(s[:]); return s }
 		s7, s8 := secret(), secret()
 		r.DeliverForTest(seal(7, s7, "under the loser"), alice)
@@ -603,6 +595,17 @@ func alongside(t *testing.T, p *peerNode, roomName string) ([]ed25519.PublicKey,
 		}
 		return env
 	}
+}
+
+// bobWithAlice starts "bob" in room lobby, with the test's alice (see
+// alongside) a member of an epoch he holds (see memberAlongside).
+func bobWithAlice(t *testing.T) (b *peerNode, r *room.Room, roster []ed25519.PublicKey, seal func(number uint32, secret [32]byte, text string) []byte, alice peer.ID) {
+	t.Helper()
+	b = newPeer(t, "bob")
+	r = b.join("lobby")
+	<-r.Ready()
+	roster, seal = alongside(t, b, "lobby")
+	return b, r, roster, seal, memberAlongside(t, r, roster)
 }
 
 // memberAlongside makes p's room adopt epoch 1 of roster (the one alongside

@@ -30,11 +30,7 @@ func unreadableEvents(p *peerNode) int {
 func TestStrangerCannotFillBuffer(t *testing.T) {
 	t.Parallel()
 	inBubble(t, func(t *testing.T) {
-		b := newPeer(t, "bob")
-		r := b.join("lobby")
-		<-r.Ready()
-		roster, seal := alongside(t, b, "lobby")
-		alice := memberAlongside(t, r, roster)
+		b, r, roster, seal, alice := bobWithAlice(t)
 		stranger, err := identity.Generate()
 		if err != nil {
 			t.Fatal(err)

@@ -592,6 +592,9 @@ func testLostMemberCommits(t *testing.T, bye bool) {
 		x.waitEvent("carol leaves", func(ev room.Event) bool {
 			return ev.Type == room.EventMemberLeft && ev.Peer == c.id.PeerID()
 		})
+		// Then she is gone from the topic too, as after any goodbye:
+		// that must not turn her goodbye into a mere loss.
+		mustRoom(t, x, "lobby").LoseForTest(c.id.PeerID())
 	} else {
 		mustRoom(t, x, "lobby").LoseForTest(c.id.PeerID())
 	}

@@ -62,7 +62,9 @@ func (r *Room) removeMember(p peer.ID, reason Reason) {
 	mb := r.members[p]
 	delete(r.members, p)
 	if r.cur != nil && pub != nil && r.cur.InRoster(pub) && p != r.m.net.ID() {
-		r.departed[p] = reason
+		if r.departed[p] != ReasonLeft { // a goodbye is not undone by what follows it
+			r.departed[p] = reason
+		}
 		r.scheduleRekeyLocked()
 	}
 	r.mu.Unlock()

@@ -169,3 +169,11 @@ func (m *Manager) SetClockForTest(now func() time.Time) { m.now = now }
 // timeout), as the tick loop would: p is marked departed and a removal is
 // scheduled.
 func (r *Room) LoseForTest(p peer.ID) { r.removeMember(p, ReasonTimedOut) }
+
+// DepartedForTest returns why this node holds p as departed ("" if it
+// does not).
+func (r *Room) DepartedForTest(p peer.ID) Reason {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.departed[p]
+}

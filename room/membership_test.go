@@ -594,7 +594,13 @@ func testLostMemberCommits(t *testing.T, bye bool) {
 		})
 		// Then she is gone from the topic too, as after any goodbye:
 		// that must not turn her goodbye into a mere loss.
-		mustRoom(t, x, "lobby").LoseForTest(c.id.PeerID())
+		xRoom := mustRoom(t, x, "lobby")
+		if why := xRoom.DepartedForTest(c.id.PeerID()); why == room.ReasonLeft {
+			xRoom.LoseForTest(c.id.PeerID())
+			if why := xRoom.DepartedForTest(c.id.PeerID()); why != room.ReasonLeft {
+				t.Errorf("after her goodbye and a loss, carol is departed for %q, want %q", why, room.ReasonLeft)
+			}
+		}
 	} else {
 		mustRoom(t, x, "lobby").LoseForTest(c.id.PeerID())
 	}

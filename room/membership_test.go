@@ -567,13 +567,7 @@ func testLostMemberCommits(t *testing.T, bye bool) {
 	for _, p := range all {
 		p.join("lobby")
 	}
-	for _, p := range all {
-		for _, q := range all {
-			if p != q {
-				p.waitMember("lobby", q)
-			}
-		}
-	}
+	waitAllMembers(t, all)
 	// x is the one of alice and bob ranked second, so it waits one
 	// stagger before it commits a removal itself: time for carol's
 	// commit to reach it.

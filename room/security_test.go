@@ -375,13 +375,7 @@ func TestConcurrentLeaves(t *testing.T) {
 		for _, p := range ps {
 			p.join("lobby")
 		}
-		for _, p := range ps {
-			for _, q := range ps {
-				if p != q {
-					p.waitMember("lobby", q)
-				}
-			}
-		}
+		waitAllMembers(t, ps)
 		stay, leave := ps[:3], ps[3:]
 		var wg sync.WaitGroup
 		for _, p := range leave {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -233,7 +234,18 @@ func describe(ms []*p2pMember) string {
 			full++
 		}
 	}
-	return fmt.Sprintf("%d members: %d hold a key, %d distinct keys, epochs %d to %d, %d see everyone", len(ms), ready, len(keys), lo, hi, full)
+	return fmt.Sprintf("%d members: %d hold a key, %d distinct keys, epochs %d to %d, %d see everyone (%s)", len(ms), ready, len(keys), lo, hi, full, eachStatus(ms))
+}
+
+// eachStatus lists how each member sees the room, for errors: epoch,
+// roster size, members heard from, envelopes buffered and drop counts.
+func eachStatus(ms []*p2pMember) string {
+	parts := make([]string, len(ms))
+	for i, m := range ms {
+		st, _ := roomStatus(m)
+		parts[i] = fmt.Sprintf("member %d: epoch %d, roster %d, heard %d, buffered %d, drops %v", i, st.Epoch, st.Roster, st.Members, st.Buffered, st.Drops)
+	}
+	return strings.Join(parts, "; ")
 }
 
 func roomStatus(m *p2pMember) (room.RoomStatus, bool) {

@@ -129,7 +129,7 @@ func (r *Room) install(e *wire.Epoch, chain []*wire.Commit, secret *[32]byte, ch
 		fresh = chain
 	}
 	r.rosterLost = false
-	r.cur, r.chain, r.since = e, chain, time.Now()
+	r.cur, r.chain, r.since, r.asked = e, chain, time.Now(), false
 	clear(r.tipSecret[:])
 	r.tipSecret = *secret
 	r.refreshAllowedLocked()

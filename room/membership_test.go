@@ -619,3 +619,51 @@ func testLostMemberCommits(t *testing.T, bye bool) {
 	}
 	x.waitMessage("lobby", "still here")
 }
+
+// TestLostPresenceAsked: every presence envelope around carol's admission
+// is lost (sent before its receivers held the epoch that adds her, as
+// happens under load). Once the loss ends, the members that have not heard
+// from one another ask (one Hello each, Heartbeat/5 after adopting the
+// epoch) and hear the answers long before their next heartbeat.
+func TestLostPresenceAsked(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		tn, _ := testNets.Load(t)
+		mem := tn.(*testNet).mem
+		tm := room.Timing{} // the defaults: a 15 s heartbeat
+		a, b, c := newPeerTimed(t, "alice", "", tm), newPeerTimed(t, "bob", "", tm), newPeerTimed(t, "carol", "", tm)
+		connect(t, a, b)
+		connect(t, a, c)
+		connect(t, b, c)
+		a.join("lobby")
+		b.join("lobby")
+		waitAllMembers(t, []*peerNode{a, b})
+		mem.SetLoss(1)
+		c.join("lobby")
+		<-mustRoom(t, c, "lobby").Ready()
+		for _, p := range []*peerNode{a, b} {
+			for mustRoom(t, p, "lobby").Status().Roster != 3 {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		quiet(t, 100*time.Millisecond)
+		mem.SetLoss(0)
+		start := time.Now()
+		deadline := start.Add(15 * time.Second / 2) // half the default heartbeat: none is due by then
+		for {
+			var heard []int
+			all := true
+			for _, p := range []*peerNode{a, b, c} {
+				n := mustRoom(t, p, "lobby").Status().Members
+				heard = append(heard, n)
+				all = all && n == 2
+			}
+			if all {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("members heard from (alice, bob, carol) %v, %v after the loss ended; want 2 each", heard, time.Since(start))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}

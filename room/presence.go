@@ -122,6 +122,7 @@ func (r *Room) tickLoop() {
 		}
 		var gone []peer.ID
 		var expired []buffered
+		ask := false
 		r.mu.Lock()
 		if r.cur != nil {
 			for _, pub := range r.cur.Roster() {
@@ -130,8 +131,18 @@ func (r *Room) tickLoop() {
 					continue
 				}
 				last := r.since
-				if mb := r.members[p]; mb != nil && mb.lastSeen.After(last) {
+				mb := r.members[p]
+				if mb != nil && mb.lastSeen.After(last) {
 					last = mb.lastSeen
+				}
+				// A presence sent before its receiver held the epoch
+				// is lost (a newcomer's Hello to a member that does not
+				// hold the epoch adding it yet, a member's Here to a
+				// newcomer without a key): once per epoch, a while
+				// after it, ask the members not heard from, rather than
+				// wait for their next heartbeat.
+				if mb == nil && !r.asked && now.Sub(r.since) >= r.m.timing.Heartbeat/askDivisor {
+					r.asked, ask = true, true
 				}
 				if now.Sub(last) > r.m.timing.MemberTimeout {
 					gone = append(gone, p)
@@ -185,6 +196,9 @@ func (r *Room) tickLoop() {
 			r.drops[DropUnreadable] += uint64(len(expired))
 		}
 		r.mu.Unlock()
+		if ask {
+			r.spawn(func() { r.present(wire.KindHello) })
+		}
 		for _, p := range gone {
 			r.removeMember(p, ReasonTimedOut)
 		}
@@ -194,6 +208,10 @@ func (r *Room) tickLoop() {
 		}
 	}
 }
+
+// askDivisor sets when a member asks the members of its epoch it has not
+// heard from to announce themselves: Heartbeat/askDivisor after adopting it.
+const askDivisor = 5
 
 // announceSoon publishes a presence envelope shortly, coalescing bursts of
 // requests into one.

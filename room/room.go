@@ -70,6 +70,7 @@ type Room struct {
 	lastRejoin time.Time      // the last automatic re-admission (see rejoin)
 	tried      map[wire.EpochRef]time.Time
 	since      time.Time     // when cur was adopted
+	asked      bool          // a Hello went out for cur's members not heard from (see tickLoop)
 	changed    chan struct{} // closed and replaced whenever cur changes
 	old        map[wire.EpochRef]oldEpoch
 	members    map[peer.ID]*member

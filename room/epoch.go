@@ -180,6 +180,12 @@ func (r *Room) install(e *wire.Epoch, chain []*wire.Commit, secret *[32]byte, ch
 		close(r.ready)
 		r.m.emit(Event{Type: EventJoined, Room: r.name})
 		r.present(wire.KindHello)
+		// Topic peers that appeared while we held no key were not met
+		// (meet needs an epoch): a group that formed apart from ours
+		// at the same time would otherwise stay apart.
+		for _, p := range r.topic.Peers() {
+			r.meet(p)
+		}
 	} else {
 		r.announceSoon()
 	}

@@ -184,6 +184,14 @@ func (c *Client) SetNick(ctx context.Context, nick string) error {
 	return c.do(ctx, http.MethodPut, "/v1/nick", nil, mustJSON(nickRequest{Nick: nick}), nil)
 }
 
+// WebLogin asks the daemon for a one-time login URL of its web UI,
+// starting the web UI if it does not run (POST /v1/web).
+func (c *Client) WebLogin(ctx context.Context) (WebLogin, error) {
+	var out WebLogin
+	err := c.do(ctx, http.MethodPost, "/v1/web", nil, nil, &out)
+	return out, err
+}
+
 // Send implements [Backend]. The daemon waits for the room key until ctx's
 // deadline, or [MaxWait] if that is sooner or ctx has none; when the wait
 // runs out the error wraps context.DeadlineExceeded.

@@ -22,6 +22,7 @@ var (
 	ErrBadPeerID        = errors.New("invalid peer ID")
 	ErrForbidden        = errors.New("this connection may not use the API")
 	ErrInternal         = errors.New("internal error")
+	ErrNoWeb            = errors.New("this node does not serve the web UI")
 )
 
 // ErrNoDaemon is wrapped by [Client] errors when nothing listens on the
@@ -78,6 +79,7 @@ var errorCodes = []errorCode{
 	{"no_history", http.StatusServiceUnavailable, room.ErrNoStore},
 	{"disk_full", http.StatusInsufficientStorage, room.ErrDiskFull},
 	{"no_descriptors", http.StatusServiceUnavailable, ErrNoDescriptors},
+	{"no_web", http.StatusServiceUnavailable, ErrNoWeb},
 	{"internal", http.StatusInternalServerError, ErrInternal},
 }
 

@@ -252,6 +252,24 @@ func (s *Server) putNick(w http.ResponseWriter, r *http.Request) (any, error) {
 	return nickJSON{Type: "nick", Nick: req.Nick}, nil
 }
 
+func (s *Server) postWeb(w http.ResponseWriter, r *http.Request) (any, error) {
+	if r.ContentLength != 0 { // no body, or {}
+		var req webRequest
+		if err := readBody(w, r, &req); err != nil {
+			return nil, err
+		}
+	}
+	if s.webLogin == nil {
+		return nil, ErrNoWeb
+	}
+	l, err := s.webLogin(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	l.Type = "web"
+	return l, nil
+}
+
 // nickOf returns the nick p uses in a joined room, else the last one seen
 // for it, else "".
 func (s *Server) nickOf(ctx context.Context, p peer.ID) string {

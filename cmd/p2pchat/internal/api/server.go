@@ -75,6 +75,10 @@ type ServerConfig struct {
 	// EventLogBytes bounds the event log's JSON in bytes; default 8 MiB.
 	// The newest event is kept whatever its size.
 	EventLogBytes int
+	// WebLogin starts the node's web UI if it is not running and returns
+	// a fresh one-time login URL for it (POST /v1/web). Nil: the endpoint
+	// answers 503 no_web. The web UI's own listener refuses that path.
+	WebLogin func(ctx context.Context) (WebLogin, error)
 	// A [Local] made by [NewLocal] brings its own event log, fed by its
 	// manager: the server streams that one (the two bounds above do not
 	// apply) and nothing needs to [Server.Publish] the manager's events.
@@ -87,6 +91,7 @@ type Server struct {
 	backend   Backend
 	log       *slog.Logger
 	authorize func(net.Conn) error
+	webLogin  func(context.Context) (WebLogin, error)
 	boot      string
 	events    *eventLog
 	mux       *http.ServeMux
@@ -122,6 +127,7 @@ func NewServer(cfg ServerConfig) *Server {
 		backend:   cfg.Backend,
 		log:       log,
 		authorize: cfg.Authorize,
+		webLogin:  cfg.WebLogin,
 		boot:      rand.Text(),
 		events:    events,
 		mux:       http.NewServeMux(),
@@ -249,6 +255,7 @@ func (s *Server) routes() {
 	s.route("GET /v1/peers/{peer}", noQuery(s.getPeer))
 	s.route("POST /v1/verify", noQuery(s.postVerify))
 	s.route("PUT /v1/nick", noQuery(s.putNick))
+	s.route("POST /v1/web", noQuery(s.postWeb))
 	s.mux.HandleFunc("GET /v1/events", s.getEvents)
 }
 

@@ -598,7 +598,7 @@ func TestErrorTable(t *testing.T) {
 	}
 	for _, code := range []string{"bad_request", "body_too_large", "not_found", "method_not_allowed", "unknown_room", "bad_room_name",
 		"bad_nick", "too_long", "bad_passphrase", "bad_peer_id", "bad_fingerprint", "fingerprint_mismatch", "timeout", "closed",
-		"no_history", "disk_full", "forbidden", "internal"} {
+		"no_history", "disk_full", "forbidden", "no_web", "internal"} {
 		if !seen[code] {
 			t.Errorf("code %q missing from the table", code)
 		}

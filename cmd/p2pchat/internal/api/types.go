@@ -118,7 +118,16 @@ type (
 	nickRequest struct {
 		Nick string `json:"nick" api:"required"`
 	}
+	webRequest struct{}
 )
+
+// WebLogin is the answer of POST /v1/web: where the node's web UI listens
+// and a one-time URL that logs a browser in to it.
+type WebLogin struct {
+	Type string `json:"type"` // "web"
+	URL  string `json:"url"`
+	Addr string `json:"addr"`
+}
 
 func roomStatusJSON(rs room.RoomStatus) RoomJSON {
 	drops := rs.Drops

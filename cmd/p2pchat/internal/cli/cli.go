@@ -40,6 +40,13 @@ type options struct {
 	logLevel  string
 	logFormat string
 	args      []string
+	// web is --web, the web UI's address ("": not at start, and
+	// defaultWebAddr when asked for); webRemote is --web-allow-remote.
+	web       string
+	webRemote bool
+	// daemonReady, if set, is called by daemon once the node serves its
+	// API (p2pchat web, when it starts the node).
+	daemonReady func(*apiService) error
 }
 
 // usageError marks an error as the user's (exit code 2).
@@ -166,6 +173,7 @@ func newRootCmd(o *options, stdin io.Reader, stdout, stderr io.Writer) *cobra.Co
 		newVersionCmd(o, stdout),
 		newServiceCmd(o, stdout, stderr),
 		newDaemonCmd(o, stderr),
+		newWebCmd(o, stdout, stderr),
 		newManCmd(root, stdout),
 		newHistoryCmd(o, stdout, stderr),
 		newSearchCmd(o, stdout, stderr),

@@ -34,6 +34,7 @@ func newDaemonCmd(o *options, stderr io.Writer) *cobra.Command {
 		},
 	}
 	nodeFlags(cmd, o)
+	webFlags(cmd, o)
 	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "`FORMAT` of the logs on stderr: text or json")
 	return cmd
 }

@@ -18,6 +18,13 @@ func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
 	if err := checkNodeFlags(o, nil); err != nil {
 		return err
 	}
+	if o.web != "" {
+		wa, err := webAddr(o.web, o.webRemote)
+		if err != nil {
+			return usageError{err}
+		}
+		o.web = wa
+	}
 	// A closed terminal (SIGHUP to `p2pchat daemon &`) stops it cleanly too.
 	ctx, stopHUP := signal.NotifyContext(ctx, syscall.SIGHUP)
 	defer stopHUP()
@@ -70,8 +77,17 @@ func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
 			return nil
 		})
 	}()
-	if svc, err = serveAPI(e, sock, log); err != nil {
+	wa := defaultWebAddr
+	if o.web != "" {
+		wa = o.web
+	}
+	if svc, err = serveAPI(e, sock, wa, log); err != nil {
 		return err
+	}
+	if o.web != "" {
+		if _, err := svc.web.start(); err != nil {
+			return err
+		}
 	}
 	rooms, err := e.M.StoredRooms(ctx)
 	if err != nil {
@@ -85,6 +101,11 @@ func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
 	self, _ := e.Self(ctx)
 	log.Info("ready", "peer_id", self.PeerID, "fp", self.Fingerprint.Short(), "nick", self.Nick,
 		"socket", sock, "home", home, "rooms", len(rooms), "addrs", self.Addrs)
+	if o.daemonReady != nil {
+		if err := o.daemonReady(svc); err != nil {
+			return err
+		}
+	}
 	if err := sdnotify.Ready(fmt.Sprintf("%s#%s in %d room(s)", self.Nick, self.Fingerprint.Short(), len(rooms))); err != nil {
 		log.Warn("telling systemd we are ready", "err", err)
 	}

@@ -4,9 +4,7 @@ package cli
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -42,15 +40,7 @@ func TestNetnsDaemon(t *testing.T) {
 	}
 	// cli runs one p2pchat subcommand on h and returns its stdout.
 	cli := func(h *host, args ...string) (string, error) {
-		cmd := exec.CommandContext(lab.ctx, "ip", append([]string{"netns", "exec", h.ns, bin, "--home", h.home}, args...)...)
-		cmd.Env = h.env
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return string(out), fmt.Errorf("p2pchat %s: %v: %s", strings.Join(args, " "), err, stderr.String())
-		}
-		return string(out), nil
+		return lab.runCLI(bin, h.ns, h.home, h.env, args...)
 	}
 	var peerIDs []string
 	for _, h := range hosts {

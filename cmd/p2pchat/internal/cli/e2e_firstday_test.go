@@ -4,9 +4,7 @@ package cli
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -36,15 +34,7 @@ func TestNetnsFirstDay(t *testing.T) {
 	aliceEnv, bobEnv := env("alice"), env("bob")
 	aliceHome := filepath.Join(lab.dir, "home-alice")
 	cli := func(args ...string) (string, error) {
-		cmd := exec.CommandContext(lab.ctx, "ip", append([]string{"netns", "exec", lan.Hosts[0].NS, bin, "--home", aliceHome}, args...)...)
-		cmd.Env = aliceEnv
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return string(out), fmt.Errorf("p2pchat %s: %v: %s", strings.Join(args, " "), err, stderr.String())
-		}
-		return string(out), nil
+		return lab.runCLI(bin, lan.Hosts[0].NS, aliceHome, aliceEnv, args...)
 	}
 	chat := func(name, nick string, env []string, rooms ...string) *e2eChat {
 		argv := append([]string{bin, "--json", "--home", filepath.Join(lab.dir, "home-"+nick), "--nick", nick, "--log-level", "debug"}, rooms...)

@@ -562,6 +562,20 @@ func (l *e2eLab) buildP2PChat() string {
 	return bin
 }
 
+// runCLI runs `p2pchat --home home ARGS` in ns with env to its end and
+// returns its stdout; the error says the command and its stderr.
+func (l *e2eLab) runCLI(bin, ns, home string, env []string, args ...string) (string, error) {
+	cmd := exec.CommandContext(l.ctx, "ip", append([]string{"netns", "exec", ns, bin, "--home", home}, args...)...)
+	cmd.Env = env
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out), fmt.Errorf("p2pchat %s: %v: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out), nil
+}
+
 // startChat runs `p2pchat --json --home <dir>/<nick> --nick <nick>
 // --log-level debug <room> <extra...>` on host.
 func (l *e2eLab) startChat(bin string, host e2eHost, nick, room string, extra ...string) *e2eChat {

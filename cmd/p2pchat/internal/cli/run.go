@@ -249,7 +249,7 @@ func chat(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Wr
 	// Without a socket it still chats.
 	if sock, serr := socketPath(o, home); serr != nil {
 		log.Warn("not serving the local API", "err", serr)
-	} else if svc, serr := serveAPI(e, sock, log); serr != nil {
+	} else if svc, serr := serveAPI(e, sock, defaultWebAddr, log); serr != nil {
 		log.Warn("not serving the local API", "socket", sock, "err", serr)
 	} else {
 		defer func() {

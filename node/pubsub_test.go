@@ -138,7 +138,7 @@ func TestValidator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "topic peers", func() bool { return len(ta.Peers()) == 1 })
+	waitFor(t, "topic peers", func() bool { return len(ta.Peers()) == 1 && len(tb.Peers()) == 1 })
 
 	type marker struct{ n int }
 	mark := &marker{42}

@@ -438,6 +438,10 @@ func TestBadRequestMessages(t *testing.T) {
 		{`{"room":"x","pasphrase":"p"}`, `unknown field "pasphrase"`},
 		{`{"room":"x"} x`, "trailing data"},
 		{`{"room":5}`, `field "room" must be a string, not a number`},
+		// Numbers beyond float64 (valid JSON) are typed like any other.
+		{`{"room":1e999}`, `field "room" must be a string, not a number`},
+		{`{"room":-123456789012345678901234567890e400}`, `field "room" must be a string, not a number`},
+		{`{"room":"x","n":1e999}`, `unknown field "n"`},
 		{`{"room":"x","passphrase":true}`, `field "passphrase" must be a string, not a bool`},
 		{`{}`, `missing field "room"`},
 		{`{"room":null}`, `field "room" is null`},

@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 var updateWebGolden = flag.Bool("update-web-golden", false, "rewrite testdata/web-outline.golden")
@@ -293,6 +295,42 @@ func TestNetnsWeb(t *testing.T) {
 	run("search", chromedp.SendKeys(chromedp.ID("search"), "alice look\r"))
 	waitJS("search hit", `[...document.querySelectorAll('#hits .hit')].some(h => h.textContent.includes('hey alice, look') && h.querySelector('mark') !== null)`)
 	run("close results", chromedp.Click(chromedp.ID("results-close")))
+	// HTML in a search hit is text too.
+	run("search the attack", chromedp.Clear(chromedp.ID("search")), chromedp.SendKeys(chromedp.ID("search"), "img onerror\r"))
+	waitJS("attack hit", `[...document.querySelectorAll('#hits .hit')].some(h => h.textContent.includes('<') && h.querySelectorAll('mark').length === 2)`)
+	eval(`({pwned: window.__pwned ?? null, imgs: document.querySelectorAll('#app img').length, scripts: document.querySelectorAll('body script').length})`, &injected)
+	if injected.Pwned != nil || injected.Imgs != 0 || injected.Scripts != 0 {
+		t.Errorf("HTML in a search hit became markup: %+v", injected)
+	}
+	run("Esc closes results", chromedp.KeyEvent(kb.Escape))
+	waitJS("results closed", `document.getElementById('results').hidden && !document.getElementById('log').hidden`)
+
+	// Keyboard only: Tab walks the join form in order.
+	run("focus the room field", chromedp.Focus(chromedp.ID("join-room")), chromedp.KeyEvent("\t"))
+	waitJS("Tab to the passphrase", `document.activeElement.id === 'join-pass'`)
+	run("Tab", chromedp.KeyEvent("\t"))
+	waitJS("Tab to Join", `document.activeElement.matches('#join-form button[type=submit]')`)
+
+	// The system's dark theme.
+	background := func() string {
+		var bg string
+		eval(`getComputedStyle(document.body).backgroundColor`, &bg)
+		return bg
+	}
+	light := background()
+	call("dark theme", func() error {
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+		return err
+	})
+	if dark := background(); dark == light {
+		t.Errorf("the page's background is %s in the light and the dark theme", dark)
+	}
+	call("light theme", func() error {
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}}})
+		return err
+	})
 
 	// Screenshots and the structure, at two sizes.
 	shots := os.Getenv("P2PCHAT_E2E_ARTIFACTS")
@@ -442,6 +480,15 @@ func TestNetnsWeb(t *testing.T) {
 	waitJS("50 messages and the older button", `!document.getElementById('older').hidden && `+msgTexts+`.length === 50`)
 	run("load older", chromedp.Click(chromedp.ID("older")))
 	waitJS("older messages", msgTexts+`.includes(`+jsString(mine)+`) && `+msgTexts+`.length > 50`)
+
+	// Leave: the room goes from the page and from the node.
+	run("select vault", chromedp.KeyEvent("1", chromedp.KeyModifiers(chromedp.ModifierAlt)))
+	waitJS("vault current", `document.getElementById('room-name').textContent === 'vault'`)
+	run("leave", chromedp.Click(chromedp.ID("leave-button")))
+	waitJS("vault gone", `document.querySelector('#rooms [data-room="vault"]') === null && document.getElementById('room-name').textContent === `+jsString(roomName))
+	if out, err := cli(alice, "rooms", "--json"); err != nil || strings.Contains(out, `"vault"`) {
+		t.Errorf("alice's node still in vault after Leave: %q, %v", out, err)
+	}
 
 	// A restarted node knows no session: the page says so.
 	daemon := lab.procs[0]

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -88,6 +89,15 @@ type Server struct {
 type session struct {
 	csrf    string
 	created time.Time
+	ended   chan struct{} // closed when the session ends: its requests end too
+}
+
+// endLocked ends the session with key k.
+func (s *Server) endLocked(k [32]byte) {
+	if se := s.sessions[k]; se != nil {
+		close(se.ended)
+		delete(s.sessions, k)
+	}
 }
 
 // New returns a Server for cfg.
@@ -315,9 +325,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 				oldest, t = k, se.created
 			}
 		}
-		delete(s.sessions, oldest)
+		s.endLocked(oldest)
 	}
-	s.sessions[sha256.Sum256([]byte(cookie))] = &session{csrf: rand.Text(), created: s.now()}
+	s.sessions[sha256.Sum256([]byte(cookie))] = &session{csrf: rand.Text(), created: s.now(), ended: make(chan struct{})}
 	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: cookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -360,7 +370,17 @@ func (s *Server) withSession(w http.ResponseWriter, r *http.Request, csrf bool, 
 		s.refuse(w, r, http.StatusForbidden, "forbidden", "missing or wrong "+HeaderCSRF+" header")
 		return
 	}
-	h(w, r)
+	// A request under way (an event stream) ends with its session.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-se.ended:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	h(w, r.WithContext(ctx))
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
@@ -385,7 +405,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	c, _ := r.Cookie(CookieName)
 	s.mu.Lock()
-	delete(s.sessions, sha256.Sum256([]byte(c.Value)))
+	s.endLocked(sha256.Sum256([]byte(c.Value)))
 	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	w.Header().Set("Content-Type", "application/json")

@@ -23,6 +23,11 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.paths = append(f.paths, r.Method+" "+r.URL.Path)
 	f.mu.Unlock()
+	if r.URL.Path == "/v1/events" { // a stream: until the request ends
+		w.WriteHeader(200)
+		<-r.Context().Done()
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	io.WriteString(w, `{"api":"p2pchat","version":1}`+"\n")
 }
@@ -405,5 +410,42 @@ func TestNewErrors(t *testing.T) {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("New(%+v): no error", cfg)
 		}
+	}
+}
+
+// TestSessionEndEndsStreams: an event stream under way stops when its
+// session ends (logout, or pushed out by newer sessions), so an ended
+// session reads nothing more.
+func TestSessionEndEndsStreams(t *testing.T) {
+	s, _, clk := newTest(t, testAddr)
+	stream := func(c *http.Cookie, csrf string) chan int {
+		done := make(chan int, 1)
+		go func() { done <- req(s, "GET", "/v1/events", map[string]string{HeaderCSRF: csrf}, c).Code }()
+		return done
+	}
+	cookie, csrf := login(t, s)
+	done := stream(cookie, csrf)
+	select {
+	case <-done:
+		t.Fatal("the stream ended before the session did")
+	case <-time.After(50 * time.Millisecond):
+	}
+	req(s, "POST", LogoutPath, map[string]string{HeaderCSRF: csrf}, cookie)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream went on after logout")
+	}
+	// Pushed out by MaxSessions newer ones.
+	cookie, csrf = login(t, s)
+	done = stream(cookie, csrf)
+	for range MaxSessions {
+		clk.add(time.Millisecond)
+		login(t, s)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream of an evicted session went on")
 	}
 }

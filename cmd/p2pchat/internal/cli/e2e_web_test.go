@@ -215,6 +215,16 @@ func TestNetnsWeb(t *testing.T) {
 		}
 	}
 	waitJS("bob's messages live", msgTexts+`.includes(`+jsString(attack)+`) && `+msgTexts+`.includes('hey alice, look')`)
+	var order struct {
+		Joined int `json:"joined"`
+		First  int `json:"first"`
+	}
+	eval(`(() => { const items = [...document.querySelectorAll('#messages li')];
+		return {joined: items.findIndex(li => li.classList.contains('system') && li.textContent.startsWith('<b>bob</b>#') && li.textContent.endsWith(' joined')),
+			first: items.findIndex(li => li.classList.contains('msg') && li.querySelector('.who').textContent.startsWith('<b>bob</b>#'))}; })()`, &order)
+	if order.Joined < 0 || order.First < 0 || order.Joined > order.First {
+		t.Errorf("bob's join notice at %d, his first message at %d: want the notice first", order.Joined, order.First)
+	}
 	var injected struct {
 		Pwned   any  `json:"pwned"`
 		Imgs    int  `json:"imgs"`

@@ -253,9 +253,42 @@ function renderMessages() {
   const r = state.current ? state.rooms.get(state.current) : null;
   $('older').hidden = !(r && r.hasOlder);
   if (!r) return;
-  const msgs = [...r.msgs.values()].sort(order);
-  for (const m of msgs) ol.append(messageItem(m));
-  for (const s of r.system) ol.append(systemItem(s));
+  // Notices (joins, errors) stand after the message that was last when
+  // they happened.
+  const after = new Map();
+  for (const s of r.system) {
+    if (!after.has(s.after)) after.set(s.after, []);
+    after.get(s.after).push(s);
+  }
+  for (const s of after.get('') || []) ol.append(systemItem(s));
+  for (const m of sortedMessages(r)) {
+    ol.append(messageItem(m));
+    for (const s of after.get(m.id) || []) ol.append(systemItem(s));
+  }
+  if (atBottom) log.scrollTop = log.scrollHeight;
+}
+
+function sortedMessages(r) {
+  return [...r.msgs.values()].sort(order);
+}
+
+// maxKept bounds the messages a room keeps in the page; older ones are
+// dropped (Load older messages fetches them again).
+const maxKept = 2000;
+
+// appendMessage shows m without redrawing the list when it comes last in
+// room order (the usual case), else redraws.
+function appendMessage(r, m) {
+  const ol = $('messages');
+  const last = ol.querySelector('li.msg:last-of-type');
+  const prev = last && r.msgs.get(last.dataset.id);
+  const log = $('log');
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  if (!prev || order(prev, m) >= 0 || ol.lastElementChild !== last) {
+    renderMessages();
+    return;
+  }
+  ol.append(messageItem(m));
   if (atBottom) log.scrollTop = log.scrollHeight;
 }
 
@@ -294,7 +327,8 @@ function systemItem(s) {
 
 function addSystem(name, text, error) {
   const r = roomView(name);
-  r.system.push({ text, error });
+  const msgs = sortedMessages(r);
+  r.system.push({ text, error, after: msgs.length ? msgs[msgs.length - 1].id : '' });
   if (r.system.length > 50) r.system.shift();
   if (name === state.current) renderMessages();
 }
@@ -309,6 +343,11 @@ function addMessage(m) {
   const r = roomView(m.room);
   const isNew = !r.msgs.has(m.id);
   r.msgs.set(m.id, Object.assign(r.msgs.get(m.id) || {}, m));
+  if (r.msgs.size > maxKept) {
+    for (const old of sortedMessages(r).slice(0, r.msgs.size - maxKept)) r.msgs.delete(old.id);
+    r.hasOlder = true;
+    r.n = maxKept;
+  }
   if (isNew && !m.self) {
     const looking = m.room === state.current && !document.hidden;
     if (!looking) {
@@ -317,7 +356,10 @@ function addMessage(m) {
       renderRooms();
     }
   }
-  if (m.room === state.current) renderMessages();
+  if (m.room === state.current) {
+    if (isNew) appendMessage(r, r.msgs.get(m.id));
+    else renderMessages();
+  }
 }
 
 function notify(m) {

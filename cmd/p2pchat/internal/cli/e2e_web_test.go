@@ -491,11 +491,34 @@ func TestNetnsWeb(t *testing.T) {
 	run("load older", chromedp.Click(chromedp.ID("older")))
 	waitJS("older messages", msgTexts+`.includes(`+jsString(mine)+`) && `+msgTexts+`.length > 50`)
 
+	// An impostor: another key under bob's nick is marked, and said so.
+	carolHome := filepath.Join(lab.dir, "home-impostor")
+	carolRun := filepath.Join(lab.dir, "run-impostor")
+	if err := os.Mkdir(carolRun, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	carolEnv := append(lab.e2eEnv(), "XDG_RUNTIME_DIR="+carolRun)
+	lab.start("impostor", bob.ns, carolEnv, bin, "--home", carolHome, "daemon", "--nick", bob.nick, "--log-format", "json")
+	waitFor(t, lab.ctx, 20*time.Second, "the impostor's daemon answers", func() bool {
+		_, err := lab.runCLI(bin, bob.ns, carolHome, carolEnv, "join", roomName)
+		return err == nil
+	})
+	waitJS("the impostor marked", `[...document.querySelectorAll('#members .member-button')].some(b =>
+		b.textContent.startsWith('<b>bob</b>#') && !b.textContent.includes('✓') && b.querySelector('.mark.warn') !== null)`)
+	waitJS("the impostor notice", `[...document.querySelectorAll('#messages li.system.error')].some(li => li.textContent.includes('uses a nick another key used before'))`)
+
+	// Alone in a room, an own message is pending.
+	run("join a room of one", chromedp.Clear(chromedp.ID("join-room")), chromedp.SendKeys(chromedp.ID("join-room"), "solo"),
+		chromedp.Click(chromedp.CSS(`#join-form button[type=submit]`)))
+	waitJS("solo ready", `document.getElementById('room-name').textContent === 'solo' && document.getElementById('room-info').textContent.includes('0 other members')`)
+	run("send alone", chromedp.SendKeys(chromedp.ID("input"), "anyone here?"), enter)
+	waitJS("pending shown", `[...document.querySelectorAll('#messages li.msg.own')].some(li => li.querySelector('.text').textContent === 'anyone here?' && li.querySelector('.state.pending') !== null)`)
+
 	// Leave: the room goes from the page and from the node.
-	run("select vault", chromedp.KeyEvent("1", chromedp.KeyModifiers(chromedp.ModifierAlt)))
+	run("select vault", chromedp.KeyEvent("2", chromedp.KeyModifiers(chromedp.ModifierAlt)))
 	waitJS("vault current", `document.getElementById('room-name').textContent === 'vault'`)
 	run("leave", chromedp.Click(chromedp.ID("leave-button")))
-	waitJS("vault gone", `document.querySelector('#rooms [data-room="vault"]') === null && document.getElementById('room-name').textContent === `+jsString(roomName))
+	waitJS("vault gone", `document.querySelector('#rooms [data-room="vault"]') === null && document.getElementById('room-name').textContent === 'solo'`)
 	if out, err := cli(alice, "rooms", "--json"); err != nil || strings.Contains(out, `"vault"`) {
 		t.Errorf("alice's node still in vault after Leave: %q, %v", out, err)
 	}

@@ -55,19 +55,31 @@ func (s *Store) AddMessage(ctx context.Context, m Message) (bool, error) {
 		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, s.diskFull(err))
 	}
 	defer tx.Rollback()
-	// A verified copy replaces a stored one found altered (MarkAltered).
-	if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE room = ? AND state = ? AND (id = ? OR (author = ? AND seq = ?))`,
-		m.Room, StateAltered, m.ID[:], m.Author, int64(m.Seq)); err != nil {
-		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, s.diskFull(err))
+	insert := func() (int64, error) {
+		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO messages
+			(room, id, author, seq, clock, time, kind, nick, text, record, received, state)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.Room, m.ID[:], m.Author, int64(m.Seq), int64(m.Clock), m.Time.UnixNano(), m.Kind, m.Nick, m.Text, m.Record, m.Received.UnixNano(), m.State)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
 	}
-	res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO messages
-		(room, id, author, seq, clock, time, kind, nick, text, record, received, state)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.Room, m.ID[:], m.Author, int64(m.Seq), int64(m.Clock), m.Time.UnixNano(), m.Kind, m.Nick, m.Text, m.Record, m.Received.UnixNano(), m.State)
-	if err != nil {
-		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, s.diskFull(err))
+	n, err := insert()
+	if err == nil && n == 0 {
+		// Already stored: a verified copy replaces one found altered
+		// (MarkAltered). Rare, so only tried when the insert was ignored.
+		var res sql.Result
+		res, err = tx.ExecContext(ctx, `DELETE FROM messages WHERE room = ? AND state = ? AND (id = ? OR (author = ? AND seq = ?))`,
+			m.Room, StateAltered, m.ID[:], m.Author, int64(m.Seq))
+		var d int64
+		if err == nil {
+			d, err = res.RowsAffected()
+		}
+		if err == nil && d > 0 {
+			n, err = insert()
+		}
 	}
-	n, err := res.RowsAffected()
 	if err != nil {
 		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, s.diskFull(err))
 	}

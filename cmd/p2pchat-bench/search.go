@@ -163,15 +163,15 @@ const searchRareN = 10
 // buildSearchStore creates the store's schema with store.Open, then fills
 // the messages table directly in large transactions (see insertRows): n
 // calls of AddMessage (one transaction each) would take most of an hour. The columns are those
-// of room/store's schema; the FTS index is filled by its trigger.
+// of room/store's schema; the store's insert trigger queues each row for the
+// full-text index, which store.Index fills after each transaction, as the
+// store's own indexer does after a burst.
 func buildSearchStore(ctx context.Context, dir string, n int) error {
 	st, err := store.Open(ctx, dir)
 	if err != nil {
 		return err
 	}
-	if err := st.Close(); err != nil {
-		return err
-	}
+	defer st.Close()
 	db, err := sql.Open("sqlite", filepath.Join(dir, store.FileName)+"?_pragma=synchronous(OFF)&_pragma=cache_size(-262144)")
 	if err != nil {
 		return err
@@ -209,17 +209,18 @@ func buildSearchStore(ctx context.Context, dir string, n int) error {
 		if err := insertRows(ctx, db, rows); err != nil {
 			return err
 		}
+		if err := st.Index(ctx); err != nil {
+			return err
+		}
 	}
 	_, err = db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	return err
 }
 
 // insertRows inserts rows into messages in one transaction, searchPerStmt
-// rows per INSERT statement: the FTS index's trigger makes FTS5 flush its
-// pending terms to disk at the end of each statement, and one statement per
-// row made that flush most of the build time (a segment per row). The index
-// is still built incrementally, merged by FTS5's automerge, as a store that
-// receives messages one by one builds it.
+// rows per INSERT statement (one statement per row was most of the build
+// time when the insert trigger indexed each row: FTS5 wrote a segment per
+// statement).
 func insertRows(ctx context.Context, db *sql.DB, rows [][]any) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {

@@ -31,7 +31,7 @@
 //	messages      rowid PK | room, id (16) UNIQUE | room, author (32), seq UNIQUE | clock | time
 //	              | kind | nick | text | record (header || signed body) | received | state
 //	              index messages_order(room, clock, author, seq)
-//	messages_fts  FTS5 over messages.text (external content, kept by triggers)
+//	messages_fts  FTS5 over messages.text (external content, kept by triggers; see version 6)
 //	room_members  room, peer_id PK | first_seen INT   (unused since version 4)
 //	settings      key TEXT PK | value TEXT            (the user's own settings, e.g. "nick";
 //	              "seq-reserved/<room>": own sequence numbers reserved, see [Store.ReserveSeq])
@@ -46,6 +46,12 @@
 //
 // Version 5 adds peers.mismatch INT (0/1): the user's last check of the
 // peer's fingerprint found another key's ([Store.SetMismatch]).
+//
+// Version 6 takes the full-text index off the insert path: the insert
+// trigger queues the row instead, and [Store.Index] indexes the queue in
+// one transaction (100 ms after writes, and before every search):
+//
+//	fts_pending  id INT PK (a messages rowid not yet in messages_fts)
 //
 // room_members (version 2) is no longer read or written: visibility no
 // longer depends on when a member was first seen.

@@ -86,6 +86,9 @@ func (s *Store) AddMessage(ctx context.Context, m Message) (bool, error) {
 	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("store: add message to room %q: %w", m.Room, s.diskFull(err))
 	}
+	if n == 1 {
+		s.kickIndex()
+	}
 	return n == 1, nil
 }
 
@@ -237,6 +240,9 @@ func (s *Store) Search(ctx context.Context, query, room string, limit int) ([]Hi
 	if limit <= 0 {
 		limit = 50
 	}
+	// What was stored last may still be queued for the index. Should that
+	// fail (a full disk), what is indexed is still searched.
+	_ = s.Index(ctx)
 	top := searchTopAll
 	args := []any{ftsQuery(query), limit}
 	if room != "" {

@@ -14,6 +14,7 @@ var migrations = []string{
 	schemaV3,
 	schemaV4,
 	schemaV5,
+	schemaV6,
 }
 
 // schemaV1 is the first schema; the package doc shows it in short.
@@ -133,6 +134,27 @@ CREATE INDEX epoch_members_number ON epoch_members (room, number);
 // marked "!" until verified again, across restarts.
 const schemaV5 = `
 ALTER TABLE peers ADD COLUMN mismatch INTEGER NOT NULL DEFAULT 0 CHECK (mismatch IN (0, 1));
+`
+
+// schemaV6 takes full-text indexing off the insert path: the insert
+// trigger queues the new row in fts_pending, and [Store.Index] moves the
+// queue into messages_fts in one transaction (in the background shortly
+// after writes, and before every search). A deleted row still queued is
+// dropped from the queue instead of from the index, where it never was.
+const schemaV6 = `
+CREATE TABLE fts_pending (id INTEGER PRIMARY KEY) STRICT;
+
+DROP TRIGGER messages_ai;
+CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+	INSERT INTO fts_pending (id) VALUES (new.rowid);
+END;
+
+DROP TRIGGER messages_ad;
+CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+	INSERT INTO messages_fts (messages_fts, rowid, text)
+		SELECT 'delete', old.rowid, old.text WHERE NOT EXISTS (SELECT 1 FROM fts_pending WHERE id = old.rowid);
+	DELETE FROM fts_pending WHERE id = old.rowid;
+END;
 `
 
 // newerError is migrate's error for a database whose user_version is beyond

@@ -61,6 +61,10 @@ func TestSearchSameAsReference(t *testing.T) {
 			}
 		}
 	}
+	// The reference reads the index directly: index what is queued.
+	if err := s.Index(ctx); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		query, room string
 		limit       int

@@ -47,9 +47,11 @@ type Store struct {
 	db   *sql.DB
 	path string
 
-	stop        chan struct{} // closed by Close: idleLoop returns
+	stop        chan struct{} // closed by Close: idleLoop and indexLoop return
 	idleDone    chan struct{} // closed by idleLoop
 	lastChanges int64         // total_changes() at the last idle check (idleLoop only)
+	indexKick   chan struct{} // a message was queued for the full-text index (indexLoop)
+	indexDone   chan struct{} // closed by indexLoop
 
 	forMu   sync.Mutex // guards forStmt
 	forStmt *sql.Stmt  // MessagesFor's query, prepared once: history sync runs it per gap
@@ -95,12 +97,15 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %q: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, path: path, stop: make(chan struct{}), idleDone: make(chan struct{})}
+	s := &Store{db: db, path: path, stop: make(chan struct{}), idleDone: make(chan struct{}),
+		indexKick: make(chan struct{}, 1), indexDone: make(chan struct{})}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
 	go s.idleLoop(s.stop)
+	go s.indexLoop()
+	s.kickIndex() // what a crash left queued
 	return s, nil
 }
 
@@ -247,6 +252,7 @@ func (s *Store) Close() error {
 	default:
 		close(s.stop)
 		<-s.idleDone
+		<-s.indexDone
 	}
 	s.forMu.Lock()
 	if s.forStmt != nil {

@@ -162,6 +162,14 @@ func TestWebOnDaemon(t *testing.T) {
 		}
 	}
 
+	// No browser to start: the link is printed instead.
+	t.Setenv("BROWSER", filepath.Join(t.TempDir(), "no-such-browser"))
+	stdout.Reset()
+	if code := run(context.Background(), []string{"--home", home, "web"}, strings.NewReader(""), &stdout, &stderr); code != exitOK ||
+		!regexp.MustCompile(`^Could not open a browser \(.*\)\.\nOpen this one-time link in your browser: http://127\.0\.0\.1:\d+/login\?token=[A-Z0-9]+\n$`).Match(stdout.Bytes()) {
+		t.Errorf("web without a browser: exit %d, %q", code, stdout.String())
+	}
+
 	// Node flags belong to the node, which runs already.
 	stderr.Reset()
 	if code := run(context.Background(), []string{"--home", home, "web", "--url", "--web", "127.0.0.1:0"}, strings.NewReader(""), &stdout, &stderr); code != exitUsage ||

@@ -346,6 +346,9 @@ func TestHeaders(t *testing.T) {
 		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("X-Frame-Options") != "DENY" || h.Get("Referrer-Policy") != "no-referrer" {
 			t.Errorf("%s %s: headers %v", tc.method, tc.target, h)
 		}
+		if strings.HasPrefix(tc.target, "/v1") && h.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s %s: Cache-Control %q, want no-store", tc.method, tc.target, h.Get("Cache-Control"))
+		}
 	}
 }
 

@@ -172,7 +172,7 @@ func TestNetnsWeb(t *testing.T) {
 		}
 		return nil
 	})
-	msgTexts := `[...document.querySelectorAll('#messages li.msg .text')].map(e => e.textContent)`
+	msgTexts := `[...document.querySelectorAll('#messages li.msg:not(.sending) .text')].map(e => e.textContent)`
 
 	// A stranger without the link gets the sign-in page, not the app.
 	base := strings.TrimSuffix(login.URL[:strings.Index(login.URL, "/login")], "/")
@@ -511,8 +511,22 @@ func TestNetnsWeb(t *testing.T) {
 	run("join a room of one", chromedp.Clear(chromedp.ID("join-room")), chromedp.SendKeys(chromedp.ID("join-room"), "solo"),
 		chromedp.Click(chromedp.CSS(`#join-form button[type=submit]`)))
 	waitJS("solo ready", `document.getElementById('room-name').textContent === 'solo' && document.getElementById('room-info').textContent.includes('0 other members')`)
+	// The message shows as "sending…" until the node answers (a
+	// MutationObserver records it, however short the wait).
+	eval(`(() => { window.__sending = false;
+		new MutationObserver(() => { if (document.querySelector('#messages li.msg.sending .state.sending')) window.__sending = true; })
+			.observe(document.getElementById('messages'), {childList: true, subtree: true});
+		return true; })()`, new(bool))
 	run("send alone", chromedp.SendKeys(chromedp.ID("input"), "anyone here?"), enter)
 	waitJS("pending shown", `[...document.querySelectorAll('#messages li.msg.own')].some(li => li.querySelector('.text').textContent === 'anyone here?' && li.querySelector('.state.pending') !== null)`)
+	var placeholder struct {
+		Seen bool `json:"seen"`
+		Left int  `json:"left"`
+	}
+	eval(`({seen: window.__sending, left: document.querySelectorAll('#messages li.sending').length})`, &placeholder)
+	if !placeholder.Seen || placeholder.Left != 0 {
+		t.Errorf("sending placeholder: shown %v, %d left after the answer", placeholder.Seen, placeholder.Left)
+	}
 
 	// Leave: the room goes from the page and from the node.
 	run("select vault", chromedp.KeyEvent("2", chromedp.KeyModifiers(chromedp.ModifierAlt)))

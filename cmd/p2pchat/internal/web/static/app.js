@@ -78,7 +78,7 @@ function signedOut() {
 function roomView(name) {
   let r = state.rooms.get(name);
   if (!r) {
-    r = { name, info: null, msgs: new Map(), unread: 0, mention: false, n: 50, system: [] };
+    r = { name, info: null, msgs: new Map(), unread: 0, mention: false, n: 50, system: [], sending: [] };
     state.rooms.set(name, r);
   }
   return r;
@@ -265,6 +265,7 @@ function renderMessages() {
     ol.append(messageItem(m));
     for (const s of after.get(m.id) || []) ol.append(systemItem(s));
   }
+  for (const p of r.sending) ol.append(sendingItem(p));
   if (atBottom) log.scrollTop = log.scrollHeight;
 }
 
@@ -532,8 +533,29 @@ async function send(text) {
   } else if (text.startsWith('/')) {
     return command(text);
   }
-  const m = await api('POST', '/v1/rooms/' + enc(name) + '/messages?wait=30s', { text, action });
-  addMessage(m);
+  // Shown at once as "sending…": the node answers only once the room key
+  // is held (up to 30 s after a join).
+  const r = roomView(name);
+  const placeholder = { text, action };
+  r.sending.push(placeholder);
+  if (name === state.current) renderMessages();
+  try {
+    const m = await api('POST', '/v1/rooms/' + enc(name) + '/messages?wait=30s', { text, action });
+    r.sending = r.sending.filter((p) => p !== placeholder);
+    addMessage(m);
+  } finally {
+    if (r.sending.includes(placeholder)) {
+      r.sending = r.sending.filter((p) => p !== placeholder);
+      if (name === state.current) renderMessages();
+    }
+  }
+}
+
+function sendingItem(p) {
+  const who = state.self ? state.self.nick + '#' + state.self.fp : '';
+  const head = el('div', 'msg-head', el('span', 'who', who), ' ', el('span', 'state sending', 'sending…'));
+  const body = el('div', 'text' + (p.action ? ' action' : ''), p.action ? '* ' + (state.self ? state.self.nick : '') + ' ' + p.text : p.text);
+  return el('li', 'msg own sending', head, body);
 }
 
 async function command(line) {

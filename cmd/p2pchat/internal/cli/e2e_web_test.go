@@ -180,8 +180,28 @@ func TestNetnsWeb(t *testing.T) {
 	waitJS("the sign-in text", `!document.getElementById('signin').hidden && document.getElementById('app').hidden`)
 
 	// The one-time link logs in, then is spent.
-	run("open the login link", chromedp.Navigate(login.URL))
-	waitJS("the app after login", `!document.getElementById('app').hidden && location.pathname === '/' && location.search === ''`)
+	// As a desktop opens it: p2pchat web hands $BROWSER the login page it
+	// wrote (a file), which forwards the browser to the one-time link.
+	opened := filepath.Join(lab.dir, "opened")
+	recorder := filepath.Join(lab.dir, "record-browser")
+	if err := os.WriteFile(recorder, []byte("#!/bin/sh\nprintf %s \"$1\" > "+opened+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lab.runCLI(bin, alice.ns, alice.home, append(alice.env, "BROWSER="+recorder), "web"); err != nil {
+		t.Fatal(err)
+	}
+	var page []byte
+	waitFor(t, lab.ctx, 10*time.Second, "$BROWSER called", func() bool {
+		page, _ = os.ReadFile(opened)
+		return len(page) > 0
+	})
+	run("open the login page file", chromedp.Navigate("file://"+string(page)))
+	waitJS("the app after login", `location.protocol === 'http:' && document.getElementById('app') !== null && !document.getElementById('app').hidden && location.pathname === '/' && location.search === ''`)
+	// The link p2pchat web --url printed still works once, in a second
+	// browser (a fresh profile would do; the test uses this one's next
+	// navigation), and a used link is refused.
+	run("open the printed link", chromedp.Navigate(login.URL))
+	waitJS("the app after the printed link", `!document.getElementById('app').hidden && location.search === ''`)
 	var status int
 	eval(`fetch(`+jsString(login.URL)+`).then(r => r.status)`, &status)
 	if status != 401 {

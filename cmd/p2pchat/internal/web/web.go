@@ -198,9 +198,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, http.StatusForbidden, "forbidden", "this page is served only as "+s.origins()+" (Host "+strconv.Quote(r.Host)+" refused)")
 		return
 	}
-	// The login link is opened from outside (a terminal, a file the CLI
-	// wrote), so it is exempt; all it does is spend a one-time token.
-	if r.URL.Path != LoginPath && !s.sameOrigin(r) {
+	// What acts or reads as the user must come from the page itself. The
+	// login link and the page's files are reached from outside (a terminal,
+	// the login file the CLI wrote, a bookmark: the browser marks such a
+	// navigation, and the redirect after it, cross-site) and are exempt:
+	// /login only spends a one-time token, and the files are the same for
+	// everyone.
+	if p := r.URL.Path; (p == SessionPath || p == LogoutPath || p == "/v1" || strings.HasPrefix(p, "/v1/")) && !s.sameOrigin(r) {
 		s.refuse(w, r, http.StatusForbidden, "forbidden", "cross-origin requests are refused")
 		return
 	}

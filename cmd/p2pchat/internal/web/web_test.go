@@ -263,6 +263,36 @@ func TestCrossOrigin(t *testing.T) {
 	}
 }
 
+// TestCrossOriginScope: the session, logout and the API refuse another
+// site's requests; the page's files and the login link do not, because a
+// desktop opens them from outside (the redirect after a login opened from
+// a file is marked cross-site).
+func TestCrossOriginScope(t *testing.T) {
+	s, _, _ := newTest(t, testAddr)
+	cookie, csrf := login(t, s)
+	cross := map[string]string{"Sec-Fetch-Site": "cross-site", HeaderCSRF: csrf}
+	for _, tc := range []struct {
+		method, target string
+		want           int
+	}{
+		{"GET", "/", 200},
+		{"GET", "/app.js", 200},
+		{"GET", LoginPath + "?token=" + s.Login(), http.StatusSeeOther},
+		{"GET", SessionPath, http.StatusForbidden},
+		{"POST", LogoutPath, http.StatusForbidden},
+		{"GET", "/v1/status", http.StatusForbidden},
+		{"GET", "/v1", http.StatusForbidden},
+	} {
+		if w := req(s, tc.method, tc.target, cross, cookie); w.Code != tc.want {
+			t.Errorf("cross-site %s %s: %d, want %d", tc.method, tc.target, w.Code, tc.want)
+		}
+	}
+	// The session survived the refused logout.
+	if w := req(s, "GET", "/v1/status", map[string]string{HeaderCSRF: csrf}, cookie); w.Code != 200 {
+		t.Errorf("after a cross-site logout attempt: %d", w.Code)
+	}
+}
+
 // TestNoLoginMinting: a page cannot ask for login links (only the Unix
 // socket can).
 func TestNoLoginMinting(t *testing.T) {

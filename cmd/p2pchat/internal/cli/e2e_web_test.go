@@ -557,6 +557,27 @@ func TestNetnsWeb(t *testing.T) {
 		t.Errorf("alice's node still in vault after Leave: %q, %v", out, err)
 	}
 
+	// The session's token lives in the page's origin storage, the cookie is
+	// out of the page's reach; Log out ends both.
+	var creds struct {
+		Token  bool `json:"token"`
+		Cookie bool `json:"cookie"`
+	}
+	eval(`({token: (localStorage.getItem('p2pchat-token') || '').length >= 26, cookie: document.cookie.includes('p2pchat_session')})`, &creds)
+	if !creds.Token || creds.Cookie {
+		t.Errorf("token in the origin's storage %v, session cookie visible to the page %v", creds.Token, creds.Cookie)
+	}
+	run("log out", chromedp.Click(chromedp.ID("logout-button")))
+	waitJS("signed out", `!document.getElementById('signin').hidden && localStorage.getItem('p2pchat-token') === null`)
+	run("reload after logout", chromedp.Reload())
+	waitJS("still signed out", `document.getElementById('signin') !== null && !document.getElementById('signin').hidden`)
+	out, err = cli(alice, "web", "--url", "--json")
+	if err != nil || json.Unmarshal([]byte(out), &login) != nil {
+		t.Fatalf("p2pchat web --url --json: %q, %v", out, err)
+	}
+	run("log in again", chromedp.Navigate(login.URL))
+	waitJS("the app again", `document.getElementById('app') !== null && !document.getElementById('app').hidden`)
+
 	// A restarted node knows no session: the page says so.
 	daemon := lab.procs[0]
 	if err := daemon.signal(syscall.SIGTERM); err != nil {

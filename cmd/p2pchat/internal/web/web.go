@@ -28,10 +28,14 @@ const (
 	HeaderCSRF = "X-P2pchat-Csrf"
 	// LoginPath takes the one-time token as its token query parameter.
 	LoginPath = "/login"
-	// SessionPath answers a logged-in page with its CSRF token.
+	// SessionPath answers {} to a page whose cookie and token are a
+	// session's (else 401 or 403): how a page checks it is logged in.
 	SessionPath = "/session"
 	// LogoutPath ends the session (POST, with the CSRF header).
 	LogoutPath = "/logout"
+	// loginFragment starts the fragment of the address a login sends the
+	// browser to; the session's token follows it.
+	loginFragment = "login="
 )
 
 // Limits of logins and sessions.
@@ -212,7 +216,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == LoginPath:
 		s.login(w, r)
 	case p == SessionPath:
-		s.withSession(w, r, false, s.getSession)
+		s.withSession(w, r, true, s.getSession)
 	case p == LogoutPath:
 		s.withSession(w, r, true, s.logout)
 	case p == "/v1/web" || strings.HasPrefix(p, "/v1/web/"):
@@ -331,10 +335,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		}
 		s.endLocked(oldest)
 	}
-	s.sessions[sha256.Sum256([]byte(cookie))] = &session{csrf: rand.Text(), created: s.now(), ended: make(chan struct{})}
+	se := &session{csrf: rand.Text(), created: s.now(), ended: make(chan struct{})}
+	s.sessions[sha256.Sum256([]byte(cookie))] = se
 	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: cookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	// The session's token goes to the page in the address's fragment (never
+	// sent to a server, removed by the page at once), not through anything
+	// the cookie alone opens: browsers send cookies to every port of a host,
+	// so another local server the user visits would get the cookie, but it
+	// cannot get the token, which the page keeps in its origin's storage
+	// (origins have ports).
+	w.Header().Set("Location", "/#"+loginFragment+se.csrf)
+	w.WriteHeader(http.StatusSeeOther)
 }
 
 // useToken reports whether tok is a valid login token, and spends it.
@@ -391,16 +403,8 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 	if !s.method(w, r, http.MethodGet) {
 		return
 	}
-	c, _ := r.Cookie(CookieName)
-	s.mu.Lock()
-	se := s.sessions[sha256.Sum256([]byte(c.Value))]
-	s.mu.Unlock()
-	if se == nil { // ended meanwhile
-		s.refuse(w, r, http.StatusUnauthorized, "unauthorized", "not logged in")
-		return
-	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]string{"csrf": se.csrf})
+	w.Write([]byte("{}\n"))
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -89,7 +90,7 @@ func req(s *Server, method, target string, hdr map[string]string, cookie *http.C
 func login(t *testing.T, s *Server) (*http.Cookie, string) {
 	t.Helper()
 	w := req(s, "GET", LoginPath+"?token="+s.Login(), nil, nil)
-	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/" {
+	if w.Code != http.StatusSeeOther {
 		t.Fatalf("login: %d, Location %q", w.Code, w.Header().Get("Location"))
 	}
 	cookies := w.Result().Cookies()
@@ -97,15 +98,39 @@ func login(t *testing.T, s *Server) (*http.Cookie, string) {
 		t.Fatalf("login set %d cookies", len(cookies))
 	}
 	c := cookies[0]
-	w = req(s, "GET", SessionPath, nil, &http.Cookie{Name: c.Name, Value: c.Value})
-	if w.Code != 200 {
+	tok, ok := strings.CutPrefix(w.Header().Get("Location"), "/#login=")
+	if !ok || tok == "" {
+		t.Fatalf("login sent the browser to %q, want /#login=TOKEN", w.Header().Get("Location"))
+	}
+	cookie := &http.Cookie{Name: c.Name, Value: c.Value}
+	if w := req(s, "GET", SessionPath, map[string]string{HeaderCSRF: tok}, cookie); w.Code != 200 {
 		t.Fatalf("session: %d %s", w.Code, w.Body)
 	}
-	csrf := regexp.MustCompile(`"csrf":"([A-Z0-9]+)"`).FindStringSubmatch(w.Body.String())
-	if csrf == nil {
-		t.Fatalf("session answer %q has no csrf", w.Body)
+	return cookie, tok
+}
+
+// TestCookieAloneGetsNothing: browsers send a host's cookies to all its
+// ports, so a server on another local port that the user visits gets the
+// session cookie. With it alone, nothing answers, and nothing tells the
+// session's token: it went to the page once, in the login's address
+// fragment.
+func TestCookieAloneGetsNothing(t *testing.T) {
+	s, api, _ := newTest(t, testAddr)
+	cookie, tok := login(t, s)
+	for _, target := range []string{SessionPath, "/v1", "/v1/status", "/v1/events", "/", "/app.js", "/index.html"} {
+		w := req(s, "GET", target, nil, cookie)
+		if strings.HasPrefix(target, "/v1") || target == SessionPath {
+			if w.Code != http.StatusForbidden {
+				t.Errorf("GET %s with the cookie alone: %d", target, w.Code)
+			}
+		}
+		if strings.Contains(w.Body.String(), tok) || strings.Contains(fmt.Sprint(w.Header()), tok) {
+			t.Errorf("GET %s tells the session's token", target)
+		}
 	}
-	return &http.Cookie{Name: c.Name, Value: c.Value}, csrf[1]
+	if n := len(api.calls()); n != 0 {
+		t.Errorf("the API was called %d times with the cookie alone", n)
+	}
 }
 
 func TestLoginCookie(t *testing.T) {
@@ -414,9 +439,10 @@ func TestPageFiles(t *testing.T) {
 			t.Errorf("app.js uses %s", sink)
 		}
 	}
-	// localStorage holds the notification choice only.
+	// localStorage holds the notification choice and the session's token
+	// only.
 	for _, m := range regexp.MustCompile(`localStorage\.setItem\(([^,]+),`).FindAllStringSubmatch(string(js), -1) {
-		if m[1] != "'p2pchat-notify'" {
+		if m[1] != "'p2pchat-notify'" && m[1] != "tokenKey" {
 			t.Errorf("app.js stores %s in localStorage", m[1])
 		}
 	}

@@ -5,8 +5,13 @@
 
 const $ = (id) => document.getElementById(id);
 
+// The session's token: from the login's address fragment, kept in this
+// origin's storage (origins have ports, cookies do not: a server on another
+// local port gets the cookie, never this).
+const tokenKey = 'p2pchat-token';
+const token = () => localStorage.getItem(tokenKey) || '';
+
 const state = {
-  csrf: '',
   self: null, // the status object
   rooms: new Map(), // name → room view
   current: '',
@@ -35,7 +40,7 @@ class APIError extends Error {
 }
 
 async function api(method, path, body) {
-  const opts = { method, headers: { 'X-P2pchat-Csrf': state.csrf }, credentials: 'same-origin', cache: 'no-store' };
+  const opts = { method, headers: { 'X-P2pchat-Csrf': token() }, credentials: 'same-origin', cache: 'no-store' };
   if (body !== undefined) {
     opts.headers['Content-Type'] = 'application/json';
     opts.body = JSON.stringify(body);
@@ -69,6 +74,7 @@ function showAlert(text) {
 }
 
 function signedOut() {
+  localStorage.removeItem(tokenKey);
   $('app').hidden = true;
   $('signin').hidden = false;
 }
@@ -444,7 +450,7 @@ async function follow() {
   for (;;) {
     try {
       const q = state.lastEvent === null ? '' : '?since=' + state.lastEvent;
-      const res = await fetch('/v1/events' + q, { headers: { 'X-P2pchat-Csrf': state.csrf }, cache: 'no-store' });
+      const res = await fetch('/v1/events' + q, { headers: { 'X-P2pchat-Csrf': token() }, cache: 'no-store' });
       if (res.status === 401) { signedOut(); return; }
       if (!res.ok) throw new Error('event stream: HTTP ' + res.status);
       const boot = res.headers.get('P2pchat-Boot') || '';
@@ -736,6 +742,9 @@ function bind() {
     }).catch((err) => { $('nick-result').textContent = err.message; });
   });
   $('nick-cancel').addEventListener('click', () => $('nick-dialog').close());
+  $('logout-button').addEventListener('click', () => {
+    api('POST', '/logout').catch(() => {}).finally(signedOut);
+  });
   $('notify').checked = localStorage.getItem('p2pchat-notify') === '1' && 'Notification' in window && Notification.permission === 'granted';
   $('notify').addEventListener('change', async () => {
     const box = $('notify');
@@ -771,18 +780,19 @@ function autosize() {
 }
 
 async function main() {
-  let sess;
+  if (location.hash.startsWith('#login=')) {
+    localStorage.setItem(tokenKey, location.hash.slice('#login='.length));
+    history.replaceState(null, '', location.pathname);
+  }
   try {
-    const res = await fetch('/session', { cache: 'no-store' });
-    if (res.status === 401) { signedOut(); return; }
+    const res = await fetch('/session', { headers: { 'X-P2pchat-Csrf': token() }, cache: 'no-store' });
+    if (res.status === 401 || res.status === 403) { signedOut(); return; }
     if (!res.ok) throw new Error('HTTP ' + res.status);
-    sess = await res.json();
   } catch (e) {
     $('signin-text').textContent = 'Your node does not answer (' + e.message + '). Is p2pchat still running?';
     signedOut();
     return;
   }
-  state.csrf = sess.csrf;
   bind();
   $('signin').hidden = true;
   $('app').hidden = false;

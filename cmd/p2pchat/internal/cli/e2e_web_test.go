@@ -372,6 +372,11 @@ func TestNetnsWeb(t *testing.T) {
 	})
 
 	// Screenshots and the structure, at two sizes.
+	// The main view, not the search results. (After Esc closed them above,
+	// Chromium showed them again within half a second in these runs, with no
+	// search started; not explained, and not seen by hand. Close closes them.)
+	eval(`(() => { if (!document.getElementById('results').hidden) document.getElementById('results-close').click(); return true; })()`, new(bool))
+	waitJS("the messages shown", `document.getElementById('results').hidden && !document.getElementById('log').hidden`)
 	shots := os.Getenv("P2PCHAT_E2E_ARTIFACTS")
 	if shots == "" {
 		shots = t.TempDir()

@@ -595,8 +595,14 @@ async function leave(name) {
 
 // ---- search
 
+// searchSeq numbers searches: an answer that comes after a newer search,
+// or after the results were closed, is not shown.
+let searchSeq = 0;
+
 async function search(q) {
+  const seq = ++searchSeq;
   const res = await api('GET', '/v1/search?q=' + enc(q) + '&n=50');
+  if (seq !== searchSeq) return;
   $('results-title').textContent = res.hits.length + (res.hits.length === 1 ? ' message contains ' : ' messages contain ') + '“' + q + '”';
   const ol = $('hits');
   ol.replaceChildren();
@@ -625,6 +631,7 @@ function snippet(s) {
 }
 
 function closeResults() {
+  searchSeq++;
   $('results').hidden = true;
   $('log').hidden = false;
 }

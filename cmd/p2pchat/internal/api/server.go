@@ -296,14 +296,22 @@ type errorJSON struct {
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code, status := codeOf(err)
-	var body errorJSON
-	body.Error.Code, body.Error.Message = code, messageOf(err)
+	msg := messageOf(err)
 	if code == codeInternal {
 		if r.Context().Err() == nil {
 			s.log.Error("API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
-		body.Error.Message = "internal error; the daemon's log has the details"
+		msg = "internal error; the daemon's log has the details"
 	}
+	WriteError(w, status, code, msg)
+}
+
+// WriteError answers status with the API's error body (docs/API.md):
+// {"error":{"code":CODE,"message":MESSAGE}}. For those who answer in the
+// API's name, such as the web UI's own checks.
+func WriteError(w http.ResponseWriter, status int, code, message string) {
+	var body errorJSON
+	body.Error.Code, body.Error.Message = code, message
 	writeJSON(w, status, body)
 }
 

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -33,13 +32,6 @@ func newWebCmd(o *options, stdout, stderr io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			out := newPrinter(stdout, o.json)
-			if o.web != "" {
-				wa, err := webAddr(o.web, o.webRemote)
-				if err != nil {
-					return usageError{err}
-				}
-				o.web = wa
-			}
 			home, err := resolveHome(o.home)
 			if err != nil {
 				return err
@@ -55,12 +47,13 @@ func newWebCmd(o *options, stdout, stderr io.Writer) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("asking the running node for a login link: %w", err)
 				}
-				return showWebLogin(ctx, out, home, l, printURL, false)
+				return showWebLogin(out, home, l, printURL, false)
 			}
 			if !errors.Is(err, api.ErrNoDaemon) {
 				return err
 			}
-			// No node: run one here, with the web UI on.
+			// No node: run one here, with the web UI on (daemon checks
+			// --web).
 			if o.web == "" {
 				o.web = defaultWebAddr
 			}
@@ -69,7 +62,7 @@ func newWebCmd(o *options, stdout, stderr io.Writer) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return showWebLogin(ctx, out, home, l, printURL, true)
+				return showWebLogin(out, home, l, printURL, true)
 			}
 			return daemon(ctx, o, stderr)
 		},
@@ -89,7 +82,7 @@ func webFlags(cmd *cobra.Command, o *options) {
 
 // showWebLogin prints the login link l (printURL) or opens it in the
 // browser; foreground says this process runs the node.
-func showWebLogin(_ context.Context, out *printer, home string, l api.WebLogin, printURL, foreground bool) error {
+func showWebLogin(out *printer, home string, l api.WebLogin, printURL, foreground bool) error {
 	fields := map[string]any{"url": l.URL, "addr": l.Addr, "opened": false}
 	tail := ""
 	if foreground {

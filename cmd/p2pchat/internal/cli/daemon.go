@@ -85,7 +85,7 @@ func daemon(ctx context.Context, o *options, stderr io.Writer) (err error) {
 		return err
 	}
 	if o.web != "" {
-		if _, err := svc.web.start(); err != nil {
+		if _, _, err := svc.web.start(); err != nil {
 			return err
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"net/netip"
 
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/localsock"
@@ -25,9 +24,6 @@ type apiService struct {
 // webAddr (checked by [webAddr]) once asked for.
 func serveAPI(e *embedded, sock, webAddr string, log *slog.Logger) (*apiService, error) {
 	w := &webUI{addr: webAddr, log: log}
-	if ip, err := netip.ParseAddrPort(webAddr); err == nil && !ip.Addr().IsLoopback() {
-		w.remote = true
-	}
 	srv := api.NewServer(api.ServerConfig{Backend: e.Local, Logger: log, WebLogin: w.login, Authorize: func(c net.Conn) error {
 		err := localsock.CheckPeer(c)
 		if err != nil {

@@ -46,10 +46,9 @@ func webAddr(addr string, allowRemote bool) (string, error) {
 // start with --web), on its own TCP listener, in front of the API's
 // handler.
 type webUI struct {
-	addr   string // where to listen
-	remote bool   // addr is not loopback (--web-allow-remote)
-	api    http.Handler
-	log    *slog.Logger
+	addr string // where to listen
+	api  http.Handler
+	log  *slog.Logger
 
 	mu    sync.Mutex
 	srv   *web.Server
@@ -57,22 +56,23 @@ type webUI struct {
 	bound string // the listening address, once started
 }
 
-// start starts serving if it does not yet, and returns the address.
-func (w *webUI) start() (string, error) {
+// start starts serving if it does not yet, and returns the server and
+// its address.
+func (w *webUI) start() (*web.Server, string, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.hs != nil {
-		return w.bound, nil
+		return w.srv, w.bound, nil
 	}
 	l, err := net.Listen("tcp", w.addr)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", api.ErrNoWeb, err)
+		return nil, "", fmt.Errorf("%w: %v", api.ErrNoWeb, err)
 	}
 	bound := l.Addr().String()
 	srv, err := web.New(web.Config{API: w.api, Addr: bound, Logger: w.log})
 	if err != nil {
 		l.Close()
-		return "", err
+		return nil, "", err
 	}
 	hs := &http.Server{
 		Handler:           srv,
@@ -87,23 +87,20 @@ func (w *webUI) start() (string, error) {
 		}
 	}()
 	w.srv, w.hs, w.bound = srv, hs, bound
-	if w.remote {
+	if ap, err := netip.ParseAddrPort(bound); err == nil && !ap.Addr().IsLoopback() { // --web-allow-remote
 		w.log.Warn("the web UI is reachable from other machines, over plain HTTP: anyone on the network path can read its login links and sessions", "addr", bound)
 	} else {
 		w.log.Info("web UI", "addr", bound)
 	}
-	return bound, nil
+	return srv, bound, nil
 }
 
 // login implements POST /v1/web.
 func (w *webUI) login(context.Context) (api.WebLogin, error) {
-	addr, err := w.start()
+	srv, addr, err := w.start()
 	if err != nil {
 		return api.WebLogin{}, err
 	}
-	w.mu.Lock()
-	srv := w.srv
-	w.mu.Unlock()
 	return api.WebLogin{URL: web.URL(addr, srv.Login()), Addr: addr}, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
 )
 
 // Names on the wire between the page and the node (docs/API.md).
@@ -91,17 +92,30 @@ type Server struct {
 }
 
 type session struct {
-	csrf    string
+	token   string // goes with the cookie in [HeaderCSRF]
 	created time.Time
-	ended   chan struct{} // closed when the session ends: its requests end too
+	ctx     context.Context // done when the session ends: its requests end too
+	end     context.CancelFunc
 }
 
 // endLocked ends the session with key k.
 func (s *Server) endLocked(k [32]byte) {
 	if se := s.sessions[k]; se != nil {
-		close(se.ended)
+		se.end()
 		delete(s.sessions, k)
 	}
+}
+
+// oldest returns the key of m's entry whose time is the earliest.
+func oldest[V any](m map[[32]byte]V, at func(V) time.Time) [32]byte {
+	var k [32]byte
+	var t time.Time
+	for key, v := range m {
+		if vt := at(v); t.IsZero() || vt.Before(t) {
+			k, t = key, vt
+		}
+	}
+	return k
 }
 
 // New returns a Server for cfg.
@@ -150,14 +164,7 @@ func (s *Server) Login() string {
 	defer s.mu.Unlock()
 	s.expireLocked()
 	if len(s.tokens) >= MaxTokens {
-		var oldest [32]byte
-		var t time.Time
-		for k, made := range s.tokens {
-			if t.IsZero() || made.Before(t) {
-				oldest, t = k, made
-			}
-		}
-		delete(s.tokens, oldest)
+		delete(s.tokens, oldest(s.tokens, func(made time.Time) time.Time { return made }))
 	}
 	s.tokens[sha256.Sum256([]byte(tok))] = s.now()
 	return tok
@@ -208,7 +215,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// navigation, and the redirect after it, cross-site) and are exempt:
 	// /login only spends a one-time token, and the files are the same for
 	// everyone.
-	if p := r.URL.Path; (p == SessionPath || p == LogoutPath || p == "/v1" || strings.HasPrefix(p, "/v1/")) && !s.sameOrigin(r) {
+	if p := r.URL.Path; (p == SessionPath || p == LogoutPath || apiPath(p)) && !s.sameOrigin(r) {
 		s.refuse(w, r, http.StatusForbidden, "forbidden", "cross-origin requests are refused")
 		return
 	}
@@ -216,14 +223,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == LoginPath:
 		s.login(w, r)
 	case p == SessionPath:
-		s.withSession(w, r, true, s.getSession)
+		s.withSession(w, r, s.getSession)
 	case p == LogoutPath:
-		s.withSession(w, r, true, s.logout)
+		s.withSession(w, r, s.logout)
 	case p == "/v1/web" || strings.HasPrefix(p, "/v1/web/"):
 		// A page must not mint logins for others: only the Unix socket can.
 		s.refuse(w, r, http.StatusForbidden, "forbidden", "logins are made over the API's Unix socket only (p2pchat web --url)")
-	case p == "/v1" || strings.HasPrefix(p, "/v1/"):
-		s.withSession(w, r, true, s.api.ServeHTTP)
+	case apiPath(p):
+		s.withSession(w, r, s.api.ServeHTTP)
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		w.Header().Set("Allow", "GET, HEAD")
 		s.refuse(w, r, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" "+p+" (allowed: GET, HEAD)")
@@ -232,6 +239,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.files.ServeHTTP(w, r)
 	}
 }
+
+// apiPath reports whether p is a path of the API.
+func apiPath(p string) bool { return p == "/v1" || strings.HasPrefix(p, "/v1/") }
 
 // hostAllowed reports whether a request's Host header names this server:
 // its IP address or localhost with its port. Any other name could be an
@@ -284,18 +294,8 @@ func (s *Server) sameOrigin(r *http.Request) bool {
 // refuse answers an error in the API's JSON form.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
 	s.log.Warn("web request refused", "method", r.Method, "path", r.URL.Path, "status", status, "why", msg)
-	var body struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	body.Error.Code, body.Error.Message = code, msg
-	b, _ := json.Marshal(body)
-	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	api.WriteError(w, status, code, msg)
 }
 
 // method reports whether r has the method m, else answers 405.
@@ -326,16 +326,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	cookie := rand.Text() + rand.Text()
 	s.mu.Lock()
 	if len(s.sessions) >= MaxSessions {
-		var oldest [32]byte
-		var t time.Time
-		for k, se := range s.sessions {
-			if t.IsZero() || se.created.Before(t) {
-				oldest, t = k, se.created
-			}
-		}
-		s.endLocked(oldest)
+		s.endLocked(oldest(s.sessions, func(se *session) time.Time { return se.created }))
 	}
-	se := &session{csrf: rand.Text(), created: s.now(), ended: make(chan struct{})}
+	se := &session{token: rand.Text(), created: s.now()}
+	se.ctx, se.end = context.WithCancel(context.Background())
 	s.sessions[sha256.Sum256([]byte(cookie))] = se
 	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: cookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
@@ -345,7 +339,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	// so another local server the user visits would get the cookie, but it
 	// cannot get the token, which the page keeps in its origin's storage
 	// (origins have ports).
-	w.Header().Set("Location", "/#"+loginFragment+se.csrf)
+	w.Header().Set("Location", "/#"+loginFragment+se.token)
 	w.WriteHeader(http.StatusSeeOther)
 }
 
@@ -367,9 +361,9 @@ func (s *Server) useToken(tok string) bool {
 	return true
 }
 
-// withSession runs h for a request that carries a session cookie (and, if
-// csrf, that session's CSRF token in [HeaderCSRF]); others get 401 or 403.
-func (s *Server) withSession(w http.ResponseWriter, r *http.Request, csrf bool, h http.HandlerFunc) {
+// withSession runs h for a request that carries a session cookie and that
+// session's token in [HeaderCSRF]; others get 401 or 403.
+func (s *Server) withSession(w http.ResponseWriter, r *http.Request, h http.HandlerFunc) {
 	c, err := r.Cookie(CookieName)
 	var se *session
 	if err == nil {
@@ -382,20 +376,14 @@ func (s *Server) withSession(w http.ResponseWriter, r *http.Request, csrf bool, 
 		s.refuse(w, r, http.StatusUnauthorized, "unauthorized", "not logged in: open the link that `p2pchat web` opens or prints")
 		return
 	}
-	if csrf && subtle.ConstantTimeCompare([]byte(r.Header.Get(HeaderCSRF)), []byte(se.csrf)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(r.Header.Get(HeaderCSRF)), []byte(se.token)) != 1 {
 		s.refuse(w, r, http.StatusForbidden, "forbidden", "missing or wrong "+HeaderCSRF+" header")
 		return
 	}
 	// A request under way (an event stream) ends with its session.
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	go func() {
-		select {
-		case <-se.ended:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	defer context.AfterFunc(se.ctx, cancel)()
 	h(w, r.WithContext(ctx))
 }
 

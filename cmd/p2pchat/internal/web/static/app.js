@@ -15,7 +15,6 @@ const state = {
   self: null, // the status object
   rooms: new Map(), // name → room view
   current: '',
-  boot: '',
   lastEvent: null, // event_id of the last event handled
   peers: new Map(), // peer_id → {verified, mismatch, changed}
 };
@@ -453,18 +452,11 @@ async function follow() {
       const res = await fetch('/v1/events' + q, { headers: { 'X-P2pchat-Csrf': token() }, cache: 'no-store' });
       if (res.status === 401) { signedOut(); return; }
       if (!res.ok) throw new Error('event stream: HTTP ' + res.status);
-      const boot = res.headers.get('P2pchat-Boot') || '';
+      // A restarted node (whose event ids start again) knows no session:
+      // it answered 401 above, so since= always means this node's events.
       if (state.lastEvent === null) {
         state.lastEvent = Number(res.headers.get('P2pchat-Event-Head') || 0);
-      } else if (state.boot && boot !== state.boot) {
-        // Another daemon: its event ids start again at 1.
-        state.lastEvent = 0;
-        state.boot = boot;
-        res.body.cancel();
-        await loadAll();
-        continue;
       }
-      state.boot = boot;
       setConn('');
       backoff = 250;
       if (reconnected) {

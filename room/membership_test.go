@@ -175,17 +175,21 @@ func TestEpochNumberBounded(t *testing.T) {
 				t.Fatalf("%s moved from epoch %d to %d", p.nick, before, st.Epoch)
 			}
 		}
-		// A departure is still committed, and the rest still talk.
+		// A departure is still committed, and the rest still talk. (Wait for
+		// the commit: a message sent before alice hears the goodbye goes
+		// out under the old epoch, as PROTOCOL.md allows; checking the
+		// roster right after such a message failed 8 of 30 runs under -race.)
 		if err := c.m.Leave(context.Background(), "lobby"); err != nil {
 			t.Fatal(err)
+		}
+		waitFor(t, "alice commits carol's departure", func() bool { return a.m.Status().Rooms[0].Roster == 2 })
+		if st := a.m.Status().Rooms[0]; st.Epoch > before+2 {
+			t.Errorf("after the departure: %+v (epoch before the attack %d)", st, before)
 		}
 		if _, err := a.m.Send(context.Background(), "lobby", "after carol"); err != nil {
 			t.Fatal(err)
 		}
 		b.waitMessage("lobby", "after carol")
-		if st := a.m.Status().Rooms[0]; st.Roster != 2 || st.Epoch > before+2 {
-			t.Errorf("after the departure: %+v (epoch before the attack %d)", st, before)
-		}
 	})
 }
 

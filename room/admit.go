@@ -197,11 +197,10 @@ func (r *Room) verifyGrant(p peer.ID, g *wire.Grant) (*admission, error) {
 // commit extends our chain where it holds the parent, else (we were
 // removed, or another group's chain) it replaces it. Our clock is brought
 // up to the admitter's, so our next message is ordered after what we could
-// have seen. A refusal is reported to the user (see refused).
+// have seen. The caller reports a refusal (see refused).
 func (r *Room) admitAndAdopt(p peer.ID) error {
 	a, err := r.admitFrom(r.ctx, p)
 	if err != nil {
-		r.refused(p, err)
 		return err
 	}
 	defer clear(a.secret[:])
@@ -445,18 +444,30 @@ func (m *Manager) nickOf(p peer.ID) string {
 // retryAdmit is how often acquire asks a peer again that had no key yet.
 const retryAdmit = 100 * time.Millisecond
 
+// maxRefusals is how many topic peers may refuse our secret ("bad proof")
+// before acquire stops asking the others: a stranger who knows only the
+// room's name (and holds a key of its own under it) cannot stop us from
+// asking the members, and a mistyped passphrase costs at most this many
+// attempts, one at each of as many members.
+const maxRefusals = 3
+
 // acquire obtains the room key when the user joins: it asks each topic
 // peer to admit us, at most one CPace run per peer for the secret the user
 // gave, or, if none does within FoundWait, creates the key. When every peer
 // we asked is itself still waiting for a key (nodes started together), the
 // one with the lowest peer ID creates the key at once and the others get it
-// from it. One refusal of our secret stops it (see refused): nothing is
-// created and the user is told.
+// from it. A refusal of our secret stops the attempts to that peer; after
+// maxRefusals of them, or at the deadline after one, acquire stops (see
+// refused): nothing is created and the user is told. A rate-limit refusal
+// stops it at once.
 func (r *Room) acquire() {
 	deadline := time.Now().Add(r.m.timing.FoundWait)
 	ran := map[peer.ID]bool{}
 	lastTry := map[peer.ID]time.Time{}
 	waiting := map[peer.ID]bool{} // peers that answered "no key yet"
+	var refusedBy peer.ID         // the last peer that refused our secret
+	var refusal error
+	refusals := 0
 	for {
 		for _, p := range r.topic.Peers() {
 			if r.done() {
@@ -473,8 +484,19 @@ func (r *Room) acquire() {
 				return
 			case errors.As(err, &refused) && refused.Reason == wire.RefuseNoKey:
 				waiting[p] = true
+			case errors.As(err, &refused) && refused.Reason == wire.RefuseRateLimited:
+				r.refused(p, err)
+				return
 			case errors.Is(err, errNoChallenge):
 				delete(waiting, p)
+			case errors.As(err, &refused) && refused.Reason == wire.RefuseBadProof:
+				ran[p] = true
+				delete(waiting, p)
+				refusedBy, refusal = p, err
+				if refusals++; refusals >= maxRefusals {
+					r.refused(p, err)
+					return
+				}
 			default:
 				ran[p] = true
 				delete(waiting, p)
@@ -484,7 +506,14 @@ func (r *Room) acquire() {
 		if r.done() {
 			return
 		}
-		if time.Now().After(deadline) || r.lowestWaiting(waiting) {
+		if refusals > 0 {
+			// Never create a key after a refusal: we may be the one
+			// who mistyped. Peers found until the deadline are asked.
+			if time.Now().After(deadline) {
+				r.refused(refusedBy, refusal)
+				return
+			}
+		} else if time.Now().After(deadline) || r.lowestWaiting(waiting) {
 			r.create()
 			return
 		}

@@ -248,7 +248,8 @@ func TestAbandonedAdmissionsCounted(t *testing.T) {
 }
 
 // TestWrongThenRightPassphrase (issue 13 item 1): one wrong passphrase costs
-// one attempt and is reported at once; typing the right one next gets in.
+// one attempt at each member at most (never a retry) and is reported at
+// once; typing the right one next gets in.
 func TestWrongThenRightPassphrase(t *testing.T) {
 	t.Parallel()
 	inBubble(t, func(t *testing.T) {
@@ -271,8 +272,9 @@ func TestWrongThenRightPassphrase(t *testing.T) {
 			t.Errorf("told %q", ev.Err)
 		}
 		quiet(t, time.Second)
-		if n := rc.JoinerRunsForTest(); n != 1 {
-			t.Errorf("%d CPace runs for one wrong passphrase, want 1", n)
+		// One run at each member at most (alice and bob), never a retry.
+		if n := rc.JoinerRunsForTest(); n < 1 || n > 2 {
+			t.Errorf("%d CPace runs for one wrong passphrase in a room of 2, want 1 or 2", n)
 		}
 		select {
 		case <-rc.Ready():

@@ -313,3 +313,31 @@ func genSchedule(seed uint64) *simSchedule {
 	}
 	return s
 }
+
+// TestSimulationHealedTie replays seed 53 a few times (its outcome depends
+// on goroutine interleavings): a partition of {n0,n3} against {n1,n2} heals
+// after an earlier one, and the side whose epoch has the higher number is
+// the one that loses fork choice (it kept fewer of the common ancestor's
+// members). Its members saw only the other side's lower-numbered headers,
+// so they never asked; the winners asked, refused the losing answer, and
+// said nothing, and the room stayed split. Now the winners hand the losers
+// their chain (tellLoser) and the losers rejoin. Any liveness violation
+// fails this test, gated or not.
+func TestSimulationHealedTie(t *testing.T) {
+	sc := genSchedule(53)
+	runs := 6
+	if raceEnabled {
+		runs = 2 // the plain run covers the rest
+	}
+	for i := range runs {
+		var res simResult
+		t.Run(fmt.Sprintf("run=%d", i), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { res = runSchedule(t, sc) })
+		})
+		for c, n := range res.classes {
+			if strings.HasPrefix(c, "live/") {
+				t.Errorf("run %d: %d %s violations", i, n, c)
+			}
+		}
+	}
+}

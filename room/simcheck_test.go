@@ -28,13 +28,14 @@ const simKnownGapIssue12 = true
 // 1-232 on 2026-12-03, as was live/missing-away, so they fail again.)
 var simKnownGaps = map[string]string{
 	// Liveness under heavy chaos (crashes, restarts, partitions with 5-50%
-	// loss, slow validators): in about 6% of schedules (14 of seeds 1-232
-	// on 2026-12-03) the members do not all end on one epoch within the
-	// settle bound, typically the smaller side of a last partition that
-	// finds no member of the winning side that can hand it the winning
-	// chain before the old epochs expire.
-	"live/epoch":  "v3 convergence after heavy chaos: a side of a healed partition stays on its own epoch",
-	"live/roster": "v3 convergence after heavy chaos: a side of a healed partition stays on its own epoch",
+	// loss, slow validators): in about 5% of schedules the members do not
+	// all end on one epoch within the settle bound. Two causes are fixed
+	// (a healed partition whose higher-numbered side lost fork choice and
+	// was never told, TestSimulationHealedTie; a joiner that stopped at
+	// the outsider's refusal, TestStrangerCannotRefuseJoiners); the others
+	// are not understood yet (docs/TESTING.md).
+	"live/epoch":  "v3 convergence after heavy chaos: members left on different epochs",
+	"live/roster": "v3 convergence after heavy chaos: members left on different epochs",
 }
 
 // simDepartGrace bounds how long after a member's goodbye the others may
@@ -76,6 +77,14 @@ func shownBy(s *simSlot) []shown {
 	return out
 }
 
+// toldWrongPassphrase reports whether p's user was told that a peer refused
+// the room's passphrase.
+func toldWrongPassphrase(p *peerNode) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.ContainsFunc(p.events, func(ev room.Event) bool { return ev.Reason == room.ReasonWrongPassphrase })
+}
+
 // liveness returns what keeps the room from having settled: members
 // without one common epoch whose roster is exactly them, and messages a
 // member that was in the room when they were sent (and is still) does not
@@ -96,6 +105,13 @@ func (r *simRun) liveness() []simViolation {
 		}
 		n, k, roster, ok := simView(rm)
 		switch {
+		case !ok && r.sc.outsider && toldWrongPassphrase(s.p):
+			// Every member has the room's passphrase, so the refusal came
+			// from the outsider, which holds a key of its own under the
+			// name: with no member holding a key, a node refused never
+			// creates one (PROTOCOL.md section 7, "Not protected").
+			vs = append(vs, simViolation{"info/refused-by-stranger", s.nick + " holds no key: the outsider refused it and no member had a key to admit it"})
+			continue
 		case !ok:
 			vs = append(vs, simViolation{"live/epoch", s.nick + " holds no key"})
 			continue

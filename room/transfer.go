@@ -343,8 +343,33 @@ func (r *Room) request(p peer.ID) {
 	if t.Secret != nil {
 		defer clear(t.Secret[:])
 	}
-	if err := r.acceptTransfer(p, t); err != nil && !errors.Is(err, errNothingNew) {
+	err = r.acceptTransfer(p, t)
+	if err != nil && !errors.Is(err, errNothingNew) {
 		r.m.log.Debug("epoch answer refused", "room", r.name, "peer", p, "err", err)
+	}
+	if errors.Is(err, errLoses) {
+		// p is on a branch that loses to ours, and may not know it: its
+		// epoch can look better by its header (a higher number), so it
+		// would never ask us. Hand it our chain, as we would answer its
+		// request; it then rejoins us if our branch left it out.
+		r.tellLoser(p)
+	}
+}
+
+// tellLoser sends p, a peer we asked for its epoch and whose branch lost to
+// ours, what we would answer its EpochRequest: our recent commits (and the
+// tip's secret only if p is a member of our tip). It is sent at most once
+// per request we make, which convergeLocked rate-limits.
+func (r *Room) tellLoser(p peer.ID) {
+	t := r.answer(p)
+	if t == nil {
+		return
+	}
+	if t.Secret != nil {
+		defer clear(t.Secret[:])
+	}
+	if err := r.sendTransfer(p, t); err != nil {
+		r.m.log.Debug("telling a peer its branch lost failed", "room", r.name, "peer", p, "err", err)
 	}
 }
 
@@ -360,6 +385,7 @@ func (r *Room) rejoin(p peer.ID) {
 	r.lastRejoin = time.Now()
 	r.mu.Unlock()
 	if err := r.admitAndAdopt(p); err != nil {
+		r.refused(p, err)
 		r.m.log.Debug("rejoin failed", "room", r.name, "peer", p, "err", err)
 	}
 }

@@ -11,8 +11,9 @@ import (
 )
 
 // TestNetnsWrongThenRight: alice and bob are in a passphrase room; carol
-// joins with a typo in the passphrase. One wrong passphrase costs her one
-// attempt: she is told at once, is never shown as joined, and nobody locks
+// joins with a typo in the passphrase. One wrong passphrase costs her at
+// most one attempt at each member, never a retry: she is told within
+// seconds, is never shown as joined, and nobody locks
 // her out; started again with the right passphrase she gets in within
 // seconds. (Before protocol v3 her node spent its five attempts by itself
 // against both members and she was locked out for ten minutes.)

@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pchat/p2pchat/identity"
+	"github.com/p2pchat/p2pchat/internal/syncbuf"
 	"github.com/p2pchat/p2pchat/node"
 	"github.com/p2pchat/p2pchat/node/roomnet"
 	"github.com/p2pchat/p2pchat/room"
@@ -97,6 +98,20 @@ type peerNode struct {
 	done   chan struct{}
 }
 
+// debugLogs holds, per test, the debug log of its nodes when
+// P2PCHAT_TEST_DEBUG=mem.
+var debugLogs sync.Map // testing.TB -> *syncbuf.Buffer
+
+// debugLog returns the debug log kept for t's nodes and forgets it ("" if
+// none was kept).
+func debugLog(t testing.TB) string {
+	buf, ok := debugLogs.LoadAndDelete(t)
+	if !ok {
+		return ""
+	}
+	return buf.(*syncbuf.Buffer).String()
+}
+
 func newPeer(t testing.TB, nick string) *peerNode {
 	t.Helper()
 	return newPeerAt(t, nick, "")
@@ -143,7 +158,14 @@ func newPeerTimed(t testing.TB, nick, home string, timing room.Timing) *peerNode
 		p.n, tr = n, roomnet.Transport(n)
 	}
 	var lg *slog.Logger
-	if os.Getenv("P2PCHAT_TEST_DEBUG") != "" {
+	switch os.Getenv("P2PCHAT_TEST_DEBUG") {
+	case "":
+	case "mem":
+		// Kept in memory, for a failing simulation seed to save (see
+		// debugLog): logging to stderr slows nodes enough to hide races.
+		buf, _ := debugLogs.LoadOrStore(t, new(syncbuf.Buffer))
+		lg = slog.New(slog.NewTextHandler(buf.(*syncbuf.Buffer), &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", nick)
+	default:
 		lg = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", nick)
 	}
 	m, err := room.New(room.Config{Identity: id, Transport: tr, Nick: nick, Timing: timing, Store: st, Logger: lg})

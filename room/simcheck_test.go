@@ -1,8 +1,10 @@
 package room_test
 
 import (
+	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"testing/synctest"
@@ -308,6 +310,19 @@ func (r *simRun) report(vs []simViolation, top uint32, took time.Duration) simRe
 	}
 	t.Logf("seed %d: %d nodes, %d actions (%d membership changes), %d messages, final epoch %d, settled after %v quiet; classes %v",
 		r.sc.seed, r.sc.n, len(r.sc.actions), r.sc.changes, len(r.sent), top, took.Round(simPoll), classes)
+	if logs := debugLog(t); logs != "" && (len(hard) > 0 || res.knownGaps > 0) {
+		// Kept after the test (not t.TempDir): it is what the run is for.
+		f, err := os.CreateTemp("", fmt.Sprintf("p2pchat-sim-seed%d-*.log", r.sc.seed))
+		if err == nil {
+			_, err = f.WriteString(logs)
+			err = errors.Join(err, f.Close())
+		}
+		if err != nil {
+			t.Errorf("saving the debug log: %v", err)
+		} else {
+			t.Logf("seed %d: the nodes' debug log is in %s", r.sc.seed, f.Name())
+		}
+	}
 	if len(hard) > 0 || *simTrace {
 		var b strings.Builder
 		b.WriteString(r.sc.String())

@@ -177,3 +177,12 @@ func (r *Room) DepartedForTest(p peer.ID) Reason {
 	defer r.mu.Unlock()
 	return r.departed[p]
 }
+
+// OnResendForTest makes f run in every re-send (see resend) that has
+// messages to send again, after they are chosen and before they are
+// published, with no lock held.
+func (r *Room) OnResendForTest(f func()) {
+	r.mu.Lock()
+	r.testHookResend = f
+	r.mu.Unlock()
+}

@@ -119,6 +119,16 @@ func (r *Room) tickLoop() {
 		if now.Sub(lastBeat) >= r.m.timing.Heartbeat {
 			lastBeat = now
 			r.announceSoon()
+			if r.kind == KindOpen {
+				for _, p := range r.topic.Peers() {
+					r.mu.Lock()
+					held := r.heldMemberLocked(p)
+					r.mu.Unlock()
+					if !held {
+						r.meet(p)
+					}
+				}
+			}
 		}
 		var gone []peer.ID
 		var expired []buffered
@@ -260,15 +270,31 @@ func (r *Room) mayMeetLocked(p peer.ID) bool {
 // maxMet bounds the peers remembered by meet.
 const maxMet = 1024
 
+// metLocked reports whether meet tried p less than MemberTimeout ago; it
+// forgets older tries when the map is full. r.mu must be held.
+func (r *Room) metLocked(p peer.ID) bool {
+	if len(r.met) >= maxMet {
+		for q, at := range r.met {
+			if time.Since(at) >= r.m.timing.MemberTimeout {
+				delete(r.met, q)
+			}
+		}
+	}
+	at, ok := r.met[p]
+	return (ok && time.Since(at) < r.m.timing.MemberTimeout) || len(r.met) >= maxMet
+}
+
 // meet merges a group that formed apart from ours: outsiders get no room
 // traffic, so such a group is seen only as topic peers in none of our
-// rosters. Once per such peer and join of the room, FoundWait after it
-// appears (a joiner is admitted by then), we are admitted through it (see
-// rejoin); our old group's members then find us on its chain and follow.
-// Which side runs it is mayMeetLocked's rule.
+// rosters. FoundWait after such a peer appears (a joiner is admitted by
+// then), and again at a heartbeat if it is still outside our rosters a
+// member timeout after we last tried (a partition that healed without a
+// disconnect shows no new peer), we are admitted through it (see rejoin);
+// our old group's members then find us on its chain and follow. Which
+// side runs it is mayMeetLocked's rule.
 func (r *Room) meet(p peer.ID) {
 	r.mu.Lock()
-	skip := r.cur == nil || r.met[p] || len(r.met) >= maxMet || !r.mayMeetLocked(p)
+	skip := r.cur == nil || r.metLocked(p) || !r.mayMeetLocked(p)
 	r.mu.Unlock()
 	if skip {
 		return
@@ -285,10 +311,10 @@ func (r *Room) meet(p peer.ID) {
 				return
 			}
 			r.mu.Lock()
-			skip := r.cur == nil || r.met[p] || len(r.met) >= maxMet || r.heldMemberLocked(p) || r.blocked != nil || !r.mayMeetLocked(p)
+			skip := r.cur == nil || r.metLocked(p) || r.heldMemberLocked(p) || r.blocked != nil || !r.mayMeetLocked(p)
 			wait = rejoinEvery - time.Since(r.lastRejoin)
 			if !skip && wait <= 0 {
-				r.met[p] = true
+				r.met[p] = time.Now()
 			}
 			r.mu.Unlock()
 			if skip {

@@ -82,16 +82,19 @@ type Room struct {
 	announce   bool                    // a presence announcement is scheduled
 	failures   map[peer.ID][]time.Time // admission attempts by peer (see attempt)
 	sent       []sentBody              // our recent messages, re-sent under a later epoch (see resend)
-	met        map[peer.ID]bool        // topic peers outside our rosters we tried to merge with (see meet)
-	seenIDs    map[[16]byte]time.Time
-	seq        uint64                      // our last message's sequence number in this room
-	own        ownSeq                      // reservations of seq and the first send's wait (seq.go)
-	clock      uint64                      // the room's Lamport clock
-	shown      orderKey                    // the latest message shown, in room order
-	acks       map[peer.ID][]wire.SeqRange // which of our messages each member holds
-	syncQueue  map[peer.ID]bool
-	syncWake   chan struct{}
-	ackAt      *time.Timer // a sync with every member to learn what is seen (see ackSoon)
+	met        map[peer.ID]time.Time   // topic peers outside our rosters we tried to merge with, and when (see meet)
+	// testHookResend, if set (by tests), runs in resend between choosing
+	// the messages to send again and publishing them.
+	testHookResend func()
+	seenIDs        map[[16]byte]time.Time
+	seq            uint64                      // our last message's sequence number in this room
+	own            ownSeq                      // reservations of seq and the first send's wait (seq.go)
+	clock          uint64                      // the room's Lamport clock
+	shown          orderKey                    // the latest message shown, in room order
+	acks           map[peer.ID][]wire.SeqRange // which of our messages each member holds
+	syncQueue      map[peer.ID]bool
+	syncWake       chan struct{}
+	ackAt          *time.Timer // a sync with every member to learn what is seen (see ackSoon)
 
 	// allowed is the set of peers in the roster of an epoch we hold, for
 	// the transport's allow function (read without r.mu; replaced, never
@@ -150,7 +153,7 @@ func newRoom(m *Manager, name string, kind Kind, secret [32]byte) (*Room, error)
 		tried:     map[wire.EpochRef]time.Time{},
 		failures:  map[peer.ID][]time.Time{},
 		blockedCh: make(chan struct{}),
-		met:       map[peer.ID]bool{},
+		met:       map[peer.ID]time.Time{},
 		seenIDs:   map[[16]byte]time.Time{},
 		acks:      map[peer.ID][]wire.SeqRange{},
 		syncQueue: map[peer.ID]bool{},
@@ -350,23 +353,39 @@ func (r *Room) resend() {
 		return
 	}
 	cur := r.cur.Ref()
-	var again []*wire.Body
+	type copied struct {
+		env  []byte
+		body *wire.Body
+	}
+	var again []copied
 	for i := range r.sent {
 		sb := &r.sent[i]
 		if sb.ref == cur || time.Since(sb.at) >= resendWindow || !r.coversLocked(sb.ref) {
 			continue
 		}
-		// A copy: the original's Record is its first envelope's.
+		// A copy: the original's Record is its first envelope's. It is
+		// sealed here, under the epoch whose roster was just checked:
+		// sealed after the lock is let go, it could go out under a
+		// later epoch with a member the original's roster left out.
 		b := *sb.body
 		b.Record = nil
-		again = append(again, &b)
+		env, err := wire.Seal(r.cur, &b, r.m.id.Sign)
+		if err != nil {
+			r.m.log.Debug("re-send failed", "room", r.name, "err", err)
+			continue
+		}
+		again = append(again, copied{env, &b})
 		sb.ref = cur
 	}
+	hook := r.testHookResend
 	r.mu.Unlock()
+	if hook != nil && len(again) > 0 {
+		hook()
+	}
 	ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
 	defer cancel()
-	for _, b := range again {
-		if _, err := r.publishBody(ctx, b); err != nil {
+	for _, c := range again {
+		if err := r.topic.Publish(ctx, c.env, &received{from: r.m.net.ID(), body: c.body}); err != nil {
 			r.m.log.Debug("re-send failed", "room", r.name, "err", err)
 		}
 	}

@@ -594,6 +594,77 @@ func TestResendToMemberThatMissedEpoch(t *testing.T) {
 	})
 }
 
+// TestResendSealedUnderCheckedEpoch: a re-send is sealed under the epoch
+// whose roster it checked, even when the epoch changes while it runs. The
+// re-send chose its messages under the lock and sealed them after letting
+// it go, so a message could go out under a later epoch that had added a
+// member (seen in the simulation, seeds 189 and 197: a member that had left
+// and rejoined was shown a message sealed for the others). Here the epoch
+// that adds x is adopted between the choice and the publication.
+func TestResendSealedUnderCheckedEpoch(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		a, b := newPair(t, "lobby")
+		o := newOutsider(t, room.TopicFor("lobby"))
+		connect(t, a, o.peer())
+		waitFor(t, "outsider in topic", func() bool { return len(o.topic.Peers()) == 1 })
+		ra := mustRoom(t, a, "lobby")
+		both := []ed25519.PublicKey{a.id.PublicKey(), b.id.PublicKey()}
+		_, xPriv, _ := ed25519.GenerateKey(rand.Reader)
+		withX := append(slices.Clone(both), xPriv.Public().(ed25519.PublicKey))
+		var s10, s11, s12 [32]byte
+		rand.Read(s10[:])
+		rand.Read(s11[:])
+		rand.Read(s12[:])
+		if !ra.AdoptForTest(10, s10, both) {
+			t.Fatal("alice: epoch 10 not adopted")
+		}
+		if _, err := a.m.Send(context.Background(), "lobby", "under ten"); err != nil {
+			t.Fatal(err)
+		}
+		// Moving to 11 (same members) re-sends "under ten"; while that
+		// re-send runs, alice adopts 12, which adds x.
+		var once sync.Once
+		ra.OnResendForTest(func() {
+			once.Do(func() {
+				if !ra.AdoptForTest(12, s12, withX) {
+					t.Error("alice: epoch 12 not adopted")
+				}
+			})
+		})
+		if !ra.AdoptForTest(11, s11, both) {
+			t.Fatal("alice: epoch 11 not adopted")
+		}
+		waitFor(t, "epoch 12", func() bool { return ra.Status().Epoch == 12 })
+		if _, err := a.m.Send(context.Background(), "lobby", "under twelve"); err != nil {
+			t.Fatal(err)
+		}
+		// Each read opens every envelope afresh (opening one erases its
+		// message key).
+		read12 := func() []string {
+			e12, err := wire.NewEpoch(wire.DeriveRoomID("lobby"), 12, [32]byte{}, &s12, withX)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, env := range o.envelopes() {
+				if h, err := wire.ParseHeader(env); err != nil || h.Epoch != e12.Ref() {
+					continue
+				}
+				if _, body, err := wire.Open(e12, env); err == nil {
+					out = append(out, body.Text)
+				}
+			}
+			return out
+		}
+		waitFor(t, "a message under epoch 12", func() bool { return slices.Contains(read12(), "under twelve") })
+		quiet(t, 300*time.Millisecond)
+		if got := read12(); slices.Contains(got, "under ten") {
+			t.Errorf("a message sent before x was added went out under the epoch that adds x: %q", got)
+		}
+	})
+}
+
 // TestBufferedBehindBetterEpoch: an envelope under an epoch that lost the
 // race to a better one (concurrent joins) is not reported as unreadable
 // while the node converges to the better epoch whose envelopes it sees:

@@ -30,12 +30,10 @@ const simKnownGapIssue12 = true
 // 1-232 on 2026-12-03, as was live/missing-away, so they fail again.)
 var simKnownGaps = map[string]string{
 	// Liveness under heavy chaos (crashes, restarts, partitions with 5-50%
-	// loss, slow validators): in about 5% of schedules the members do not
-	// all end on one epoch within the settle bound. Two causes are fixed
-	// (a healed partition whose higher-numbered side lost fork choice and
-	// was never told, TestSimulationHealedTie; a joiner that stopped at
-	// the outsider's refusal, TestStrangerCannotRefuseJoiners); the others
-	// are not understood yet (docs/TESTING.md).
+	// loss, slow validators): in a few schedules the members do not all
+	// end on one epoch within the settle bound. Three causes are fixed
+	// (TestSimulationReplays, TestStrangerCannotRefuseJoiners); the rest,
+	// 1 of seeds 1-232 on 2026-12-03, is not (docs/TESTING.md).
 	"live/epoch":  "v3 convergence after heavy chaos: members left on different epochs",
 	"live/roster": "v3 convergence after heavy chaos: members left on different epochs",
 }

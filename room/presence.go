@@ -120,13 +120,12 @@ func (r *Room) tickLoop() {
 			lastBeat = now
 			r.announceSoon()
 			if r.kind == KindOpen {
-				for _, p := range r.topic.Peers() {
-					r.mu.Lock()
-					held := r.heldMemberLocked(p)
-					r.mu.Unlock()
-					if !held {
-						r.meet(p)
-					}
+				peers := r.topic.Peers() // not under r.mu: it waits for the transport
+				r.mu.Lock()
+				peers = slices.DeleteFunc(peers, r.heldMemberLocked)
+				r.mu.Unlock()
+				for _, p := range peers {
+					r.meet(p)
 				}
 			}
 		}

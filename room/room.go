@@ -83,23 +83,24 @@ type Room struct {
 	failures   map[peer.ID][]time.Time // admission attempts by peer (see attempt)
 	sent       []sentBody              // our recent messages, re-sent under a later epoch (see resend)
 	met        map[peer.ID]time.Time   // topic peers outside our rosters we tried to merge with, and when (see meet)
-	// testHookResend, if set (by tests), runs in resend between choosing
-	// the messages to send again and publishing them.
-	testHookResend func()
-	seenIDs        map[[16]byte]time.Time
-	seq            uint64                      // our last message's sequence number in this room
-	own            ownSeq                      // reservations of seq and the first send's wait (seq.go)
-	clock          uint64                      // the room's Lamport clock
-	shown          orderKey                    // the latest message shown, in room order
-	acks           map[peer.ID][]wire.SeqRange // which of our messages each member holds
-	syncQueue      map[peer.ID]bool
-	syncWake       chan struct{}
-	ackAt          *time.Timer // a sync with every member to learn what is seen (see ackSoon)
+	seenIDs    map[[16]byte]time.Time
+	seq        uint64                      // our last message's sequence number in this room
+	own        ownSeq                      // reservations of seq and the first send's wait (seq.go)
+	clock      uint64                      // the room's Lamport clock
+	shown      orderKey                    // the latest message shown, in room order
+	acks       map[peer.ID][]wire.SeqRange // which of our messages each member holds
+	syncQueue  map[peer.ID]bool
+	syncWake   chan struct{}
+	ackAt      *time.Timer // a sync with every member to learn what is seen (see ackSoon)
 
 	// allowed is the set of peers in the roster of an epoch we hold, for
 	// the transport's allow function (read without r.mu; replaced, never
 	// changed, by refreshAllowedLocked).
 	allowed atomic.Pointer[map[peer.ID]bool]
+
+	// testHookResend, if set (by tests), runs in resend between choosing
+	// the messages to send again and publishing them.
+	testHookResend func()
 }
 
 // sentBody is one of our recent messages and the epoch it went out under.

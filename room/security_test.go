@@ -523,6 +523,28 @@ func TestBufferedUntilKey(t *testing.T) {
 	})
 }
 
+// readUnder returns the texts of the envelopes o captured in room name that
+// open under the epoch of number, secret and roster (parent hash zero, as
+// AdoptForTest makes them). Each call opens them afresh: opening one
+// erases its message key.
+func (o *outsider) readUnder(t *testing.T, name string, number uint32, secret *[32]byte, roster []ed25519.PublicKey) []string {
+	t.Helper()
+	e, err := wire.NewEpoch(wire.DeriveRoomID(name), number, [32]byte{}, secret, roster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, env := range o.envelopes() {
+		if h, err := wire.ParseHeader(env); err != nil || h.Epoch != e.Ref() {
+			continue
+		}
+		if _, body, err := wire.Open(e, env); err == nil {
+			out = append(out, body.Text)
+		}
+	}
+	return out
+}
+
 // TestResendToMemberThatMissedEpoch: a member that never held the epoch a
 // message went out under (the rekey to it was lost, or came after a later
 // epoch the member fetched through admission while that rekey was on its
@@ -570,22 +592,7 @@ func TestResendToMemberThatMissedEpoch(t *testing.T) {
 		if _, err := a.m.Send(context.Background(), "lobby", "under twelve"); err != nil {
 			t.Fatal(err)
 		}
-		read12 := func() []string {
-			e, err := wire.NewEpoch(wire.DeriveRoomID("lobby"), 12, [32]byte{}, &s12, withX)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out []string
-			for _, env := range o.envelopes() {
-				if h, err := wire.ParseHeader(env); err != nil || h.Epoch != e.Ref() {
-					continue
-				}
-				if _, body, err := wire.Open(e, env); err == nil {
-					out = append(out, body.Text)
-				}
-			}
-			return out
-		}
+		read12 := func() []string { return o.readUnder(t, "lobby", 12, &s12, withX) }
 		waitFor(t, "a message under epoch 12", func() bool { return slices.Contains(read12(), "under twelve") })
 		quiet(t, 300*time.Millisecond)
 		if slices.Contains(read12(), "under ten") {
@@ -639,24 +646,7 @@ func TestResendSealedUnderCheckedEpoch(t *testing.T) {
 		if _, err := a.m.Send(context.Background(), "lobby", "under twelve"); err != nil {
 			t.Fatal(err)
 		}
-		// Each read opens every envelope afresh (opening one erases its
-		// message key).
-		read12 := func() []string {
-			e12, err := wire.NewEpoch(wire.DeriveRoomID("lobby"), 12, [32]byte{}, &s12, withX)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out []string
-			for _, env := range o.envelopes() {
-				if h, err := wire.ParseHeader(env); err != nil || h.Epoch != e12.Ref() {
-					continue
-				}
-				if _, body, err := wire.Open(e12, env); err == nil {
-					out = append(out, body.Text)
-				}
-			}
-			return out
-		}
+		read12 := func() []string { return o.readUnder(t, "lobby", 12, &s12, withX) }
 		waitFor(t, "a message under epoch 12", func() bool { return slices.Contains(read12(), "under twelve") })
 		quiet(t, 300*time.Millisecond)
 		if got := read12(); slices.Contains(got, "under ten") {

@@ -33,7 +33,7 @@ var simKnownGaps = map[string]string{
 	// loss, slow validators): in a few schedules the members do not all
 	// end on one epoch within the settle bound. Three causes are fixed
 	// (TestSimulationReplays, TestStrangerCannotRefuseJoiners); the rest,
-	// 1 of seeds 1-232 on 2026-12-03, is not (docs/TESTING.md).
+	// 1 or 2 of seeds 1-232 on 2026-12-03, are not (docs/TESTING.md).
 	"live/epoch":  "v3 convergence after heavy chaos: members left on different epochs",
 	"live/roster": "v3 convergence after heavy chaos: members left on different epochs",
 }
@@ -109,7 +109,7 @@ func (r *simRun) liveness() []simViolation {
 			// Every member has the room's passphrase, so the refusal came
 			// from the outsider, which holds a key of its own under the
 			// name: with no member holding a key, a node refused never
-			// creates one (PROTOCOL.md section 7, "Not protected").
+			// creates one (PROTOCOL.md sections 7 and 11).
 			vs = append(vs, simViolation{"info/refused-by-stranger", s.nick + " holds no key: the outsider refused it and no member had a key to admit it"})
 			continue
 		case !ok:

@@ -297,7 +297,17 @@ func TestNetnsWeb(t *testing.T) {
 			}
 			_, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
 				MatchedNetworkConditions: []*network.Conditions{{Offline: off, DownloadThroughput: -1, UploadThroughput: -1}}})
-			return err
+			if err == nil {
+				return nil
+			}
+			// Chromium 148 (Debian bookworm's, seen here) refuses these
+			// parameters (-32602): the older command does the same.
+			legacy := cdp.Command[map[string]any, cdp.Empty]{Method: "Network.emulateNetworkConditions"}
+			if _, lerr := chromedp.Call(ctx, legacy, map[string]any{
+				"offline": off, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}); lerr != nil {
+				return fmt.Errorf("%w; Network.emulateNetworkConditions: %w", err, lerr)
+			}
+			return nil
 		}
 	}
 	call("go offline", offlineRule(true))
@@ -550,14 +560,14 @@ func TestNetnsWeb(t *testing.T) {
 			.observe(document.getElementById('messages'), {childList: true, subtree: true});
 		return true; })()`, new(bool))
 	run("send alone", chromedp.SendKeys(chromedp.ID("input"), "anyone here?"), enter)
-	waitJS("pending shown", `[...document.querySelectorAll('#messages li.msg.own')].some(li => li.querySelector('.text').textContent === 'anyone here?' && li.querySelector('.state.pending') !== null)`)
-	var placeholder struct {
-		Seen bool `json:"seen"`
-		Left int  `json:"left"`
-	}
-	eval(`({seen: window.__sending, left: document.querySelectorAll('#messages li.sending').length})`, &placeholder)
-	if !placeholder.Seen || placeholder.Left != 0 {
-		t.Errorf("sending placeholder: shown %v, %d left after the answer", placeholder.Seen, placeholder.Left)
+	// The node's event can reach the page before its answer to the send;
+	// the placeholder goes with the answer.
+	waitJS("pending shown, the placeholder gone", `[...document.querySelectorAll('#messages li.msg.own')].some(li => li.querySelector('.text').textContent === 'anyone here?' && li.querySelector('.state.pending') !== null) &&
+		document.querySelectorAll('#messages li.sending').length === 0`)
+	var seen bool
+	eval(`window.__sending`, &seen)
+	if !seen {
+		t.Error("no sending placeholder was shown before the node answered")
 	}
 
 	// Leave: the room goes from the page and from the node.

@@ -19,7 +19,7 @@ import (
 // ProtocolAdmit: a joiner proves with CPace that it holds the room secret
 // and receives a join commit and its epoch. It runs only over Noise (node
 // refuses anything else).
-const ProtocolAdmit = "/p2pchat/admit/3.0.0"
+const ProtocolAdmit = "/p2pchat/admit/4.0.0"
 
 // Admission limits: a peer gets this many CPace runs (counted when the
 // Challenge is sent, abandoned ones included, a success given back) per
@@ -441,35 +441,51 @@ func (m *Manager) nickOf(p peer.ID) string {
 	return ""
 }
 
-// ProtocolAdmitV2 is protocol v2's admission: a v3 node answers it only to
-// tell its user that the peer must upgrade.
-const ProtocolAdmitV2 = "/p2pchat/admit/2.0.0"
+// Earlier protocols' admissions: a v4 node answers them only to tell its
+// user that the peer must upgrade.
+const (
+	ProtocolAdmitV3 = "/p2pchat/admit/3.0.0"
+	ProtocolAdmitV2 = "/p2pchat/admit/2.0.0"
+)
 
-// handleAdmitV2 closes a v2 admission and tells the user once per peer.
-func (m *Manager) handleAdmitV2(s Stream) {
-	p := s.RemotePeer()
-	s.Reset()
-	m.tellOld(p)
+// oldAdmissions names the protocol version of each earlier admission, the
+// newest first.
+var oldAdmissions = []struct{ proto, version string }{
+	{ProtocolAdmitV3, "v3"},
+	{ProtocolAdmitV2, "v2"},
+}
+
+// handleOldAdmit returns the handler of an earlier protocol's admission: it
+// closes the stream and tells the user once per peer.
+func (m *Manager) handleOldAdmit(version string) func(Stream) {
+	return func(s Stream) {
+		p := s.RemotePeer()
+		s.Reset()
+		m.tellOld(p, version)
+	}
 }
 
 // checkOldPeer is called when p does not speak our admission protocol: if
-// it speaks v2's, the user is told once that p must upgrade.
+// it speaks an earlier one, the user is told once that p must upgrade.
 func (m *Manager) checkOldPeer(ctx context.Context, p peer.ID) {
-	s, err := m.net.Open(ctx, p, ProtocolAdmitV2)
-	if err != nil {
+	for _, old := range oldAdmissions {
+		s, err := m.net.Open(ctx, p, old.proto)
+		if err != nil {
+			continue
+		}
+		s.Reset()
+		m.tellOld(p, old.version)
 		return
 	}
-	s.Reset()
-	m.tellOld(p)
 }
 
-func (m *Manager) tellOld(p peer.ID) {
+func (m *Manager) tellOld(p peer.ID, version string) {
 	m.mu.Lock()
 	told := m.toldOld[p]
 	m.toldOld[p] = true
 	m.mu.Unlock()
 	if !told {
 		m.emit(Event{Type: EventError, Peer: p, Short: shortOf(p),
-			Err: fmt.Errorf("peer#%s runs an older p2pchat (protocol v2) and cannot join: it must upgrade p2pchat", shortOf(p))})
+			Err: fmt.Errorf("peer#%s runs an older p2pchat (protocol %s) and cannot join: it must upgrade p2pchat", shortOf(p), version)})
 	}
 }

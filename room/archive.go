@@ -63,8 +63,10 @@ func (a *Archive) History(ctx context.Context, roomName string, n int, since tim
 			out = append(out, m)
 		}
 	}
-	return out, nil
+	return out, a.view().fold(ctx, norm, out)
 }
+
+func (a *Archive) view() view { return view{st: a.st, self: a.self} }
 
 // Export returns every message of the room in room order, each with its
 // record ([Message.Record]), which anyone can check with [VerifyRecord].
@@ -75,7 +77,7 @@ func (a *Archive) Export(ctx context.Context, roomName string) ([]*Message, erro
 // Search returns up to n messages containing every word of query, best
 // first, in roomName or in every room if it is "".
 func (a *Archive) Search(ctx context.Context, query, roomName string, n int) ([]SearchHit, error) {
-	return search(ctx, a.st, query, roomName, n, a.verified)
+	return search(ctx, a.view(), query, roomName, n, a.verified)
 }
 
 // Altered returns how many distinct stored messages the Archive's calls
@@ -86,7 +88,7 @@ func (a *Archive) Altered() (int, error) { return len(a.altered), a.firstAltered
 // verified returns the message sm carries, or nil (counted in Altered) if
 // it does not verify.
 func (a *Archive) verified(sm store.Message) *Message {
-	m, err := verifyStored(sm)
+	m, err := a.view().row(sm)
 	if err != nil {
 		if a.altered == nil {
 			a.altered, a.firstAltered = map[[16]byte]bool{}, err
@@ -94,6 +96,5 @@ func (a *Archive) verified(sm store.Message) *Message {
 		a.altered[sm.ID] = true
 		return nil
 	}
-	m.Self = m.From == a.self
 	return m
 }

@@ -186,3 +186,15 @@ func (r *Room) OnResendForTest(f func()) {
 	r.testHookResend = f
 	r.mu.Unlock()
 }
+
+// SendKindForTest sends a message of any kind (one that names another by
+// refSeq or ref, or one this version does not know, with ext), skipping
+// the checks Edit, Delete and React make: what a modified client can send.
+func (r *Room) SendKindForTest(ctx context.Context, kind byte, text string, ref [16]byte, refSeq uint64, ext []byte) (*Message, error) {
+	if err := r.waitSendable(ctx); err != nil {
+		return nil, err
+	}
+	b := r.body(wire.Kind(kind), text)
+	b.Ref, b.RefSeq, b.Ext = ref, refSeq, ext
+	return r.sendMessage(ctx, b)
+}

@@ -16,7 +16,7 @@ import (
 
 // ProtocolSync is the stream protocol on which a member fetches the
 // messages it lacks from another member's history.
-const ProtocolSync = "/p2pchat/sync/3.0.0"
+const ProtocolSync = "/p2pchat/sync/4.0.0"
 
 // DropBadHistory counts history records that failed verification.
 const DropBadHistory = "bad_history"
@@ -87,8 +87,7 @@ func (r *Room) loadHistory(ctx context.Context) error {
 // sendMessage signs, encrypts, stores and publishes one message. It is
 // stored before it is published: if it cannot be stored it is not sent, and
 // once stored it is never lost (members that miss it fetch it by sync).
-func (r *Room) sendMessage(ctx context.Context, kind wire.Kind, text string) (*Message, error) {
-	b := r.body(kind, text)
+func (r *Room) sendMessage(ctx context.Context, b *wire.Body) (*Message, error) {
 	if err := r.nextSeqLocked(ctx); err != nil {
 		return nil, fmt.Errorf("message not sent: %w", err)
 	}
@@ -142,6 +141,10 @@ func (r *Room) sendMessage(ctx context.Context, kind wire.Kind, text string) (*M
 	}
 	msg := r.message(r.m.net.ID(), b, true)
 	msg.State = state
+	if annotates(b.Kind) {
+		return r.annotated(r.m.net.ID(), b), nil
+	}
+	r.m.fold(ctx, r.name, []*Message{msg})
 	r.m.emit(Event{Type: EventMessage, Room: r.name, Message: msg})
 	return msg, nil
 }
@@ -170,7 +173,7 @@ func (r *Room) record(b *wire.Body, state State) (bool, error) {
 	if r.m.store != nil {
 		added, err := r.m.store.AddMessage(context.Background(), store.Message{
 			Room: r.name, ID: id, Author: b.Author, Seq: b.Seq, Clock: b.Clock,
-			Time: time.Unix(0, b.Time), Kind: int(b.Kind), Nick: b.Nick, Text: b.Text,
+			Time: time.Unix(0, b.Time), Kind: int(b.Kind), Ref: refOf(r.id, b), Nick: b.Nick, Text: b.Text,
 			Record: b.Record, Received: time.Now(), State: string(state),
 		})
 		if err != nil {
@@ -183,6 +186,22 @@ func (r *Room) record(b *wire.Body, state State) (bool, error) {
 	}
 	r.remember(id)
 	return true, nil
+}
+
+// recordReceived stores a verified message from another member and
+// reports whether it is new; a failure to store it is reported (it is not
+// shown, and is fetched again by a later sync), a replay counted.
+func (r *Room) recordReceived(b *wire.Body) bool {
+	fresh, err := r.record(b, "")
+	if err != nil {
+		r.m.emit(Event{Type: EventError, Room: r.name, Reason: ReasonStore,
+			Err: fmt.Errorf("room %q: a message could not be stored and is not shown; it will be fetched again: %w", r.name, err)})
+		return false
+	}
+	if !fresh {
+		r.count(DropReplay)
+	}
+	return fresh
 }
 
 // remember adds id to the bounded in-memory set of seen message ids.
@@ -213,14 +232,11 @@ func (r *Room) deliver(from peer.ID, b *wire.Body, synced bool) {
 		r.clock = max(r.clock, b.Clock)
 		r.mu.Unlock()
 	}
-	fresh, err := r.record(b, "")
-	if err != nil {
-		r.m.emit(Event{Type: EventError, Room: r.name, Reason: ReasonStore,
-			Err: fmt.Errorf("room %q: a message could not be stored and is not shown; it will be fetched again: %w", r.name, err)})
+	if !shown(b.Kind) {
+		r.keep(from, b)
 		return
 	}
-	if !fresh {
-		r.count(DropReplay)
+	if !r.recordReceived(b) {
 		return
 	}
 	r.mu.Lock()
@@ -233,6 +249,7 @@ func (r *Room) deliver(from peer.ID, b *wire.Body, synced bool) {
 	r.mu.Unlock()
 	msg := r.message(from, b, from == r.m.net.ID())
 	msg.Late, msg.Synced = late, synced
+	r.m.fold(context.Background(), r.name, []*Message{msg})
 	r.m.emit(Event{Type: EventMessage, Room: r.name, Message: msg})
 }
 
@@ -267,7 +284,7 @@ func (m *Manager) History(ctx context.Context, roomName string, n int) ([]*Messa
 			out = append(out, msg)
 		}
 	}
-	return out, nil
+	return out, m.view().fold(ctx, norm, out)
 }
 
 // SearchHit is a message matching a search, with the matches marked.
@@ -283,7 +300,7 @@ func (m *Manager) Search(ctx context.Context, query, roomName string, limit int)
 	if m.store == nil {
 		return nil, ErrNoStore
 	}
-	return search(ctx, m.store, query, roomName, limit, func(sm store.Message) *Message {
+	return search(ctx, m.view(), query, roomName, limit, func(sm store.Message) *Message {
 		msg, err := m.fromStore(sm)
 		if err != nil {
 			return nil // altered: left out (counted by the room's check at join)
@@ -292,10 +309,12 @@ func (m *Manager) Search(ctx context.Context, query, roomName string, limit int)
 	})
 }
 
-// search is the full-text search of st ([Manager.Search], [Archive.Search]):
-// up to limit hits in roomName (every room if ""), each message turned
-// back into a Message by conv, which returns nil for one to leave out.
-func search(ctx context.Context, st *store.Store, query, roomName string, limit int, conv func(store.Message) *Message) ([]SearchHit, error) {
+// search is the full-text search of v's store ([Manager.Search],
+// [Archive.Search]): up to limit hits in roomName (every room if ""), each
+// message turned back into a Message by conv, which returns nil for one to
+// leave out. A message is found by its text as it is now: an edited one by
+// its latest edit, a deleted one not at all.
+func search(ctx context.Context, v view, query, roomName string, limit int, conv func(store.Message) *Message) ([]SearchHit, error) {
 	if roomName != "" {
 		norm, err := Normalize(roomName)
 		if err != nil {
@@ -303,13 +322,38 @@ func search(ctx context.Context, st *store.Store, query, roomName string, limit 
 		}
 		roomName = norm
 	}
-	hits, err := st.Search(ctx, query, roomName, limit)
+	hits, err := v.st.Search(ctx, query, roomName, limit)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]SearchHit, 0, len(hits))
+	found := map[string]bool{}
 	for _, h := range hits {
-		if msg := conv(h.Message); msg != nil {
+		msg := conv(h.Message)
+		if msg == nil {
+			continue
+		}
+		switch {
+		case msg.kind == wire.KindEdit && len(h.Ref) == 16:
+			edit := msg
+			if msg, err = v.message(ctx, h.Room, wire.MessageRef(h.Ref)); err != nil {
+				return nil, err
+			}
+			if msg == nil || msg.Deleted || msg.From != edit.From || msg.Text != edit.Text {
+				continue // a message we do not hold, or an earlier edit
+			}
+		case shown(msg.kind):
+			if err := v.fold(ctx, h.Room, []*Message{msg}); err != nil {
+				return nil, err
+			}
+			if msg.Edited || msg.Deleted {
+				continue // found by its latest edit, if at all
+			}
+		default:
+			continue
+		}
+		if !found[msg.ID] {
+			found[msg.ID] = true
 			out = append(out, SearchHit{Room: h.Room, Message: msg, Snippet: h.Snippet})
 		}
 	}
@@ -320,12 +364,7 @@ func search(ctx context.Context, st *store.Store, query, roomName string, limit 
 // (see verifyStored): an altered one is left out; the room's check at join
 // counts and reports it.
 func (m *Manager) fromStore(sm store.Message) (*Message, error) {
-	msg, err := verifyStored(sm)
-	if err != nil {
-		return nil, err
-	}
-	msg.Self = msg.From == m.net.ID()
-	return msg, nil
+	return m.view().row(sm)
 }
 
 // VerifyRecord checks a message record from History or an export against
@@ -342,6 +381,10 @@ func VerifyRecord(rec []byte) (*Message, error) {
 	}
 	fp, _ := identity.PeerFingerprint(from)
 	id := wire.MessageID(h.Room, b.Author, b.Seq)
-	return &Message{ID: hex.EncodeToString(id[:]), From: from, Short: fp.Short(), Nick: b.Nick, Text: b.Text,
-		Action: b.Kind == wire.KindAction, Time: time.Unix(0, b.Time), Seq: b.Seq, Clock: b.Clock, Record: rec}, nil
+	msg := &Message{ID: hex.EncodeToString(id[:]), From: from, Short: fp.Short(), Nick: b.Nick, Text: b.Text,
+		Action: b.Kind == wire.KindAction, Time: time.Unix(0, b.Time), Seq: b.Seq, Clock: b.Clock, Record: rec, kind: b.Kind}
+	if b.Kind == wire.KindReply {
+		msg.ReplyTo = hex.EncodeToString(b.Ref[:])
+	}
+	return msg, nil
 }

@@ -90,7 +90,7 @@ type Manager struct {
 	mu      sync.Mutex
 	rooms   map[string]*Room // by normalised name
 	byID    map[wire.RoomID]*Room
-	toldOld map[peer.ID]bool // peers told to upgrade from protocol v2
+	toldOld map[peer.ID]bool // peers told to upgrade from an earlier protocol
 	skewed  map[peer.ID]bool // members whose clock skew the user was told of
 	closed  bool
 
@@ -131,7 +131,9 @@ func New(cfg Config) (*Manager, error) {
 	m.saveNick(context.Background(), cfg.Nick)
 	m.net.Handle(ProtocolAdmit, m.handleAdmit)
 	m.net.Handle(ProtocolEpoch, m.handleEpoch)
-	m.net.Handle(ProtocolAdmitV2, m.handleAdmitV2)
+	for _, old := range oldAdmissions {
+		m.net.Handle(old.proto, m.handleOldAdmit(old.version))
+	}
 	m.net.Handle(ProtocolSync, m.handleSync)
 	return m, nil
 }
@@ -368,7 +370,9 @@ func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Unlock()
 	m.net.RemoveHandler(ProtocolAdmit)
 	m.net.RemoveHandler(ProtocolEpoch)
-	m.net.RemoveHandler(ProtocolAdmitV2)
+	for _, old := range oldAdmissions {
+		m.net.RemoveHandler(old.proto)
+	}
 	m.net.RemoveHandler(ProtocolSync)
 	var wg sync.WaitGroup
 	for _, r := range rooms {

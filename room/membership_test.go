@@ -496,10 +496,17 @@ func TestRateLimitedJoinerTold(t *testing.T) {
 	})
 }
 
-// TestOldPeerToldToUpgrade: a peer that opens protocol v2's admission gets
-// its stream closed, and our user is told once that it must upgrade.
+// TestOldPeerToldToUpgrade: a peer that opens an earlier protocol's
+// admission (v3's or v2's) gets its stream closed, and our user is told once
+// that it must upgrade.
 func TestOldPeerToldToUpgrade(t *testing.T) {
 	t.Parallel()
+	for proto, version := range map[string]string{room.ProtocolAdmitV3: "protocol v3", room.ProtocolAdmitV2: "protocol v2"} {
+		t.Run(version, func(t *testing.T) { testOldPeerToldToUpgrade(t, proto, version) })
+	}
+}
+
+func testOldPeerToldToUpgrade(t *testing.T, proto, version string) {
 	inBubble(t, func(t *testing.T) {
 		a := newPeer(t, "alice")
 		<-a.join("lobby").Ready()
@@ -507,18 +514,18 @@ func TestOldPeerToldToUpgrade(t *testing.T) {
 		connect(t, a, o.peer())
 		for range 3 {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			s, err := o.tr.Open(ctx, a.id.PeerID(), room.ProtocolAdmitV2)
+			s, err := o.tr.Open(ctx, a.id.PeerID(), proto)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if _, err := s.Read(make([]byte, 1)); err == nil {
-				t.Error("a v2 admission got an answer")
+				t.Errorf("a %s admission got an answer", version)
 			}
 			s.Close()
 			cancel()
 		}
 		a.waitEvent("upgrade notice", func(ev room.Event) bool {
-			return ev.Type == room.EventError && ev.Peer == o.id.PeerID() && strings.Contains(ev.Err.Error(), "protocol v2") && strings.Contains(ev.Err.Error(), "must upgrade p2pchat")
+			return ev.Type == room.EventError && ev.Peer == o.id.PeerID() && strings.Contains(ev.Err.Error(), version) && strings.Contains(ev.Err.Error(), "must upgrade p2pchat")
 		})
 		quiet(t, 100*time.Millisecond)
 		n := 0
@@ -535,18 +542,18 @@ func TestOldPeerToldToUpgrade(t *testing.T) {
 	})
 }
 
-// TestJoinerToldPeerIsOld: a joiner whose only peer speaks protocol v2's
+// TestJoinerToldPeerIsOld: a joiner whose only peer speaks protocol v3's
 // admission and not ours is told that the peer must upgrade.
 func TestJoinerToldPeerIsOld(t *testing.T) {
 	t.Parallel()
 	inBubble(t, func(t *testing.T) {
 		c := newPeer(t, "carol")
 		o := newOutsider(t, room.TopicFor("lobby"))
-		o.tr.Handle(room.ProtocolAdmitV2, func(s room.Stream) { s.Close() })
+		o.tr.Handle(room.ProtocolAdmitV3, func(s room.Stream) { s.Close() })
 		connect(t, c, o.peer())
 		c.join("lobby")
 		c.waitEvent("upgrade notice", func(ev room.Event) bool {
-			return ev.Type == room.EventError && ev.Peer == o.id.PeerID() && strings.Contains(ev.Err.Error(), "must upgrade p2pchat")
+			return ev.Type == room.EventError && ev.Peer == o.id.PeerID() && strings.Contains(ev.Err.Error(), "protocol v3") && strings.Contains(ev.Err.Error(), "must upgrade p2pchat")
 		})
 	})
 }

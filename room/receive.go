@@ -274,7 +274,8 @@ func (r *Room) handle(rcv *received) {
 	switch b.Kind {
 	case wire.KindHello:
 		r.announceSoon()
-	case wire.KindText, wire.KindAction:
+	case wire.KindHere:
+	default:
 		r.deliver(rcv.from, b, false)
 	}
 }

@@ -278,28 +278,34 @@ func (r *Room) Send(ctx context.Context, text string, action bool) (*Message, er
 	if action {
 		kind = wire.KindAction
 	}
+	if err := r.waitSendable(ctx); err != nil {
+		return nil, err
+	}
+	return r.sendMessage(ctx, r.body(kind, text))
+}
+
+// waitSendable waits until a message may be sent: the room key is held,
+// a rekey we started is done, and our own numbers are known.
+func (r *Room) waitSendable(ctx context.Context) error {
 	select {
 	case <-r.ready:
 	case <-r.blockedCh:
 		r.mu.Lock()
 		err := r.blocked
 		r.mu.Unlock()
-		return nil, err
+		return err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("room %q: waiting for the room key: %w", r.name, ctx.Err())
+		return fmt.Errorf("room %q: waiting for the room key: %w", r.name, ctx.Err())
 	case <-r.ctx.Done():
-		return nil, fmt.Errorf("room %q: %w", r.name, ErrClosed)
+		return fmt.Errorf("room %q: %w", r.name, ErrClosed)
 	}
 	if err := r.waitRekeyed(ctx); err != nil {
-		return nil, err
+		return err
 	}
-	if err := r.waitOwnSynced(ctx); err != nil {
-		return nil, err
-	}
-	return r.sendMessage(ctx, kind, text)
+	return r.waitOwnSynced(ctx)
 }
 
-// body builds a presence body; messages get their sequence number and
+// body builds a body of kind; messages get their sequence number and
 // clock in sendMessage.
 func (r *Room) body(kind wire.Kind, text string) *wire.Body {
 	return &wire.Body{
@@ -395,7 +401,7 @@ func (r *Room) resend() {
 func (r *Room) message(from peer.ID, b *wire.Body, self bool) *Message {
 	id := wire.MessageID(r.id, b.Author, b.Seq)
 	fp, _ := identity.PeerFingerprint(from)
-	return &Message{
+	msg := &Message{
 		ID:     hex.EncodeToString(id[:]),
 		From:   from,
 		Short:  fp.Short(),
@@ -406,7 +412,12 @@ func (r *Room) message(from peer.ID, b *wire.Body, self bool) *Message {
 		Seq:    b.Seq,
 		Clock:  b.Clock,
 		Self:   self,
+		kind:   b.Kind,
 	}
+	if b.Kind == wire.KindReply {
+		msg.ReplyTo = hex.EncodeToString(b.Ref[:])
+	}
+	return msg
 }
 
 // errBuffered reports that an envelope was kept until its epoch's key comes.

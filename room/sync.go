@@ -121,8 +121,8 @@ func (r *Room) syncWith(ctx context.Context, p peer.ID) error {
 			if err == nil && h.Room != r.id {
 				err = wire.ErrRoom
 			}
-			if err == nil && b.Kind != wire.KindText && b.Kind != wire.KindAction {
-				err = fmt.Errorf("kind %d in history: %w", b.Kind, wire.ErrMalformed)
+			if err == nil && !stored(b) {
+				err = fmt.Errorf("kind %d, number %d in history: %w", b.Kind, b.Seq, wire.ErrMalformed)
 			}
 			if err != nil {
 				r.m.log.Debug("history record refused", "room", r.name, "peer", p, "err", err)

@@ -16,7 +16,7 @@ import (
 // ProtocolEpoch carries epochs between members over Noise: pushes of a new
 // epoch from its author (a [wire.Transfer]) and pulls ([wire.EpochRequest],
 // answered by a Transfer).
-const ProtocolEpoch = "/p2pchat/epoch/3.0.0"
+const ProtocolEpoch = "/p2pchat/epoch/4.0.0"
 
 // rejoinEvery bounds how often a member whose branch lost re-admits itself
 // automatically.

@@ -20,6 +20,7 @@ type Message struct {
 	Clock    uint64 // Lamport clock: the order of the room
 	Time     time.Time
 	Kind     int
+	Ref      []byte // nil, or the id of the message a reply, reaction, edit or delete names
 	Nick     string
 	Text     string
 	Record   []byte
@@ -38,6 +39,7 @@ const (
 	StatePending = "pending" // stored, no member was reachable when it was published
 	StateSent    = "sent"    // published while a member was reachable
 	StateAltered = "altered" // does not verify: not served, not counted as held, replaced by a verified copy
+	StateDeleted = "deleted" // its author deleted it: text and record gone, counted as held, never served
 )
 
 // AddMessage stores m unless a message with its id (or its author and seq)
@@ -46,6 +48,9 @@ const (
 func (s *Store) AddMessage(ctx context.Context, m Message) (bool, error) {
 	if len(m.Author) != 32 || m.Seq == 0 || m.Received.IsZero() {
 		return false, fmt.Errorf("store: add message to room %q: incomplete message", m.Room)
+	}
+	if m.Ref != nil && len(m.Ref) != 16 {
+		return false, fmt.Errorf("store: add message to room %q: a reference of %d bytes", m.Room, len(m.Ref))
 	}
 	if m.Clock >= ClockLimit || m.Seq >= 1<<63 {
 		return false, fmt.Errorf("store: add message to room %q: impossible clock %d or seq %d", m.Room, m.Clock, m.Seq)
@@ -57,9 +62,9 @@ func (s *Store) AddMessage(ctx context.Context, m Message) (bool, error) {
 	defer tx.Rollback()
 	insert := func() (int64, error) {
 		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO messages
-			(room, id, author, seq, clock, time, kind, nick, text, record, received, state)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			m.Room, m.ID[:], m.Author, int64(m.Seq), int64(m.Clock), m.Time.UnixNano(), m.Kind, m.Nick, m.Text, m.Record, m.Received.UnixNano(), m.State)
+			(room, id, author, seq, clock, time, kind, nick, text, record, received, state, ref)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.Room, m.ID[:], m.Author, int64(m.Seq), int64(m.Clock), m.Time.UnixNano(), m.Kind, m.Nick, m.Text, m.Record, m.Received.UnixNano(), m.State, m.Ref)
 		if err != nil {
 			return 0, err
 		}
@@ -100,13 +105,13 @@ func (s *Store) SetState(ctx context.Context, room string, id [16]byte, state st
 	return nil
 }
 
-const messageColumns = `room, id, author, seq, clock, time, kind, nick, text, record, received, state`
+const messageColumns = `room, id, author, seq, clock, time, kind, nick, text, record, received, state, ref`
 
 func scanMessage(sc scanner) (Message, error) {
 	var m Message
 	var id []byte
 	var seq, clock, t, recv int64
-	if err := sc.Scan(&m.Room, &id, &m.Author, &seq, &clock, &t, &m.Kind, &m.Nick, &m.Text, &m.Record, &recv, &m.State); err != nil {
+	if err := sc.Scan(&m.Room, &id, &m.Author, &seq, &clock, &t, &m.Kind, &m.Nick, &m.Text, &m.Record, &recv, &m.State, &m.Ref); err != nil {
 		return m, err
 	}
 	copy(m.ID[:], id)
@@ -140,9 +145,9 @@ func scanMessages(what string, rows *sql.Rows) ([]Message, error) {
 	return out, nil
 }
 
-// History returns the last limit messages of room received at or after
-// since (zero: all), in the room's order (clock, author, seq). limit <= 0
-// means all.
+// History returns the last limit shown messages (texts, actions,
+// replies) of room received at or after since (zero: all), in the room's
+// order (clock, author, seq). limit <= 0 means all.
 func (s *Store) History(ctx context.Context, room string, limit int, since time.Time) ([]Message, error) {
 	if limit <= 0 {
 		limit = -1
@@ -152,8 +157,8 @@ func (s *Store) History(ctx context.Context, room string, limit int, since time.
 		after = since.UnixNano()
 	}
 	msgs, err := s.queryMessages(ctx, fmt.Sprintf("history of room %q", room), `SELECT `+messageColumns+` FROM (
-		SELECT * FROM messages WHERE room = ? AND time >= ? ORDER BY clock DESC, author DESC, seq DESC LIMIT ?
-	) ORDER BY clock, author, seq`, room, after, limit)
+		SELECT * FROM messages WHERE room = ? AND time >= ? AND kind IN (?, ?, ?) ORDER BY clock DESC, author DESC, seq DESC LIMIT ?
+	) ORDER BY clock, author, seq`, room, after, KindText, KindAction, KindReply, limit)
 	return msgs, err
 }
 
@@ -263,7 +268,7 @@ func (s *Store) Search(ctx context.Context, query, room string, limit int) ([]Hi
 		var h Hit
 		var id []byte
 		var seq, clock, t, recv int64
-		if err := rows.Scan(&h.Room, &id, &h.Author, &seq, &clock, &t, &h.Kind, &h.Nick, &h.Text, &h.Record, &recv, &h.State, &h.Snippet); err != nil {
+		if err := rows.Scan(&h.Room, &id, &h.Author, &seq, &clock, &t, &h.Kind, &h.Nick, &h.Text, &h.Record, &recv, &h.State, &h.Ref, &h.Snippet); err != nil {
 			return nil, fmt.Errorf("store: search %q: %w", query, err)
 		}
 		copy(h.ID[:], id)

@@ -15,6 +15,7 @@ var migrations = []string{
 	schemaV4,
 	schemaV5,
 	schemaV6,
+	schemaV7,
 }
 
 // schemaV1 is the first schema; the package doc shows it in short.
@@ -154,6 +155,23 @@ CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
 	INSERT INTO messages_fts (messages_fts, rowid, text)
 		SELECT 'delete', old.rowid, old.text WHERE NOT EXISTS (SELECT 1 FROM fts_pending WHERE id = old.rowid);
 	DELETE FROM fts_pending WHERE id = old.rowid;
+END;
+`
+
+// schemaV7 adds what a message refers to (protocol v4's replies,
+// reactions, edits and deletes: the id of the message they name), indexed
+// so that a message's reactions and edits are found by its id; and keeps
+// the full-text index right when a delete blanks a message's text (an
+// indexed row's old text leaves the index, the row is queued again).
+const schemaV7 = `
+ALTER TABLE messages ADD COLUMN ref BLOB CHECK (ref IS NULL OR length(ref) = 16);
+
+CREATE INDEX messages_ref ON messages (room, ref) WHERE ref IS NOT NULL;
+
+CREATE TRIGGER messages_au AFTER UPDATE OF text ON messages BEGIN
+	INSERT INTO messages_fts (messages_fts, rowid, text)
+		SELECT 'delete', old.rowid, old.text WHERE NOT EXISTS (SELECT 1 FROM fts_pending WHERE id = old.rowid);
+	INSERT OR IGNORE INTO fts_pending (id) VALUES (new.rowid);
 END;
 `
 

@@ -25,7 +25,7 @@ func searchReference(ctx context.Context, s *Store, query, room string, limit in
 		var h Hit
 		var id []byte
 		var seq, clock, t, recv int64
-		if err := rows.Scan(&h.Room, &id, &h.Author, &seq, &clock, &t, &h.Kind, &h.Nick, &h.Text, &h.Record, &recv, &h.State, &h.Snippet); err != nil {
+		if err := rows.Scan(&h.Room, &id, &h.Author, &seq, &clock, &t, &h.Kind, &h.Nick, &h.Text, &h.Record, &recv, &h.State, &h.Ref, &h.Snippet); err != nil {
 			return nil, err
 		}
 		copy(h.ID[:], id)

@@ -11,7 +11,7 @@
 //
 // Envelope (all integers big-endian):
 //
-//	0   1  version (2)
+//	0   1  version (4)
 //	1  16  room id
 //	17  4  epoch number
 //	21 16  key id
@@ -31,5 +31,9 @@
 //	58  n  nick
 //	…   2  text length m (0..16384)
 //	…   m  text
+//	…   1  extension length x (0..255)
+//	…   x  extension: the referred message's id (16 bytes: reply, reaction),
+//	       the author's own sequence number (8 bytes: edit, delete), none
+//	       (other known kinds) or anything (kinds this version does not know)
 //	…  64  Ed25519 signature by the author over SigLabel || header || body up to here
 package wire

@@ -6,15 +6,21 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // Version is the envelope and frame format version this package speaks.
-// Earlier versions are refused: 1 (one key per epoch), 2 (epochs without
-// signed commits, envelopes without a header MAC).
-const Version = 3
+// Earlier versions are refused on the wire: 1 (one key per epoch), 2
+// (epochs without signed commits, envelopes without a header MAC), 3
+// (bodies without an extension, unknown kinds refused). Stored records of
+// version 3 still verify ([VerifyRecord]): history outlives the upgrade.
+const Version = 4
+
+// recordV3 is the one earlier version whose records VerifyRecord accepts.
+const recordV3 = 3
 
 // Sizes and limits of the envelope.
 const (
@@ -24,9 +30,12 @@ const (
 	adSize      = 57 // version through chain index
 	MaxNick     = 32
 	MaxText     = 16 << 10
-	bodyFixed   = 1 + 32 + 8 + 8 + 8 + 1 + 2 + ed25519.SignatureSize
+	MaxReaction = 64  // bytes of a reaction (one emoji, or a short word)
+	MaxExt      = 255 // bytes of a body's extension
+	bodyFixedV3 = 1 + 32 + 8 + 8 + 8 + 1 + 2 + ed25519.SignatureSize
+	bodyFixed   = bodyFixedV3 + 1 // v4 adds the extension's length
 	overhead    = chacha20poly1305.Overhead
-	MaxEnvelope = HeaderSize + bodyFixed + MaxNick + MaxText + overhead
+	MaxEnvelope = HeaderSize + bodyFixed + MaxNick + MaxText + MaxExt + overhead
 	minEnvelope = HeaderSize + bodyFixed + 1 + overhead
 )
 
@@ -47,21 +56,44 @@ var (
 	ErrTooLong   = fmt.Errorf("text longer than %d bytes", MaxText)
 	ErrClock     = fmt.Errorf("clock not below %d", uint64(ClockLimit))
 	ErrNick      = fmt.Errorf("nick must be 1 to %d bytes of printable UTF-8 without spaces or '#'", MaxNick)
+	ErrReaction  = fmt.Errorf("a reaction must be 1 to %d bytes of printable UTF-8 without spaces", MaxReaction)
+	ErrRef       = errors.New("a reference must name an earlier message")
 )
 
 // Kind says what an envelope body carries.
 type Kind byte
 
-// Body kinds.
+// Body kinds. Kinds above [KindDelete] are reserved for later versions:
+// their bodies parse (the same layout, any extension) and verify, and
+// [Kind.Known] tells a receiver to ignore them. Kind 0 is malformed.
 const (
 	KindText   Kind = 1 // a chat message
 	KindAction Kind = 2 // an action (/me)
 	KindHello  Kind = 3 // a member announces itself after obtaining the key
 	KindHere   Kind = 4 // a member answers a hello or heartbeats
 	KindBye    Kind = 5 // a member leaves
+	KindReply  Kind = 6 // a chat message answering the message Ref names
+	KindReact  Kind = 7 // a reaction (Text) to the message Ref names; the same one again takes it back
+	KindEdit   Kind = 8 // new text for the author's own message RefSeq
+	KindDelete Kind = 9 // takes back the author's own message RefSeq
 )
 
-func (k Kind) valid() bool { return k >= KindText && k <= KindBye }
+// Known reports whether this version knows what k means.
+func (k Kind) Known() bool { return k >= KindText && k <= KindDelete }
+
+// extSize is the length of a known kind's extension.
+func (k Kind) extSize() int {
+	switch k {
+	case KindReply, KindReact:
+		return len(MessageRef{})
+	case KindEdit, KindDelete:
+		return 8
+	}
+	return 0
+}
+
+// MessageRef names a message of the room: its [MessageID].
+type MessageRef = [16]byte
 
 // Header is the cleartext part of an envelope.
 type Header struct {
@@ -126,6 +158,9 @@ type Body struct {
 	Clock  uint64 // Lamport clock of the room: the order messages are shown in
 	Nick   string
 	Text   string
+	Ref    MessageRef // KindReply, KindReact: the message answered or reacted to
+	RefSeq uint64     // KindEdit, KindDelete: the sequence number of the author's message
+	Ext    []byte     // kinds not Known: the extension, uninterpreted
 
 	// Record is set by Seal, Open and VerifyRecord: the envelope header and
 	// the signed plaintext body, which anyone can verify again later with
@@ -148,8 +183,11 @@ func ValidNick(nick string) bool {
 }
 
 func (b *Body) check() error {
-	if !b.Kind.valid() {
-		return fmt.Errorf("kind %d: %w", b.Kind, ErrMalformed)
+	if b.Kind == 0 {
+		return fmt.Errorf("kind 0: %w", ErrMalformed)
+	}
+	if len(b.Ext) > MaxExt || (b.Kind.Known() && len(b.Ext) != 0) {
+		return fmt.Errorf("extension of %d bytes: %w", len(b.Ext), ErrMalformed)
 	}
 	if len(b.Author) != ed25519.PublicKeySize {
 		return fmt.Errorf("author key: %w", ErrMalformed)
@@ -166,11 +204,51 @@ func (b *Body) check() error {
 	if !utf8.ValidString(b.Text) {
 		return fmt.Errorf("text is not UTF-8: %w", ErrMalformed)
 	}
+	switch b.Kind {
+	case KindReact:
+		if !validReaction(b.Text) {
+			return ErrReaction
+		}
+	case KindEdit, KindDelete:
+		if b.RefSeq == 0 || b.RefSeq >= b.Seq {
+			return fmt.Errorf("message %d refers to %d: %w", b.Seq, b.RefSeq, ErrRef)
+		}
+		if (b.Kind == KindEdit) == (b.Text == "") {
+			return fmt.Errorf("an edit has text, a delete none: %w", ErrMalformed)
+		}
+	}
 	return nil
 }
 
+// validReaction reports whether s is 1 to MaxReaction bytes of UTF-8 with
+// no control characters, white space or bidirectional controls.
+func validReaction(s string) bool {
+	if len(s) == 0 || len(s) > MaxReaction {
+		return false
+	}
+	for _, r := range s {
+		if r <= 0x20 || r == 0x7f || (r >= 0x80 && r <= 0xa0) || r == 0x2028 || r == 0x2029 || r == 0xfeff ||
+			unicode.Is(unicode.Bidi_Control, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// ext is b's extension as encoded.
+func (b *Body) ext() []byte {
+	switch b.Kind {
+	case KindReply, KindReact:
+		return b.Ref[:]
+	case KindEdit, KindDelete:
+		return binary.BigEndian.AppendUint64(nil, b.RefSeq)
+	}
+	return b.Ext
+}
+
 func (b *Body) marshal() []byte {
-	out := make([]byte, 0, bodyFixed+len(b.Nick)+len(b.Text))
+	ext := b.ext()
+	out := make([]byte, 0, bodyFixed+len(b.Nick)+len(b.Text)+len(ext))
 	out = append(out, byte(b.Kind))
 	out = append(out, b.Author...)
 	out = binary.BigEndian.AppendUint64(out, b.Seq)
@@ -179,13 +257,20 @@ func (b *Body) marshal() []byte {
 	out = append(out, byte(len(b.Nick)))
 	out = append(out, b.Nick...)
 	out = binary.BigEndian.AppendUint16(out, uint16(len(b.Text)))
-	return append(out, b.Text...)
+	out = append(out, b.Text...)
+	out = append(out, byte(len(ext)))
+	return append(out, ext...)
 }
 
-// parseBody decodes the body and returns it with the signed prefix and the
-// signature.
-func parseBody(p []byte) (b *Body, signed, sig []byte, err error) {
-	if len(p) < bodyFixed+1 {
+// parseBody decodes a body of format version v (Version, or recordV3 for
+// stored records, which have no extension) and returns it with the signed
+// prefix and the signature.
+func parseBody(p []byte, v byte) (b *Body, signed, sig []byte, err error) {
+	fixed := bodyFixed
+	if v == recordV3 {
+		fixed = bodyFixedV3
+	}
+	if len(p) < fixed+1 {
 		return nil, nil, nil, ErrMalformed
 	}
 	b = &Body{Kind: Kind(p[0])}
@@ -201,15 +286,49 @@ func parseBody(p []byte) (b *Body, signed, sig []byte, err error) {
 	b.Nick = string(rest[:n])
 	m := int(binary.BigEndian.Uint16(rest[n : n+2]))
 	rest = rest[n+2:]
-	if len(rest) != m+ed25519.SignatureSize {
+	if len(rest) < m+ed25519.SignatureSize {
 		return nil, nil, nil, ErrMalformed
 	}
 	b.Text = string(rest[:m])
+	rest = rest[m:]
+	var ext []byte
+	if v != recordV3 {
+		if len(rest) < 1 || len(rest) < 1+int(rest[0])+ed25519.SignatureSize {
+			return nil, nil, nil, ErrMalformed
+		}
+		ext, rest = rest[1:1+int(rest[0])], rest[1+int(rest[0]):]
+	} else if b.Kind > KindBye {
+		return nil, nil, nil, fmt.Errorf("kind %d in a version 3 record: %w", b.Kind, ErrMalformed)
+	}
+	if len(rest) != ed25519.SignatureSize {
+		return nil, nil, nil, ErrMalformed
+	}
+	if err := b.setExt(ext); err != nil {
+		return nil, nil, nil, err
+	}
 	if err := b.check(); err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	cut := len(p) - ed25519.SignatureSize
 	return b, p[:cut], p[cut:], nil
+}
+
+// setExt decodes a parsed extension into b's fields for its kind.
+func (b *Body) setExt(ext []byte) error {
+	if !b.Kind.Known() {
+		b.Ext = append([]byte(nil), ext...)
+		return nil
+	}
+	if len(ext) != b.Kind.extSize() {
+		return fmt.Errorf("kind %d with a %d-byte extension: %w", b.Kind, len(ext), ErrMalformed)
+	}
+	switch b.Kind {
+	case KindReply, KindReact:
+		copy(b.Ref[:], ext)
+	case KindEdit, KindDelete:
+		b.RefSeq = binary.BigEndian.Uint64(ext)
+	}
+	return nil
 }
 
 // Signer signs msg with the author's node key. The message handed to it is
@@ -274,14 +393,14 @@ func associatedData(hdr []byte) []byte {
 // history another member hands it: the other member cannot forge or alter
 // a message of a third.
 func VerifyRecord(rec []byte) (Header, *Body, error) {
-	if len(rec) < HeaderSize+bodyFixed+1 || len(rec) > MaxEnvelope {
+	if len(rec) < HeaderSize+bodyFixedV3+1 || len(rec) > MaxEnvelope {
 		return Header{}, nil, fmt.Errorf("record of %d bytes: %w", len(rec), ErrMalformed)
 	}
-	if rec[0] != Version {
+	if rec[0] != Version && rec[0] != recordV3 {
 		return Header{}, nil, fmt.Errorf("record version %d: %w", rec[0], ErrVersion)
 	}
 	h := decodeHeader(rec)
-	b, signed, sig, err := parseBody(rec[HeaderSize:])
+	b, signed, sig, err := parseBody(rec[HeaderSize:], rec[0])
 	if err != nil {
 		return h, nil, err
 	}

@@ -98,7 +98,7 @@ func (o *Opening) Read() (Header, *Body, error) {
 	if err != nil {
 		return o.h, nil, ErrAuth
 	}
-	b, signed, sig, err := parseBody(pt)
+	b, signed, sig, err := parseBody(pt, Version)
 	if err != nil {
 		return o.h, nil, err
 	}

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
@@ -37,6 +38,9 @@ type vector struct {
 	Clock      uint64 `json:"clock"`
 	Nick       string `json:"nick"`
 	Text       string `json:"text"`
+	Ref        string `json:"ref,omitempty"`     // reply, reaction: the message id, hex
+	RefSeq     uint64 `json:"ref_seq,omitempty"` // edit, delete
+	Ext        string `json:"ext,omitempty"`     // a kind this version does not know: its extension, hex
 	Nonce      string `json:"nonce"`
 	Envelope   string `json:"envelope"`
 }
@@ -60,7 +64,12 @@ func (v *vector) build(t testing.TB) (send, recv *Epoch, env []byte) {
 	roster := []ed25519.PublicKey{priv.Public().(ed25519.PublicKey), other.Public().(ed25519.PublicKey)}
 	send = mustEpoch(t, DeriveRoomID(v.RoomName), v.Epoch, &secret, roster)
 	recv = mustEpoch(t, DeriveRoomID(v.RoomName), v.Epoch, &secret, roster)
-	b := &Body{Kind: v.Kind, Author: priv.Public().(ed25519.PublicKey), Seq: v.Seq, Time: v.Time, Clock: v.Clock, Nick: v.Nick, Text: v.Text}
+	b := &Body{Kind: v.Kind, Author: priv.Public().(ed25519.PublicKey), Seq: v.Seq, Time: v.Time, Clock: v.Clock, Nick: v.Nick, Text: v.Text,
+		RefSeq: v.RefSeq, Ext: unhex(t, v.Ext)}
+	if len(b.Ext) == 0 {
+		b.Ext = nil
+	}
+	copy(b.Ref[:], unhex(t, v.Ref))
 	if err := b.check(); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +140,8 @@ func TestVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if b.Text != v.Text || b.Nick != v.Nick || b.Seq != v.Seq || b.Time != v.Time || b.Clock != v.Clock || b.Kind != v.Kind {
+			if b.Text != v.Text || b.Nick != v.Nick || b.Seq != v.Seq || b.Time != v.Time || b.Clock != v.Clock || b.Kind != v.Kind ||
+				hex.EncodeToString(b.Ref[:]) != cmp.Or(v.Ref, strings.Repeat("0", 32)) || b.RefSeq != v.RefSeq || hex.EncodeToString(b.Ext) != v.Ext {
 				t.Errorf("opened body %+v does not match vector", b)
 			}
 		})
@@ -359,7 +369,9 @@ func TestSealLimits(t *testing.T) {
 	priv := alicePriv
 	sign := func(m []byte) []byte { return ed25519.Sign(priv, m) }
 	pub := priv.Public().(ed25519.PublicKey)
-	max := &Body{Kind: KindText, Author: pub, Seq: 1, Nick: strings.Repeat("n", MaxNick), Text: strings.Repeat("x", MaxText)}
+	// The largest body is of a kind a later version defines, with the
+	// largest extension.
+	max := &Body{Kind: 255, Author: pub, Seq: 1, Nick: strings.Repeat("n", MaxNick), Text: strings.Repeat("x", MaxText), Ext: make([]byte, MaxExt)}
 	env, err := Seal(e, max, sign)
 	if err != nil {
 		t.Fatal(err)
@@ -586,6 +598,19 @@ func FuzzVerifyRecord(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(b.Record)
+	for _, x := range []*Body{
+		{Kind: KindReply, Seq: 2, Nick: "a", Text: "y", Ref: MessageRef{1}},
+		{Kind: KindReact, Seq: 3, Nick: "a", Text: "👍", Ref: MessageRef{1}},
+		{Kind: KindEdit, Seq: 4, Nick: "a", Text: "z", RefSeq: 1},
+		{Kind: KindDelete, Seq: 5, Nick: "a", RefSeq: 1},
+		{Kind: 77, Seq: 6, Nick: "a", Ext: []byte{9, 9}},
+	} {
+		x.Author = b.Author
+		if _, err := Seal(send, x, func(m []byte) []byte { return ed25519.Sign(alicePriv, m) }); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(x.Record)
+	}
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		_, got, err := VerifyRecord(rec)
 		if err == nil && !ed25519.Verify(got.Author, signedBytes(rec[:HeaderSize], rec[HeaderSize:len(rec)-64]), rec[len(rec)-64:]) {

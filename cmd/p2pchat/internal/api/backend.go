@@ -35,6 +35,10 @@ type Backend interface {
 	// Send sends text (an action if action is set) to the joined room,
 	// waiting (bounded by ctx) for the room key if need be.
 	Send(ctx context.Context, name, text string, action bool) (*room.Message, error)
+	// Annotate replies to, reacts to, edits or deletes a message of the
+	// joined room (room.Manager.Annotate), waiting for the room key as
+	// Send does. It returns the reply, or the message named as it is now.
+	Annotate(ctx context.Context, name string, a room.Annotation) (*room.Message, error)
 	// History returns the room's last n stored messages (all if n <= 0)
 	// in room order.
 	History(ctx context.Context, name string, n int) ([]*room.Message, error)

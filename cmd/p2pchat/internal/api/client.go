@@ -196,6 +196,29 @@ func (c *Client) WebLogin(ctx context.Context) (WebLogin, error) {
 // deadline, or [MaxWait] if that is sooner or ctx has none; when the wait
 // runs out the error wraps context.DeadlineExceeded.
 func (c *Client) Send(ctx context.Context, name, text string, action bool) (*room.Message, error) {
+	return c.sendTo(ctx, name, http.MethodPost, "/messages", sendRequest{Text: text, Action: action})
+}
+
+// Annotate implements [Backend], waiting as Send does.
+func (c *Client) Annotate(ctx context.Context, name string, a room.Annotation) (*room.Message, error) {
+	id := "/messages/" + url.PathEscape(a.Target)
+	switch a.Kind {
+	case room.AnnotateReply:
+		return c.sendTo(ctx, name, http.MethodPost, "/messages", sendRequest{Text: a.Text, ReplyTo: a.Target})
+	case room.AnnotateReact:
+		return c.sendTo(ctx, name, http.MethodPost, id+"/reactions", reactRequest{Reaction: a.Text})
+	case room.AnnotateEdit:
+		return c.sendTo(ctx, name, http.MethodPatch, id, editRequest{Text: a.Text})
+	case room.AnnotateDelete:
+		return c.sendTo(ctx, name, http.MethodDelete, id, nil)
+	}
+	return nil, fmt.Errorf("%q: %w", a.Kind, room.ErrAnnotationKind)
+}
+
+// sendTo makes a request that sends a message to room name (path under
+// the room's), with body req (none if nil), and decodes the message
+// answered.
+func (c *Client) sendTo(ctx context.Context, name, method, path string, req any) (*room.Message, error) {
 	p, err := roomPath(name)
 	if err != nil {
 		return nil, err
@@ -208,8 +231,12 @@ func (c *Client) Send(ctx context.Context, name, text string, action bool) (*roo
 		return nil, fmt.Errorf("room %q: waiting for the room key: %w", name, context.DeadlineExceeded)
 	}
 	q := url.Values{"wait": {wait.String()}}
+	var body []byte
+	if req != nil {
+		body = mustJSON(req)
+	}
 	var raw json.RawMessage
-	if err := c.do(ctx, http.MethodPost, p+"/messages", q, mustJSON(sendRequest{Text: text, Action: action}), &raw); err != nil {
+	if err := c.do(ctx, method, p+path, q, body, &raw); err != nil {
 		return nil, err
 	}
 	return DecodeMessage(raw)

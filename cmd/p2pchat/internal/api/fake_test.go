@@ -252,6 +252,38 @@ func (f *fake) Send(ctx context.Context, name, text string, action bool) (*room.
 	return m, nil
 }
 
+// Annotate answers for the messages of the fake's history: the message
+// named, with a reply's, reaction's or edit's text and a delete's mark.
+func (f *fake) Annotate(ctx context.Context, name string, a room.Annotation) (*room.Message, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, norm, err := f.room(name)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range f.history[norm] {
+		if m.ID != a.Target {
+			continue
+		}
+		out := *m
+		switch a.Kind {
+		case room.AnnotateReply:
+			out = room.Message{ID: fmt.Sprintf("%032x", 900), From: f.self.PeerID, Nick: f.self.Nick, Text: a.Text, Time: t0, Seq: 9, Clock: 900,
+				Self: true, State: room.StateSent, ReplyTo: m.ID, ReplyNick: m.Nick, ReplyText: m.Text}
+		case room.AnnotateReact:
+			out.Reactions = map[string][]peer.ID{a.Text: {f.self.PeerID}}
+		case room.AnnotateEdit:
+			out.Text, out.Edited = a.Text, true
+		case room.AnnotateDelete:
+			out.Text, out.Deleted = "", true
+		default:
+			return nil, room.ErrAnnotationKind
+		}
+		return &out, nil
+	}
+	return nil, fmt.Errorf("room %q: message %s: %w", norm, a.Target, room.ErrUnknownMessage)
+}
+
 func (f *fake) History(_ context.Context, name string, n int) ([]*room.Message, error) {
 	norm, err := room.Normalize(name)
 	if err != nil {

@@ -133,17 +133,9 @@ func (s *Server) getMessages(_ http.ResponseWriter, r *http.Request) (any, error
 }
 
 func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) (any, error) {
-	name, q, err := pathRoom(r, "wait")
+	name, wait, err := roomAndWait(r)
 	if err != nil {
 		return nil, err
-	}
-	wait := DefaultWait
-	if v, ok := q["wait"]; ok {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 || d > MaxWait {
-			return nil, fmt.Errorf("%w: wait=%q: want a duration such as 10s, at most %v", ErrBadRequest, v, MaxWait)
-		}
-		wait = d
 	}
 	var req sendRequest
 	if err := readBody(w, r, &req); err != nil {
@@ -152,15 +144,81 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) (any, error
 	if req.Text == "" {
 		return nil, fmt.Errorf("%w: text is empty", ErrBadRequest)
 	}
+	if req.Action && req.ReplyTo != "" {
+		return nil, fmt.Errorf("%w: a reply cannot be an action", ErrBadRequest)
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()
-	m, err := s.backend.Send(ctx, name, req.Text, req.Action)
+	var m *room.Message
+	if req.ReplyTo != "" {
+		m, err = s.backend.Annotate(ctx, name, room.Annotation{Kind: room.AnnotateReply, Target: req.ReplyTo, Text: req.Text})
+	} else {
+		m, err = s.backend.Send(ctx, name, req.Text, req.Action)
+	}
 	if err != nil {
 		return nil, err
 	}
-	obj := map[string]any{"type": "message", "room": name}
+	return messageJSON(name, m), nil
+}
+
+// roomAndWait reads the room of a send's path and its wait query
+// parameter: how long it may wait for the room key.
+func roomAndWait(r *http.Request) (string, time.Duration, error) {
+	name, q, err := pathRoom(r, "wait")
+	if err != nil {
+		return "", 0, err
+	}
+	v, ok := q["wait"]
+	if !ok {
+		return name, DefaultWait, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 || d > MaxWait {
+		return "", 0, fmt.Errorf("%w: wait=%q: want a duration such as 10s, at most %v", ErrBadRequest, v, MaxWait)
+	}
+	return name, d, nil
+}
+
+// messageJSON is a message as a response: the message event's object.
+func messageJSON(roomName string, m *room.Message) map[string]any {
+	obj := map[string]any{"type": "message", "room": roomName}
 	AddMessage(obj, m)
-	return obj, nil
+	return obj
+}
+
+func (s *Server) postReaction(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req reactRequest
+	return s.annotate(w, r, room.AnnotateReact, &req, func() string { return req.Reaction })
+}
+
+func (s *Server) patchMessage(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req editRequest
+	return s.annotate(w, r, room.AnnotateEdit, &req, func() string { return req.Text })
+}
+
+func (s *Server) deleteMessage(w http.ResponseWriter, r *http.Request) (any, error) {
+	return s.annotate(w, r, room.AnnotateDelete, nil, func() string { return "" })
+}
+
+// annotate answers a request naming message {id} of {room}: body (nil:
+// none is read) is decoded, text says what it carries.
+func (s *Server) annotate(w http.ResponseWriter, r *http.Request, kind room.AnnotationKind, body any, text func() string) (any, error) {
+	name, wait, err := roomAndWait(r)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		if err := readBody(w, r, body); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	m, err := s.backend.Annotate(ctx, name, room.Annotation{Kind: kind, Target: r.PathValue("id"), Text: text()})
+	if err != nil {
+		return nil, err
+	}
+	return messageJSON(name, m), nil
 }
 
 func (s *Server) getSearch(_ http.ResponseWriter, r *http.Request) (any, error) {

@@ -48,6 +48,16 @@ func (e Event) JSON() map[string]any {
 	case room.EventState:
 		m := ev.Message
 		obj["id"], obj["seq"], obj["state"], obj["seen_by"] = m.ID, m.Seq, string(m.State), m.SeenBy
+	case room.EventReaction, room.EventEdit, room.EventDelete:
+		obj["peer_id"], obj["nick"], obj["fp"], obj["target"] = ev.Peer.String(), ev.Nick, ev.Short, ev.Target
+		if ev.Type == room.EventReaction {
+			obj["reaction"], obj["on"] = ev.Reaction, ev.On
+		}
+		if ev.Message != nil {
+			m := map[string]any{}
+			AddMessage(m, ev.Message)
+			obj["message"] = m
+		}
 	case room.EventKeyChanged:
 		obj["peer_id"], obj["nick"], obj["fp"], obj["old_peer_id"], obj["old_verified"] = ev.Peer.String(), ev.Nick, ev.Short, ev.OldPeer, ev.OldVerified
 	case room.EventError:
@@ -84,36 +94,71 @@ func AddMessage(obj map[string]any, m *room.Message) {
 	if m.Synced {
 		obj["synced"] = true
 	}
+	if m.ReplyTo != "" {
+		obj["reply_to"] = m.ReplyTo
+		if m.ReplyNick != "" {
+			obj["reply_nick"], obj["reply_text"] = m.ReplyNick, m.ReplyText
+		}
+		if m.ReplyDeleted {
+			obj["reply_deleted"] = true
+		}
+	}
+	if len(m.Reactions) > 0 {
+		rs := map[string][]string{}
+		for r, who := range m.Reactions {
+			for _, p := range who {
+				rs[r] = append(rs[r], p.String())
+			}
+		}
+		obj["reactions"] = rs
+	}
+	if m.Edited {
+		obj["edited"] = true
+	}
+	if m.Deleted {
+		obj["deleted"] = true
+	}
 }
 
 // wireObject holds every field of the event and message objects, for
 // decoding.
 type wireObject struct {
-	Type        string      `json:"type"`
-	Room        string      `json:"room"`
-	EventID     uint64      `json:"event_id"`
-	Kind        room.Kind   `json:"kind"`
-	PeerID      string      `json:"peer_id"`
-	Nick        string      `json:"nick"`
-	OldNick     string      `json:"old_nick"`
-	FP          string      `json:"fp"`
-	Verified    bool        `json:"verified"`
-	Reason      room.Reason `json:"reason"`
-	OldPeerID   string      `json:"old_peer_id"`
-	OldVerified bool        `json:"old_verified"`
-	Error       string      `json:"error"`
-	ID          string      `json:"id"`
-	From        string      `json:"from"`
-	Text        string      `json:"text"`
-	Time        string      `json:"time"`
-	Self        bool        `json:"self"`
-	Seq         uint64      `json:"seq"`
-	Clock       uint64      `json:"clock"`
-	Action      bool        `json:"action"`
-	State       room.State  `json:"state"`
-	SeenBy      int         `json:"seen_by"`
-	Late        bool        `json:"late"`
-	Synced      bool        `json:"synced"`
+	Type         string              `json:"type"`
+	Room         string              `json:"room"`
+	EventID      uint64              `json:"event_id"`
+	Kind         room.Kind           `json:"kind"`
+	PeerID       string              `json:"peer_id"`
+	Nick         string              `json:"nick"`
+	OldNick      string              `json:"old_nick"`
+	FP           string              `json:"fp"`
+	Verified     bool                `json:"verified"`
+	Reason       room.Reason         `json:"reason"`
+	OldPeerID    string              `json:"old_peer_id"`
+	OldVerified  bool                `json:"old_verified"`
+	Error        string              `json:"error"`
+	ID           string              `json:"id"`
+	From         string              `json:"from"`
+	Text         string              `json:"text"`
+	Time         string              `json:"time"`
+	Self         bool                `json:"self"`
+	Seq          uint64              `json:"seq"`
+	Clock        uint64              `json:"clock"`
+	Action       bool                `json:"action"`
+	State        room.State          `json:"state"`
+	SeenBy       int                 `json:"seen_by"`
+	Late         bool                `json:"late"`
+	Synced       bool                `json:"synced"`
+	ReplyTo      string              `json:"reply_to"`
+	ReplyNick    string              `json:"reply_nick"`
+	ReplyText    string              `json:"reply_text"`
+	ReplyDeleted bool                `json:"reply_deleted"`
+	Reactions    map[string][]string `json:"reactions"`
+	Edited       bool                `json:"edited"`
+	Deleted      bool                `json:"deleted"`
+	Target       string              `json:"target"`
+	Reaction     string              `json:"reaction"`
+	On           bool                `json:"on"`
+	Message      json.RawMessage     `json:"message"`
 }
 
 // ErrBadObject is wrapped by the decoders when an object is malformed.
@@ -132,8 +177,22 @@ func (w *wireObject) message() (*room.Message, error) {
 	if fp, err := identity.PeerFingerprint(from); err == nil {
 		short = fp.Short() // derived from the key, not taken on trust
 	}
-	return &room.Message{ID: w.ID, From: from, Short: short, Nick: w.Nick, Text: w.Text, Action: w.Action,
-		Time: t, Seq: w.Seq, Clock: w.Clock, Self: w.Self, State: w.State, SeenBy: w.SeenBy, Late: w.Late, Synced: w.Synced}, nil
+	m := &room.Message{ID: w.ID, From: from, Short: short, Nick: w.Nick, Text: w.Text, Action: w.Action,
+		Time: t, Seq: w.Seq, Clock: w.Clock, Self: w.Self, State: w.State, SeenBy: w.SeenBy, Late: w.Late, Synced: w.Synced,
+		ReplyTo: w.ReplyTo, ReplyNick: w.ReplyNick, ReplyText: w.ReplyText, ReplyDeleted: w.ReplyDeleted, Edited: w.Edited, Deleted: w.Deleted}
+	for r, who := range w.Reactions {
+		for _, s := range who {
+			p, err := peer.Decode(s)
+			if err != nil {
+				return nil, fmt.Errorf("%w: reaction %q by %q: %v", ErrBadObject, r, s, err)
+			}
+			if m.Reactions == nil {
+				m.Reactions = map[string][]peer.ID{}
+			}
+			m.Reactions[r] = append(m.Reactions[r], p)
+		}
+	}
+	return m, nil
 }
 
 // DecodeMessage decodes a message object (AddMessage's fields).
@@ -177,6 +236,13 @@ func DecodeEvent(b []byte) (Event, error) {
 		}
 	case room.EventState:
 		e.Message = &room.Message{ID: w.ID, Seq: w.Seq, State: w.State, SeenBy: w.SeenBy, Self: true}
+	case room.EventReaction, room.EventEdit, room.EventDelete:
+		e.Nick, e.Short, e.Target, e.Reaction, e.On = w.Nick, w.FP, w.Target, w.Reaction, w.On
+		if len(w.Message) > 0 && string(w.Message) != "null" {
+			if e.Message, err = DecodeMessage(w.Message); err != nil {
+				return Event{}, err
+			}
+		}
 	case room.EventError:
 		e.Err, e.Reason = errors.New(w.Error), w.Reason
 	}

@@ -123,6 +123,11 @@ func (l *Local) Send(ctx context.Context, name, text string, action bool) (*room
 	return r.Send(ctx, text, action)
 }
 
+// Annotate implements [Backend].
+func (l *Local) Annotate(ctx context.Context, name string, a room.Annotation) (*room.Message, error) {
+	return l.M.Annotate(ctx, name, a)
+}
+
 // History implements [Backend].
 func (l *Local) History(ctx context.Context, name string, n int) ([]*room.Message, error) {
 	return l.M.History(ctx, name, n)

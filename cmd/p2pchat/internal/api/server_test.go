@@ -227,6 +227,21 @@ func TestEndpoints(t *testing.T) {
 				t.Error("action present for a plain message")
 			}
 		}},
+		{"reply", "POST", "/v1/rooms/lobby/messages", `{"text":"yes","reply_to":"00000000000000000000000000000001"}`, func(t *testing.T, _ *fake, obj map[string]any) {
+			hasKeys(t, "reply", obj, append(messageKeys, "reply_to", "reply_nick", "reply_text")...)
+			want(t, "reply", []any{obj["text"], obj["reply_to"], obj["reply_nick"], obj["reply_text"]},
+				[]any{"yes", "00000000000000000000000000000001", "bob", "hello world"})
+		}},
+		{"react", "POST", "/v1/rooms/lobby/messages/00000000000000000000000000000001/reactions", `{"reaction":"👍"}`, func(t *testing.T, _ *fake, obj map[string]any) {
+			want(t, "reactions", obj["reactions"], map[string]any{"👍": []any{w.alice.id.String()}})
+			want(t, "text", obj["text"], "hello world")
+		}},
+		{"edit", "PATCH", "/v1/rooms/lobby/messages/00000000000000000000000000000002", `{"text":"fixed"}`, func(t *testing.T, _ *fake, obj map[string]any) {
+			want(t, "edit", []any{obj["text"], obj["edited"]}, []any{"fixed", true})
+		}},
+		{"delete", "DELETE", "/v1/rooms/lobby/messages/00000000000000000000000000000002", "", func(t *testing.T, _ *fake, obj map[string]any) {
+			want(t, "delete", []any{obj["text"], obj["deleted"]}, []any{"", true})
+		}},
 		{"history", "GET", "/v1/rooms/lobby/messages?n=2", "", func(t *testing.T, _ *fake, obj map[string]any) {
 			want(t, "room", obj["room"], "lobby")
 			ms := list(t, obj, "messages")
@@ -344,6 +359,11 @@ func TestErrors(t *testing.T) {
 		{"number for passphrase", "POST", "/v1/rooms", `{"room":"x","passphrase":5}`, nil, 400, "bad_request"},
 		{"string for bool", "POST", "/v1/rooms/lobby/messages", `{"text":"hi","action":"yes"}`, nil, 400, "bad_request"},
 		{"empty text", "POST", "/v1/rooms/lobby/messages", `{"text":""}`, nil, 400, "bad_request"},
+		{"reply as an action", "POST", "/v1/rooms/lobby/messages", `{"text":"x","action":true,"reply_to":"00000000000000000000000000000001"}`, nil, 400, "bad_request"},
+		{"reply to an unknown message", "POST", "/v1/rooms/lobby/messages", `{"text":"x","reply_to":"ff"}`, nil, 404, "unknown_message"},
+		{"reaction to an unknown message", "POST", "/v1/rooms/lobby/messages/00000000000000000000000000000009/reactions", `{"reaction":"x"}`, nil, 404, "unknown_message"},
+		{"reaction missing", "POST", "/v1/rooms/lobby/messages/00000000000000000000000000000001/reactions", `{}`, nil, 400, "bad_request"},
+		{"edit without text", "PATCH", "/v1/rooms/lobby/messages/00000000000000000000000000000001", `{"reaction":"x"}`, nil, 400, "bad_request"},
 		{"missing text", "POST", "/v1/rooms/lobby/messages", `{"action":true}`, nil, 400, "bad_request"},
 		{"body too large", "POST", "/v1/rooms/lobby/messages", `{"text":"` + strings.Repeat("a", 65<<10) + `"}`, nil, 413, "body_too_large"},
 		{"passphrase too large", "POST", "/v1/rooms", `{"room":"x","passphrase":"` + strings.Repeat("a", 70000) + `"}`, nil, 413, "body_too_large"},

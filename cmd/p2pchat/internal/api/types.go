@@ -108,8 +108,15 @@ type (
 		Passphrase secret `json:"passphrase"`
 	}
 	sendRequest struct {
-		Text   string `json:"text" api:"required"`
-		Action bool   `json:"action"`
+		Text    string `json:"text" api:"required"`
+		Action  bool   `json:"action"`
+		ReplyTo string `json:"reply_to"`
+	}
+	reactRequest struct {
+		Reaction string `json:"reaction" api:"required"`
+	}
+	editRequest struct {
+		Text string `json:"text" api:"required"`
 	}
 	verifyRequest struct {
 		PeerID      string `json:"peer_id" api:"required"`

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
 	"github.com/p2pchat/p2pchat/room"
@@ -125,6 +128,19 @@ func plainLine(e api.Event) string {
 	case room.EventState:
 		m := ev.Message
 		return fmt.Sprintf("* %syour message %.8s is %s by %d member(s)", prefix, m.ID, m.State, m.SeenBy)
+	case room.EventReaction:
+		verb := "reacted " + clean(ev.Reaction) + " to"
+		if !ev.On {
+			verb = "took back " + clean(ev.Reaction) + " from"
+		}
+		return fmt.Sprintf("* %s%s#%s %s %s", prefix, clean(ev.Nick), ev.Short, verb, describe(ev.Message, ev.Target))
+	case room.EventEdit:
+		if ev.Message == nil {
+			return fmt.Sprintf("* %s%s#%s edited a message not received yet (%.8s)", prefix, clean(ev.Nick), ev.Short, ev.Target)
+		}
+		return fmt.Sprintf("* %s%s#%s edited a message: %s", prefix, clean(ev.Nick), ev.Short, clean(quote(ev.Message.Text)))
+	case room.EventDelete:
+		return fmt.Sprintf("* %s%s#%s deleted a message (%.8s)", prefix, clean(ev.Nick), ev.Short, ev.Target)
 	case room.EventKeyChanged:
 		was := clean(room.KeyChangedWas(ev))
 		return fmt.Sprintf("!!! %s%s#%s uses the nick of a different key than before (was %s) — verify before trusting", prefix, clean(ev.Nick), ev.Short, was)
@@ -139,13 +155,55 @@ func plainLine(e api.Event) string {
 	}
 }
 
+// describe names a message an event refers to: its author and text as
+// they are now, or its id if it is not held.
+func describe(m *room.Message, id string) string {
+	if m == nil {
+		return fmt.Sprintf("a message not received yet (%.8s)", id)
+	}
+	if m.Deleted {
+		return fmt.Sprintf("%s's deleted message", clean(m.Nick))
+	}
+	return fmt.Sprintf("%s's message: %s", clean(m.Nick), clean(quote(m.Text)))
+}
+
+// quote shortens text to one line of at most 60 runes.
+func quote(text string) string {
+	if i := strings.IndexByte(text, '\n'); i >= 0 {
+		text = text[:i] + " …"
+	}
+	if r := []rune(text); len(r) > 60 {
+		text = string(r[:59]) + "…"
+	}
+	return text
+}
+
 // messageLine is a message in --plain output, without the room prefix.
 func messageLine(m *room.Message) string {
 	var line string
-	if m.Action {
+	switch {
+	case m.Deleted:
+		line = fmt.Sprintf("%s#%s: (message deleted)", clean(m.Nick), m.Short)
+	case m.Action:
 		line = fmt.Sprintf("* %s#%s %s", clean(m.Nick), m.Short, clean(m.Text))
-	} else {
+	default:
 		line = fmt.Sprintf("%s#%s: %s", clean(m.Nick), m.Short, clean(m.Text))
+	}
+	if m.ReplyTo != "" {
+		switch {
+		case m.ReplyDeleted:
+			line += fmt.Sprintf("  (reply to %s's deleted message)", clean(m.ReplyNick))
+		case m.ReplyNick != "":
+			line += fmt.Sprintf("  (reply to %s: %s)", clean(m.ReplyNick), clean(quote(m.ReplyText)))
+		default:
+			line += "  (reply to an unknown message)"
+		}
+	}
+	if m.Edited {
+		line += "  (edited)"
+	}
+	if len(m.Reactions) > 0 {
+		line += "  [" + reactionSummary(m.Reactions) + "]"
 	}
 	if m.State == room.StatePending {
 		line += "  (pending: no member reachable; it will be delivered when one is)"
@@ -174,4 +232,23 @@ func clean(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// reactionSummary is a message's reactions as "👍 2  🎉 1", most first.
+func reactionSummary(rs map[string][]peer.ID) string {
+	keys := make([]string, 0, len(rs))
+	for r := range rs {
+		keys = append(keys, r)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if d := len(rs[b]) - len(rs[a]); d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, len(keys))
+	for i, r := range keys {
+		parts[i] = fmt.Sprintf("%s %d", clean(r), len(rs[r]))
+	}
+	return strings.Join(parts, "  ")
 }

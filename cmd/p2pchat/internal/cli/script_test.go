@@ -2,9 +2,12 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,6 +45,8 @@ func TestScripts(t *testing.T) {
 			"waitdaemon": cmdWaitDaemon,
 			"waitmember": cmdWaitMember,
 			"waitmsg":    cmdWaitMsg,
+			"jsonfield":  cmdJSONField,
+			"waitevent":  cmdWaitEvent,
 		},
 	})
 }
@@ -136,4 +141,50 @@ func cmdWaitMsg(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		return slices.ContainsFunc(msgs, func(m *room.Message) bool { return m.Text == args[2] }), nil
 	})
+}
+
+// jsonfield VAR FIELD: set VAR to the string FIELD of the JSON object the
+// last command printed on stdout.
+func cmdJSONField(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: jsonfield VAR FIELD")
+	}
+	var obj map[string]any
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile("stdout")), &obj))
+	v, ok := obj[args[1]].(string)
+	if !ok {
+		ts.Fatalf("no string %q in %v", args[1], obj)
+	}
+	ts.Setenv(args[0], v)
+}
+
+// waitevent HOME REGEXP: wait until an event of the daemon for HOME (any
+// it retains, then new ones), as its --json object, matches REGEXP; the
+// object is the command's stdout.
+func cmdWaitEvent(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitevent HOME REGEXP")
+	}
+	re, err := regexp.Compile(args[1])
+	ts.Check(err)
+	c := scriptClient(ts, args[0])
+	ctx, cancel := context.WithTimeout(context.Background(), scriptWait)
+	defer cancel()
+	found := errors.New("found")
+	var line []byte
+	err = c.Follow(ctx, api.EventsOptions{FromStart: true}, func(e api.Event) error {
+		b, err := json.Marshal(e.JSON())
+		if err != nil {
+			return err
+		}
+		if re.Match(b) {
+			line = b
+			return found
+		}
+		return nil
+	})
+	if !errors.Is(err, found) {
+		ts.Fatalf("waitevent %s: no event matched within %v (%v)", args[1], scriptWait, err)
+	}
+	ts.Logf("%s", line)
 }

@@ -228,6 +228,8 @@ func (s *commands) handle(ctx context.Context, line string) bool {
 		s.out.info("nick", map[string]any{"nick": c.Text}, fmt.Sprintf("you are now %s#%s", c.Text, self.Fingerprint.Short()))
 	case "me":
 		s.send(ctx, c.Text, true)
+	case "reply", "react", "edit", "delete":
+		s.annotate(ctx, c)
 	case "who":
 		s.who(ctx)
 	case "verify":

@@ -60,10 +60,10 @@ type Call struct {
 
 	Room        string // join: the room; leave: the room, "" for the current one
 	Passphrase  bool   // join: -p was given (set even when the rest is wrong)
-	N           int    // history: N; 0 when not given
+	N           int    // history: N, 0 when not given; reply, react, edit, delete: which message, counting back from 1
 	Who         string // verify: WHO
 	Fingerprint string // verify: FINGERPRINT; "" to show WHO's
-	Text        string // nick: the name; me: the action; search: the query
+	Text        string // nick: the name; me: the action; search: the query; reply, edit: the text; react: the reaction
 }
 
 // UnknownError is what [Parse] returns for a line that starts with "/"
@@ -247,6 +247,31 @@ func parseVerify(c *Call, args string) error {
 		return usage(c)
 	}
 	c.Who, c.Fingerprint = who, strings.TrimSpace(fp)
+	return nil
+}
+
+// MaxBack bounds the N of reply, react, edit and delete.
+const MaxBack = 1000
+
+// parseN parses "N": a message counted back from the latest, 1 to MaxBack.
+func parseN(c *Call, args string) error {
+	n, err := strconv.Atoi(args)
+	if err != nil || n <= 0 || n > MaxBack {
+		return fmt.Errorf("%w (N: 1 is the latest message, up to %d)", usage(c), MaxBack)
+	}
+	c.N = n
+	return nil
+}
+
+// parseNText parses "N TEXT".
+func parseNText(c *Call, args string) error {
+	n, text, _ := strings.Cut(args, " ")
+	if err := parseN(c, n); err != nil {
+		return err
+	}
+	if c.Text = strings.TrimSpace(text); c.Text == "" {
+		return usage(c)
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -86,6 +87,12 @@ type entry struct {
 	mention bool          // the text names us
 	late    bool          // arrived after messages that follow it in room order
 	msg     *room.Message // the message, if it has a place in the room's order (Clock > 0)
+
+	replyTo   string // the id of the message this one answers
+	quote     string // what it answers, one line: "alice: lunch?"
+	edited    bool   // its author edited it: text is the latest
+	deleted   bool   // its author deleted it
+	reactions string // "👍 2  🎉 1", most first; "" for none
 }
 
 // messageEntry returns the entry that shows msg.
@@ -101,7 +108,43 @@ func messageEntry(msg *room.Message) *entry {
 	if msg.Self {
 		e.state, e.seenBy = stateOf(msg.State), msg.SeenBy
 	}
+	e.annotate(msg)
 	return e
+}
+
+// annotate sets what e shows of msg's reply, edit, delete and reactions.
+func (e *entry) annotate(msg *room.Message) {
+	e.replyTo, e.edited, e.deleted = msg.ReplyTo, msg.Edited, msg.Deleted
+	e.reactions = reactionSummary(msg.Reactions)
+	switch {
+	case msg.ReplyTo == "":
+		e.quote = ""
+	case msg.ReplyDeleted:
+		e.quote = msg.ReplyNick + "'s deleted message"
+	case msg.ReplyNick == "":
+		e.quote = "a message not received yet"
+	default:
+		e.quote = msg.ReplyNick + ": " + msg.ReplyText
+	}
+}
+
+// reactionSummary is a message's reactions as "👍 2  🎉 1", most first.
+func reactionSummary(rs map[string][]peer.ID) string {
+	keys := make([]string, 0, len(rs))
+	for r := range rs {
+		keys = append(keys, r)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if d := len(rs[b]) - len(rs[a]); d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, len(keys))
+	for i, r := range keys {
+		parts[i] = fmt.Sprintf("%s %d", r, len(rs[r]))
+	}
+	return strings.Join(parts, "  ")
 }
 
 // mentions reports whether text names nick as a word, case-insensitively

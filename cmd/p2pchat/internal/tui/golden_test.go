@@ -12,6 +12,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pchat/p2pchat/room"
 )
@@ -187,4 +188,41 @@ func TestGoldenLobby(t *testing.T) {
 			golden(t, "lobby-"+sz.name, frame(t, m))
 		})
 	}
+}
+
+// TestGoldenConversation: a reply shows what it answers above it, an
+// edited message says so, reactions follow a message, a deleted one says
+// "message deleted" (and the reply to it says whose it was); reaction,
+// edit and delete events change what is on screen.
+func TestGoldenConversation(t *testing.T) {
+	core := newFakeCore(t)
+	bob, carol := member(t, 1, "bob", true), member(t, 2, "carol", false)
+	core.setRooms(RoomState{Name: "lobby", Kind: room.KindOpen, Ready: true, Members: []room.Member{bob, carol}})
+	m := newTestModel(t, core, "lobby", 80, 14)
+	at := func(min int) time.Time { return testTime.Add(time.Duration(min) * time.Minute) }
+	q := msgEvent("lobby", bob, "lunch today?", at(1))
+	gone := msgEvent("lobby", carol, "my phone number is 555-0100", at(2))
+	reply := msgEvent("lobby", carol, "yes, at noon", at(3))
+	reply.Event.Message.ReplyTo, reply.Event.Message.ReplyNick, reply.Event.Message.ReplyText = q.Event.Message.ID, "bob", "lunch today?"
+	toGone := msgEvent("lobby", bob, "thanks, noted", at(4))
+	toGone.Event.Message.ReplyTo, toGone.Event.Message.ReplyNick, toGone.Event.Message.ReplyText = gone.Event.Message.ID, "carol", "my phone number is 555-0100"
+	unknown := msgEvent("lobby", carol, "what about this?", at(5))
+	unknown.Event.Message.ReplyTo = "00112233445566778899aabbccddeeff"
+	send(m, q, gone, reply, toGone, unknown)
+
+	edited := *q.Event.Message
+	edited.Text, edited.Edited = "lunch today at 12?", true
+	edited.Reactions = map[string][]peer.ID{"👍": {carol.Peer, bob.Peer}, "🎉": {carol.Peer}}
+	deleted := *gone.Event.Message
+	deleted.Text, deleted.Deleted = "", true
+	send(m,
+		EventMsg{room.Event{Type: room.EventEdit, Room: "lobby", Peer: bob.Peer, Target: edited.ID, Message: &edited}},
+		EventMsg{room.Event{Type: room.EventReaction, Room: "lobby", Peer: carol.Peer, Target: edited.ID, Reaction: "👍", On: true, Message: &edited}},
+		EventMsg{room.Event{Type: room.EventDelete, Room: "lobby", Peer: carol.Peer, Target: deleted.ID, Message: &deleted}},
+	)
+	out := frame(t, m)
+	if strings.Contains(out, "555-0100") {
+		t.Error("the deleted text is still on screen")
+	}
+	golden(t, "conversation-80x14", out)
 }

@@ -64,6 +64,8 @@ func (m *Model) onEvent(ev room.Event) tea.Cmd {
 			return nil
 		}
 		return m.onMessage(v, prefix, ev.Message)
+	case room.EventReaction, room.EventEdit, room.EventDelete:
+		m.onChanged(v, ev)
 	case room.EventState:
 		if ev.Message == nil {
 			return nil
@@ -211,6 +213,28 @@ func (m *Model) nextActive() {
 			if want(m.views[name]) {
 				m.switchTo(name)
 				return
+			}
+		}
+	}
+}
+
+// onChanged shows a reaction, edit or delete: the message named, and the
+// quotes of the replies to it, as they are now.
+func (m *Model) onChanged(v *roomView, ev room.Event) {
+	msg := ev.Message
+	if msg == nil {
+		return // not held yet: it comes with its reactions and edits applied
+	}
+	for _, e := range v.entries {
+		switch {
+		case e.id == ev.Target:
+			e.text = msg.Text
+			e.annotate(msg)
+		case e.replyTo == ev.Target && ev.Type != room.EventReaction:
+			if msg.Deleted {
+				e.quote = msg.Nick + "'s deleted message"
+			} else {
+				e.quote = msg.Nick + ": " + msg.Text
 			}
 		}
 	}

@@ -185,6 +185,9 @@ func (m *Model) renderEntry(e *entry, width int) []string {
 	var head string // styled, after the time
 	textStyle := lipgloss.NewStyle()
 	text := sanitize(e.text, true)
+	if e.deleted {
+		text, textStyle = "message deleted", styleDim.Italic(true)
+	}
 	switch e.kind {
 	case kindMessage:
 		head = m.who(e.from, e.nick, e.short, e.self, true) + ": "
@@ -229,7 +232,15 @@ func (m *Model) renderEntry(e *entry, width int) []string {
 	if e.late {
 		suffix += styleDim.Render(" · arrived late")
 	}
+	if e.edited {
+		suffix += styleDim.Render(" · edited")
+	}
 	var rows []string
+	if e.replyTo != "" {
+		// The line it answers, above it, under the time.
+		in := min(ansi.StringWidth(ts), width/2)
+		rows = append(rows, strings.Repeat(" ", in)+styleDim.Render(ansi.Truncate("↪ "+sanitize(oneLine(e.quote), false), width-in, "…")))
+	}
 	if first < max(8, width/4) {
 		// Too little room after a long nick: the text starts below.
 		rows = append(rows, ansi.Truncate(prefix, width, "…"))
@@ -268,6 +279,9 @@ func (m *Model) renderEntry(e *entry, width int) []string {
 			in := min(indent, 6)
 			rows = append(rows, strings.Repeat(" ", in)+ansi.Truncate(strings.TrimPrefix(suffix, " "), width-in, "…"))
 		}
+	}
+	if e.reactions != "" && !e.deleted {
+		rows = append(rows, pad+styleDim.Render(ansi.Truncate(sanitize(e.reactions, false), width-indent, "…")))
 	}
 	return rows
 }
@@ -548,4 +562,12 @@ func hangWrap(para string, first, rest int) []string {
 		lines = append(lines, wrapText(more, rest)...)
 	}
 	return lines
+}
+
+// oneLine is the first line of s, with " …" if there are more.
+func oneLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
 }

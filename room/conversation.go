@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -475,4 +476,26 @@ func (m *Manager) Annotate(ctx context.Context, room string, a Annotation) (*Mes
 		return m.Delete(ctx, room, a.Target)
 	}
 	return nil, fmt.Errorf("%q: %w", a.Kind, ErrAnnotationKind)
+}
+
+// ReactionCount is one reaction to a message and how many members gave it.
+type ReactionCount struct {
+	Reaction string
+	N        int
+}
+
+// ReactionCounts returns m's reactions, the most given first (equal counts
+// in the order of the reactions' bytes).
+func (m *Message) ReactionCounts() []ReactionCount {
+	out := make([]ReactionCount, 0, len(m.Reactions))
+	for r, who := range m.Reactions {
+		out = append(out, ReactionCount{r, len(who)})
+	}
+	slices.SortFunc(out, func(a, b ReactionCount) int {
+		if a.N != b.N {
+			return b.N - a.N
+		}
+		return strings.Compare(a.Reaction, b.Reaction)
+	})
+	return out
 }

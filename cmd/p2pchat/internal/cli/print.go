@@ -5,12 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"sync"
 	"unicode"
-
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
 	"github.com/p2pchat/p2pchat/room"
@@ -203,7 +200,7 @@ func messageLine(m *room.Message) string {
 		line += "  (edited)"
 	}
 	if len(m.Reactions) > 0 {
-		line += "  [" + reactionSummary(m.Reactions) + "]"
+		line += "  [" + reactionSummary(m) + "]"
 	}
 	if m.State == room.StatePending {
 		line += "  (pending: no member reachable; it will be delivered when one is)"
@@ -235,20 +232,10 @@ func clean(s string) string {
 }
 
 // reactionSummary is a message's reactions as "👍 2  🎉 1", most first.
-func reactionSummary(rs map[string][]peer.ID) string {
-	keys := make([]string, 0, len(rs))
-	for r := range rs {
-		keys = append(keys, r)
-	}
-	slices.SortFunc(keys, func(a, b string) int {
-		if d := len(rs[b]) - len(rs[a]); d != 0 {
-			return d
-		}
-		return strings.Compare(a, b)
-	})
-	parts := make([]string, len(keys))
-	for i, r := range keys {
-		parts[i] = fmt.Sprintf("%s %d", clean(r), len(rs[r]))
+func reactionSummary(m *room.Message) string {
+	var parts []string
+	for _, c := range m.ReactionCounts() {
+		parts = append(parts, fmt.Sprintf("%s %d", clean(c.Reaction), c.N))
 	}
 	return strings.Join(parts, "  ")
 }

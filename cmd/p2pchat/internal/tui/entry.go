@@ -2,7 +2,6 @@ package tui
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -115,7 +114,7 @@ func messageEntry(msg *room.Message) *entry {
 // annotate sets what e shows of msg's reply, edit, delete and reactions.
 func (e *entry) annotate(msg *room.Message) {
 	e.replyTo, e.edited, e.deleted = msg.ReplyTo, msg.Edited, msg.Deleted
-	e.reactions = reactionSummary(msg.Reactions)
+	e.reactions = reactionSummary(msg)
 	switch {
 	case msg.ReplyTo == "":
 		e.quote = ""
@@ -129,20 +128,10 @@ func (e *entry) annotate(msg *room.Message) {
 }
 
 // reactionSummary is a message's reactions as "👍 2  🎉 1", most first.
-func reactionSummary(rs map[string][]peer.ID) string {
-	keys := make([]string, 0, len(rs))
-	for r := range rs {
-		keys = append(keys, r)
-	}
-	slices.SortFunc(keys, func(a, b string) int {
-		if d := len(rs[b]) - len(rs[a]); d != 0 {
-			return d
-		}
-		return strings.Compare(a, b)
-	})
-	parts := make([]string, len(keys))
-	for i, r := range keys {
-		parts[i] = fmt.Sprintf("%s %d", r, len(rs[r]))
+func reactionSummary(m *room.Message) string {
+	var parts []string
+	for _, c := range m.ReactionCounts() {
+		parts = append(parts, fmt.Sprintf("%s %d", c.Reaction, c.N))
 	}
 	return strings.Join(parts, "  ")
 }

@@ -14,7 +14,9 @@ import (
 
 // TestNetnsDaemon: a daemon on each of two namespaced hosts, found by mDNS;
 // `p2pchat send` on one, `p2pchat tail --json` on the other sees the
-// message once; the full-screen UI attaches to a daemon and detaches.
+// message once; the full-screen UI attaches to a daemon and detaches; a
+// reply and a reaction sent on one host show in the other's --json stream
+// and its UI.
 // SIGTERM and SIGHUP stop the daemons cleanly.
 func TestNetnsDaemon(t *testing.T) {
 	lab := newE2ELab(t)
@@ -68,6 +70,10 @@ func TestNetnsDaemon(t *testing.T) {
 		})
 	}
 	tail := lab.start("bob-tail", hosts[1].ns, hosts[1].env, bin, "--home", hosts[1].home, "tail", roomName, "--json")
+	// alice's own stream (with the last messages stored, so that it shows
+	// what it may have missed while subscribing) sees bob's reply and
+	// reaction below.
+	aliceTail := lab.start("alice-tail", hosts[0].ns, hosts[0].env, bin, "--home", hosts[0].home, "tail", roomName, "--json", "-n", "5")
 	// tail is subscribed once a probe sent through bob's own daemon shows.
 	probe := "probe-" + randHex(4)
 	text := "hello from alice's daemon " + randHex(4)
@@ -118,6 +124,43 @@ func TestNetnsDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	ui.waitScreen(20*time.Second, "the attached UI shows bob's reply", func(s string) bool { return strings.Contains(s, reply) })
+
+	// bob answers alice's message and reacts to it: alice's --json stream
+	// and her UI show both.
+	var textID string
+	for _, ln := range tail.stdoutLines() {
+		var ev struct{ Type, Text, ID string }
+		if json.Unmarshal([]byte(ln.Text), &ev) == nil && ev.Type == "message" && ev.Text == text {
+			textID = ev.ID
+		}
+	}
+	answer := "an answer to alice " + randHex(4)
+	if _, err := cli(hosts[1], "send", "--reply-to", textID, roomName, answer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli(hosts[1], "react", roomName, textID, "🎉"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, lab.ctx, 20*time.Second, "alice's tail shows bob's reply and reaction", func() bool {
+		var replied, reacted bool
+		for _, ln := range aliceTail.stdoutLines() {
+			var ev struct {
+				Type, Text, Target, Reaction string
+				ReplyTo                      string `json:"reply_to"`
+				On                           bool
+				PeerID                       string `json:"peer_id"`
+			}
+			if json.Unmarshal([]byte(ln.Text), &ev) != nil {
+				continue
+			}
+			replied = replied || (ev.Type == "message" && ev.Text == answer && ev.ReplyTo == textID)
+			reacted = reacted || (ev.Type == "reaction" && ev.Target == textID && ev.Reaction == "🎉" && ev.On && ev.PeerID == peerIDs[1])
+		}
+		return replied && reacted
+	})
+	ui.waitScreen(20*time.Second, "the attached UI shows the reply's quote and the reaction", func(s string) bool {
+		return strings.Contains(s, "↪ alice: "+text[:20]) && strings.Contains(s, answer) && strings.Contains(s, "🎉 1")
+	})
 	typed := "typed in the attached UI " + randHex(4)
 	ui.keys(typed)
 	ui.key("Enter")
@@ -131,6 +174,12 @@ func TestNetnsDaemon(t *testing.T) {
 		t.Errorf("alice's daemon left the room when the UI detached: %q, %v", out, err)
 	}
 
+	if err := aliceTail.signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := aliceTail.waitExit(10 * time.Second); code != 0 {
+		t.Errorf("alice's tail exited %d after SIGINT", code)
+	}
 	if err := tail.signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}

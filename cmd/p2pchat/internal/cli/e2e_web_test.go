@@ -512,6 +512,83 @@ func TestNetnsWeb(t *testing.T) {
 			regexp.MustCompile(`"action":true[^}]*"text":"waves"|"text":"waves"[^}]*"action":true`).MatchString(out) && strings.Contains(out, `"text":"/slash"`)
 	})
 
+	// Replies, reactions, edits and deletes (issue 17). bob answers
+	// alice's message and reacts to it: the page shows both.
+	idOf := func(out, text string) string {
+		for _, ln := range strings.Split(out, "\n") {
+			var m struct{ ID, Text string }
+			if json.Unmarshal([]byte(ln), &m) == nil && m.Text == text {
+				return m.ID
+			}
+		}
+		t.Fatalf("no message %q in %s", text, out)
+		return ""
+	}
+	out, err = cli(bob, "history", roomName, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mineID := idOf(out, mine)
+	answer := "bob answers " + randHex(3)
+	out, err = cli(bob, "send", "--json", "--reply-to", mineID, roomName, answer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answerID := idOf(out, answer)
+	if _, err := cli(bob, "react", roomName, mineID, "🎉"); err != nil {
+		t.Fatal(err)
+	}
+	byID := func(id string) string { return `document.querySelector('#messages li.msg[data-id="` + id + `"]')` }
+	waitJS("bob's reply quotes alice's message", `(li => li && li.querySelector('.quote')?.textContent === `+jsString("↪ alice: "+mine)+`)(`+byID(answerID)+`)`)
+	waitJS("bob's reaction", `(li => li && li.querySelector('.reactions button')?.textContent === '🎉 1')(`+byID(mineID)+`)`)
+	// alice adds hers by clicking it; bob's node counts two.
+	run("react by clicking the reaction", chromedp.Click(chromedp.CSS(`#messages li.msg[data-id="`+mineID+`"] .reactions button`)))
+	waitJS("two reactions, ours pressed", `(b => b && b.textContent === '🎉 2' && b.getAttribute('aria-pressed') === 'true')(`+byID(mineID)+`?.querySelector('.reactions button'))`)
+	reactors := regexp.MustCompile(`"reactions":\{"🎉":\["12D3[^"]+","12D3[^"]+"\]\}`)
+	waitFor(t, lab.ctx, 20*time.Second, "bob's node has both reactions", func() bool {
+		out, err := cli(bob, "history", roomName, "--json")
+		return err == nil && reactors.MatchString(out)
+	})
+	// Reply from the page, edit it, delete it.
+	clickAction := func(id, label string) {
+		t.Helper()
+		var ok bool
+		eval(`(li => { const b = li && [...li.querySelectorAll('.actions button')].find(b => b.textContent === `+jsString(label)+`); if (b) b.click(); return !!b; })(`+byID(id)+`)`, &ok)
+		if !ok {
+			t.Fatalf("no %s button on message %s", label, id)
+		}
+	}
+	clickAction(answerID, "Reply")
+	waitJS("replying shown", `!document.getElementById('composing').hidden && document.getElementById('composing-text').textContent.startsWith('Replying to <b>bob</b>#')`)
+	ours := "alice answers back " + randHex(3)
+	run("type the reply", chromedp.SendKeys(chromedp.ID("input"), ours), enter)
+	var oursID string
+	waitFor(t, lab.ctx, 20*time.Second, "bob has alice's reply", func() bool {
+		out, err := cli(bob, "history", roomName, "--json")
+		if err != nil || !strings.Contains(out, `"reply_to":"`+answerID+`"`) || !strings.Contains(out, ours) {
+			return false
+		}
+		oursID = idOf(out, ours)
+		return true
+	})
+	waitJS("our reply shown with its quote", `(li => li && li.querySelector('.quote')?.textContent.startsWith('↪ <b>bob</b>: bob answers'))(`+byID(oursID)+`)`)
+	clickAction(oursID, "Edit")
+	waitJS("editing shown", `!document.getElementById('composing').hidden && document.getElementById('input').value === `+jsString(ours))
+	fixed := "alice answers, fixed " + randHex(3)
+	run("type the new text", chromedp.SetValue(chromedp.ID("input"), fixed), enter)
+	waitFor(t, lab.ctx, 20*time.Second, "bob has the edit", func() bool {
+		out, err := cli(bob, "history", roomName, "--json")
+		return err == nil && regexp.MustCompile(`"edited":true[^}]*"id":"`+oursID+`"[^}]*"text":"`+regexp.QuoteMeta(fixed)+`"`).MatchString(out)
+	})
+	waitJS("the edit shown", `(li => li && li.querySelector('.text').textContent === `+jsString(fixed)+` && li.querySelector('.msg-head').textContent.includes('edited'))(`+byID(oursID)+`)`)
+	eval(`(() => { window.confirm = () => true; return true; })()`, new(bool))
+	clickAction(oursID, "Delete")
+	waitJS("the delete shown", `(li => li && li.querySelector('.text.deleted')?.textContent === 'message deleted')(`+byID(oursID)+`)`)
+	waitFor(t, lab.ctx, 20*time.Second, "bob's node deleted it", func() bool {
+		out, err := cli(bob, "history", roomName, "--json")
+		return err == nil && strings.Contains(out, `"deleted":true`) && !strings.Contains(out, fixed) && !strings.Contains(out, ours)
+	})
+
 	// Your own fingerprint, to read to others.
 	run("own fingerprint", chromedp.Click(chromedp.ID("me-fp-button")), chromedp.WaitVisible(chromedp.ID("verify-dialog")))
 	var ownFP string

@@ -17,7 +17,12 @@ const state = {
   current: '',
   lastEvent: null, // event_id of the last event handled
   peers: new Map(), // peer_id → {verified, mismatch, changed}
+  composing: null, // {kind: 'reply' | 'edit', room, id, label}: what Enter sends
 };
+
+// The reactions offered by a message's React button (any other can be
+// typed: /react is not needed, the last button asks).
+const palette = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
 
 // el makes an element with a class and children (strings become text).
 function el(tag, cls, ...children) {
@@ -320,10 +325,129 @@ function messageItem(m) {
     if (m.state === 'pending') st.title = 'no member was reachable: it is sent when one is';
     head.append(' ', st);
   }
-  const body = el('div', 'text' + (m.action ? ' action' : ''), m.action ? '* ' + m.nick + ' ' + m.text : m.text);
+  if (m.edited) {
+    const ed = el('span', 'badge late', 'edited');
+    ed.title = 'its author edited it';
+    head.append(' ', ed);
+  }
+  const body = m.deleted
+    ? el('div', 'text deleted', 'message deleted')
+    : el('div', 'text' + (m.action ? ' action' : ''), m.action ? '* ' + m.nick + ' ' + m.text : m.text);
   if (mentions(m)) li.classList.add('mention');
+  if (m.reply_to) li.append(el('div', 'quote', '↪ ' + quoteOf(m)));
   li.append(head, body);
+  if (!m.deleted) {
+    const rs = reactionsOf(m);
+    if (rs) li.append(rs);
+    li.append(actionsOf(m));
+  }
   return li;
+}
+
+// quoteOf says what the reply m answers, as it is now.
+function quoteOf(m) {
+  if (m.reply_deleted) return m.reply_nick + '’s deleted message';
+  if (!m.reply_nick) return 'a message not received yet';
+  const first = (m.reply_text || '').split('\n')[0];
+  return m.reply_nick + ': ' + first;
+}
+
+// reactionsOf is the row of m's reactions, most given first: each a
+// button that adds our reaction or takes it back.
+function reactionsOf(m) {
+  const rs = Object.entries(m.reactions || {});
+  if (!rs.length) return null;
+  rs.sort((a, b) => (b[1].length - a[1].length) || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const row = el('div', 'reactions');
+  const me = state.self ? state.self.peer_id : '';
+  for (const [r, who] of rs) {
+    const b = el('button', '', r + ' ' + who.length);
+    b.type = 'button';
+    b.setAttribute('aria-pressed', String(who.includes(me)));
+    b.setAttribute('aria-label', r + ': ' + who.length + (who.includes(me) ? ', yours included' : ''));
+    b.addEventListener('click', () => react(m, r).catch((err) => showAlert(err.message)));
+    row.append(b);
+  }
+  return row;
+}
+
+// actionsOf is the row of what can be done to m: reply and react; edit
+// and delete for our own.
+function actionsOf(m) {
+  const row = el('div', 'actions');
+  const button = (label, fn) => {
+    const b = el('button', '', label);
+    b.type = 'button';
+    b.addEventListener('click', fn);
+    row.append(b);
+    return b;
+  };
+  button('Reply', () => compose({ kind: 'reply', room: m.room, id: m.id, label: 'Replying to ' + shortName(m) + ': ' + m.text.split('\n')[0] }));
+  const reactButton = button('React', () => {
+    reactButton.replaceWith(paletteOf(m));
+  });
+  if (m.self) {
+    button('Edit', () => {
+      compose({ kind: 'edit', room: m.room, id: m.id, label: 'Editing your message' });
+      $('input').value = m.text;
+      autosize();
+    });
+    button('Delete', () => {
+      if (confirm('Delete this message? Members’ p2pchat removes its text; a modified one can keep it.')) {
+        api('DELETE', '/v1/rooms/' + enc(m.room) + '/messages/' + enc(m.id)).then(addMessage).catch((err) => showAlert(err.message));
+      }
+    });
+  }
+  return row;
+}
+
+function paletteOf(m) {
+  const row = el('span', 'palette');
+  for (const r of [...palette, '…']) {
+    const b = el('button', '', r);
+    b.type = 'button';
+    b.setAttribute('aria-label', r === '…' ? 'another reaction' : 'react ' + r);
+    b.addEventListener('click', () => {
+      const chosen = r === '…' ? (prompt('Reaction (an emoji or a word, no spaces)') || '').trim() : r;
+      if (chosen) react(m, chosen).catch((err) => showAlert(err.message));
+    });
+    row.append(b);
+  }
+  return row;
+}
+
+async function react(m, reaction) {
+  addMessage(await api('POST', '/v1/rooms/' + enc(m.room) + '/messages/' + enc(m.id) + '/reactions', { reaction }));
+}
+
+// compose makes Enter send a reply to, or an edit of, a message (c), or
+// a plain message again (null).
+function compose(c) {
+  state.composing = c;
+  $('composing').hidden = !c;
+  $('composing-text').textContent = c ? c.label : '';
+  if (c) $('input').focus();
+}
+
+// changed applies a reaction, edit or delete event: the message named as
+// it is now, and the quotes of the replies to it.
+function changed(ev) {
+  const r = state.rooms.get(ev.room);
+  if (!r || !ev.message) return;
+  const m = r.msgs.get(ev.target);
+  if (m) {
+    for (const k of ['reactions', 'edited', 'deleted']) delete m[k];
+    Object.assign(m, ev.message, { room: ev.room });
+  }
+  if (ev.type !== 'reaction') {
+    for (const x of r.msgs.values()) {
+      if (x.reply_to === ev.target) {
+        x.reply_text = ev.message.text;
+        x.reply_deleted = !!ev.message.deleted;
+      }
+    }
+  }
+  if (ev.room === state.current) renderMessages();
 }
 
 function systemItem(s) {
@@ -348,7 +472,11 @@ function mentions(m) {
 function addMessage(m) {
   const r = roomView(m.room);
   const isNew = !r.msgs.has(m.id);
-  r.msgs.set(m.id, Object.assign(r.msgs.get(m.id) || {}, m));
+  const old = r.msgs.get(m.id) || {};
+  // What a message no longer has (a reaction taken back) is absent from
+  // the object that says how it is now.
+  for (const k of ['reactions', 'edited', 'deleted']) delete old[k];
+  r.msgs.set(m.id, Object.assign(old, m));
   if (r.msgs.size > maxKept) {
     for (const old of sortedMessages(r).slice(0, r.msgs.size - maxKept)) r.msgs.delete(old.id);
     r.hasOlder = true;
@@ -415,6 +543,11 @@ function handle(ev) {
     }
     case 'message':
       addMessage(ev);
+      break;
+    case 'reaction':
+    case 'edit':
+    case 'delete':
+      changed(ev);
       break;
     case 'state': {
       const r = state.rooms.get(ev.room);
@@ -533,12 +666,20 @@ async function send(text) {
   }
   // Shown at once as "sending…": the node answers only once the room key
   // is held (up to 30 s after a join).
+  const c = state.composing && state.composing.room === name ? state.composing : null;
+  compose(null);
+  if (c && c.kind === 'edit') {
+    addMessage(await api('PATCH', '/v1/rooms/' + enc(name) + '/messages/' + enc(c.id) + '?wait=30s', { text }));
+    return;
+  }
   const r = roomView(name);
   const placeholder = { text, action };
   r.sending.push(placeholder);
   if (name === state.current) renderMessages();
+  const body = { text, action };
+  if (c && c.kind === 'reply' && !action) body.reply_to = c.id;
   try {
-    const m = await api('POST', '/v1/rooms/' + enc(name) + '/messages?wait=30s', { text, action });
+    const m = await api('POST', '/v1/rooms/' + enc(name) + '/messages?wait=30s', body);
     r.sending = r.sending.filter((p) => p !== placeholder);
     addMessage(m);
   } finally {
@@ -676,6 +817,10 @@ function bind() {
     }
   });
   $('input').addEventListener('input', autosize);
+  $('composing-cancel').addEventListener('click', () => {
+    if (state.composing && state.composing.kind === 'edit') { $('input').value = ''; autosize(); }
+    compose(null);
+  });
   $('join-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const name = $('join-room').value.trim();
@@ -764,6 +909,8 @@ function bind() {
       if (name) { e.preventDefault(); selectRoom(name); }
     } else if (e.key === 'Escape' && !$('results').hidden) {
       closeResults();
+    } else if (e.key === 'Escape' && state.composing) {
+      $('composing-cancel').click();
     }
   });
   document.addEventListener('visibilitychange', () => {

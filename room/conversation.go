@@ -111,6 +111,9 @@ func (r *Room) annotated(from peer.ID, b *wire.Body) *Message {
 		}
 	}
 	msg := r.m.stored(ctx, r.name, t)
+	if msg == nil {
+		r.notePending(t)
+	}
 	ev := Event{Room: r.name, Peer: from, Nick: b.Nick, Short: shortOf(from), Target: hex.EncodeToString(t[:]), Message: msg}
 	switch b.Kind {
 	case wire.KindReact:
@@ -183,6 +186,34 @@ func (v view) message(ctx context.Context, room string, id wire.MessageRef) (*Me
 		return nil, nil
 	}
 	return msg, v.fold(ctx, room, []*Message{msg})
+}
+
+// maxPending bounds the ids of messages not held that an annotation named.
+const maxPending = 4096
+
+// notePending remembers that an annotation named t before t came, so that
+// t is shown with it when it comes (see foldNew).
+func (r *Room) notePending(t wire.MessageRef) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.pending) >= maxPending {
+		clear(r.pending) // they are applied in History all the same
+	}
+	r.pending[hex.EncodeToString(t[:])] = true
+}
+
+// foldNew folds a message just stored, shown live: only a reply (its
+// quote) and a message that an earlier annotation named need the store;
+// the rest cannot have anything to apply, and a live message costs no
+// query.
+func (r *Room) foldNew(msg *Message) {
+	r.mu.Lock()
+	named := r.pending[msg.ID]
+	delete(r.pending, msg.ID)
+	r.mu.Unlock()
+	if named || msg.ReplyTo != "" {
+		r.m.fold(context.Background(), r.name, []*Message{msg})
+	}
 }
 
 // maxQuote bounds the runes of a reply's quoted text.

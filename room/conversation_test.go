@@ -5,6 +5,9 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pchat/p2pchat/room"
 )
@@ -179,6 +182,42 @@ func TestUnknownKindIgnored(t *testing.T) {
 		}
 		if got := ranges[string(b.id.PublicKey())]; len(got) != 1 || got[0].Lo != 1 || got[0].Hi != 2 {
 			t.Errorf("alice holds bob's numbers %v, want 1-2", got)
+		}
+	})
+}
+
+// TestReactionBeforeItsMessage: carol gets bob's reaction and reply to
+// alice's message before the message itself (alice's link to her is
+// slow): the reaction event says the message is not held, the reply says
+// it answers a message not received yet, and the message, when it comes,
+// is shown with the reaction.
+func TestReactionBeforeItsMessage(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		ctx := context.Background()
+		a, b, c := newHomeTrio(t, t.TempDir(), 0)
+		c.mem.SetLinkDelay(a.id.PeerID(), c.id.PeerID(), 5*time.Second)
+		q, err := a.m.Send(ctx, "lobby", "lunch today?")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.waitMessage("lobby", "lunch today?")
+		if _, err := b.m.React(ctx, "lobby", q.ID, "👍"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.m.Reply(ctx, "lobby", q.ID, "yes"); err != nil {
+			t.Fatal(err)
+		}
+		ev := c.waitEvent("bob's reaction", func(ev room.Event) bool { return ev.Type == room.EventReaction && ev.Target == q.ID })
+		if ev.Message != nil {
+			t.Fatalf("carol holds alice's message already: %+v", ev.Message)
+		}
+		if r := c.waitMessage("lobby", "yes"); r.ReplyTo != q.ID || r.ReplyNick != "" {
+			t.Errorf("carol's reply before its message: %+v", r)
+		}
+		got := c.waitMessage("lobby", "lunch today?")
+		if !slices.Equal(got.Reactions["👍"], []peer.ID{b.id.PeerID()}) {
+			t.Errorf("alice's message came without bob's reaction: %+v", got.Reactions)
 		}
 	})
 }

@@ -144,7 +144,7 @@ func (r *Room) sendMessage(ctx context.Context, b *wire.Body) (*Message, error) 
 	if annotates(b.Kind) {
 		return r.annotated(r.m.net.ID(), b), nil
 	}
-	r.m.fold(ctx, r.name, []*Message{msg})
+	r.foldNew(msg)
 	r.m.emit(Event{Type: EventMessage, Room: r.name, Message: msg})
 	return msg, nil
 }
@@ -249,7 +249,7 @@ func (r *Room) deliver(from peer.ID, b *wire.Body, synced bool) {
 	r.mu.Unlock()
 	msg := r.message(from, b, from == r.m.net.ID())
 	msg.Late, msg.Synced = late, synced
-	r.m.fold(context.Background(), r.name, []*Message{msg})
+	r.foldNew(msg)
 	r.m.emit(Event{Type: EventMessage, Room: r.name, Message: msg})
 }
 

@@ -84,6 +84,7 @@ type Room struct {
 	sent       []sentBody              // our recent messages, re-sent under a later epoch (see resend)
 	met        map[peer.ID]time.Time   // topic peers outside our rosters we tried to merge with, and when (see meet)
 	seenIDs    map[[16]byte]time.Time
+	pending    map[string]bool             // ids of messages not held that an annotation named (see foldNew)
 	seq        uint64                      // our last message's sequence number in this room
 	own        ownSeq                      // reservations of seq and the first send's wait (seq.go)
 	clock      uint64                      // the room's Lamport clock
@@ -156,6 +157,7 @@ func newRoom(m *Manager, name string, kind Kind, secret [32]byte) (*Room, error)
 		blockedCh: make(chan struct{}),
 		met:       map[peer.ID]time.Time{},
 		seenIDs:   map[[16]byte]time.Time{},
+		pending:   map[string]bool{},
 		acks:      map[peer.ID][]wire.SeqRange{},
 		syncQueue: map[peer.ID]bool{},
 		syncWake:  make(chan struct{}, 1),

@@ -26,6 +26,7 @@ const (
 	EventReaction     EventType = "reaction"      // a member reacted to a message, or took its reaction back
 	EventEdit         EventType = "edit"          // an author edited its message
 	EventDelete       EventType = "delete"        // an author deleted its message
+	EventAway         EventType = "away"          // a member went away (Text says why) or came back (Text "")
 )
 
 // Event is one thing that happened in a room.
@@ -44,6 +45,7 @@ type Event struct {
 	Message     *Message // for EventReaction, EventEdit and EventDelete: the message named, as it is now (nil if not held yet)
 	Target      string   // for EventReaction, EventEdit and EventDelete: the id of the message named
 	Reaction    string   // for EventReaction
+	Text        string   // for EventAway: the away text, "" when back
 	On          bool     // for EventReaction: Peer's reaction is now on Target (false: taken back)
 	Err         error    // for EventError
 }

@@ -26,6 +26,7 @@ var (
 	ErrWrongPassphrase = errors.New("wrong passphrase")
 	ErrTooLong         = wire.ErrTooLong
 	ErrNick            = wire.ErrNick
+	ErrAway            = wire.ErrStatus
 )
 
 // MaxText is the longest message text in bytes.
@@ -86,6 +87,7 @@ type Manager struct {
 	log    *slog.Logger
 	timing Timing
 	nick   atomic.Value // string
+	away   atomic.Value // string: "" available, else away with this text (SetAway)
 
 	mu      sync.Mutex
 	rooms   map[string]*Room // by normalised name
@@ -153,6 +155,25 @@ func (m *Manager) SetNick(ctx context.Context, nick string) error {
 	}
 	m.nick.Store(nick)
 	m.saveNick(ctx, nick)
+	for _, r := range m.roomList() {
+		r.announceSoon()
+	}
+	return nil
+}
+
+// Away returns this node's away text: "" while available.
+func (m *Manager) Away() string {
+	s, _ := m.away.Load().(string)
+	return s
+}
+
+// SetAway marks this node away in every room, with text as members see it
+// ("" marks it available again), and tells the members at once.
+func (m *Manager) SetAway(ctx context.Context, text string) error {
+	if !wire.ValidStatus(text) {
+		return fmt.Errorf("away text %q: %w", text, ErrAway)
+	}
+	m.away.Store(text)
 	for _, r := range m.roomList() {
 		r.announceSoon()
 	}

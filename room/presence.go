@@ -251,7 +251,7 @@ func (r *Room) announceLocked() {
 func (r *Room) present(kind wire.Kind) {
 	ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
 	defer cancel()
-	if _, err := r.publish(ctx, kind, ""); err != nil && r.ctx.Err() == nil {
+	if _, err := r.publish(ctx, kind, r.m.Away()); err != nil && r.ctx.Err() == nil {
 		r.m.log.Debug("presence not sent", "room", r.name, "err", err)
 	}
 }
@@ -327,4 +327,19 @@ func (r *Room) meet(p peer.ID) {
 			// rejoinEvery): try again when it allows the next.
 		}
 	})
+}
+
+// noteAway records the away text a member's presence carries and reports
+// a change.
+func (r *Room) noteAway(p peer.ID, text string) {
+	r.mu.Lock()
+	mb := r.members[p]
+	if mb == nil || mb.away == text {
+		r.mu.Unlock()
+		return
+	}
+	mb.away = text
+	ev := Event{Type: EventAway, Room: r.name, Peer: p, Nick: mb.nick, Short: mb.short, Text: text}
+	r.mu.Unlock()
+	r.m.emit(ev)
 }

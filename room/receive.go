@@ -273,8 +273,10 @@ func (r *Room) handle(rcv *received) {
 	r.noteSkew(rcv.from, b.Nick, fp.Short(), b.Time)
 	switch b.Kind {
 	case wire.KindHello:
+		r.noteAway(rcv.from, b.Text)
 		r.announceSoon()
 	case wire.KindHere:
+		r.noteAway(rcv.from, b.Text)
 	default:
 		r.deliver(rcv.from, b, false)
 	}

@@ -130,6 +130,7 @@ type member struct {
 	nick     string
 	short    string
 	lastSeen time.Time
+	away     string // its away text, "" while available
 }
 
 // received is a verified envelope, handed from the validator to the
@@ -206,8 +207,10 @@ type Member struct {
 	Peer        peer.ID
 	Nick        string
 	Fingerprint identity.Fingerprint
-	Verified    bool // the user confirmed this fingerprint (see Manager.Verify)
-	Mismatch    bool // the user's last check of it found another key's (see Manager.Mismatch)
+	Verified    bool      // the user confirmed this fingerprint (see Manager.Verify)
+	Mismatch    bool      // the user's last check of it found another key's (see Manager.Mismatch)
+	Away        string    // its away text ("" while available), as its last presence said
+	LastSeen    time.Time // when this node last heard from it
 }
 
 // Members returns the peers that proved they can read the room, sorted by
@@ -217,7 +220,7 @@ func (r *Room) Members() []Member {
 	out := make([]Member, 0, len(r.members))
 	for p, mb := range r.members {
 		fp, _ := identity.PeerFingerprint(p)
-		out = append(out, Member{Peer: p, Nick: mb.nick, Fingerprint: fp})
+		out = append(out, Member{Peer: p, Nick: mb.nick, Fingerprint: fp, Away: mb.away, LastSeen: mb.lastSeen})
 	}
 	r.mu.Unlock()
 	for i := range out {

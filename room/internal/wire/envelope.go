@@ -31,6 +31,7 @@ const (
 	MaxNick     = 32
 	MaxText     = 16 << 10
 	MaxReaction = 64  // bytes of a reaction (one emoji, or a short word)
+	MaxStatus   = 128 // bytes of a presence body's status ("" available, else away with this text)
 	MaxExt      = 255 // bytes of a body's extension
 	bodyFixedV3 = 1 + 32 + 8 + 8 + 8 + 1 + 2 + ed25519.SignatureSize
 	bodyFixed   = bodyFixedV3 + 1 // v4 adds the extension's length
@@ -58,6 +59,7 @@ var (
 	ErrNick      = fmt.Errorf("nick must be 1 to %d bytes of printable UTF-8 without spaces or '#'", MaxNick)
 	ErrReaction  = fmt.Errorf("a reaction must be 1 to %d bytes of printable UTF-8 without spaces", MaxReaction)
 	ErrRef       = errors.New("a reference must name an earlier message")
+	ErrStatus    = fmt.Errorf("a status must be at most %d bytes of printable UTF-8", MaxStatus)
 )
 
 // Kind says what an envelope body carries.
@@ -205,6 +207,10 @@ func (b *Body) check() error {
 		return fmt.Errorf("text is not UTF-8: %w", ErrMalformed)
 	}
 	switch b.Kind {
+	case KindHello, KindHere, KindBye:
+		if !ValidStatus(b.Text) {
+			return ErrStatus
+		}
 	case KindReact:
 		if !validReaction(b.Text) {
 			return ErrReaction
@@ -229,6 +235,21 @@ func validReaction(s string) bool {
 	for _, r := range s {
 		if r <= 0x20 || r == 0x7f || (r >= 0x80 && r <= 0xa0) || r == 0x2028 || r == 0x2029 || r == 0xfeff ||
 			unicode.Is(unicode.Bidi_Control, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidStatus reports whether s may be a presence body's status: at most
+// MaxStatus bytes of UTF-8 without control characters, line breaks or
+// bidirectional controls.
+func ValidStatus(s string) bool {
+	if len(s) > MaxStatus {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == 0x2028 || r == 0x2029 || unicode.Is(unicode.Bidi_Control, r) {
 			return false
 		}
 	}

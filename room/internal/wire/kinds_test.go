@@ -24,6 +24,7 @@ func TestKinds(t *testing.T) {
 		{Kind: KindDelete, Seq: 9, RefSeq: 8},
 		{Kind: 10, Seq: 2, Text: "from a later version", Ext: []byte{1, 2}},
 		{Kind: 255, Seq: 2},
+		{Kind: KindHere, Text: "in a meeting until 3"},
 	}
 	for _, b := range ok {
 		b.Author, b.Nick = pub, "alice"
@@ -62,6 +63,8 @@ func TestKinds(t *testing.T) {
 		{"delete with text", Body{Kind: KindDelete, Seq: 3, Text: "x", RefSeq: 1}, ErrMalformed},
 		{"known kind with an extension", Body{Kind: KindText, Seq: 1, Ext: []byte{1}}, ErrMalformed},
 		{"long extension", Body{Kind: 20, Seq: 1, Ext: make([]byte, MaxExt+1)}, ErrMalformed},
+		{"long status", Body{Kind: KindHere, Text: strings.Repeat("x", MaxStatus+1)}, ErrStatus},
+		{"status with a newline", Body{Kind: KindHello, Text: "away\nreally"}, ErrStatus},
 	}
 	for _, c := range bad {
 		b := c.b

@@ -32,6 +32,8 @@ type Backend interface {
 	Leave(ctx context.Context, name string) error
 	// SetNick changes this node's nick.
 	SetNick(ctx context.Context, nick string) error
+	// SetAway marks this node away in every room with text ("": back).
+	SetAway(ctx context.Context, text string) error
 	// Send sends text (an action if action is set) to the joined room,
 	// waiting (bounded by ctx) for the room key if need be.
 	Send(ctx context.Context, name, text string, action bool) (*room.Message, error)

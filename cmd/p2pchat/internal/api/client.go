@@ -184,6 +184,11 @@ func (c *Client) SetNick(ctx context.Context, nick string) error {
 	return c.do(ctx, http.MethodPut, "/v1/nick", nil, mustJSON(nickRequest{Nick: nick}), nil)
 }
 
+// SetAway implements [Backend].
+func (c *Client) SetAway(ctx context.Context, text string) error {
+	return c.do(ctx, http.MethodPut, "/v1/away", nil, mustJSON(awayRequest{Text: text}), nil)
+}
+
 // WebLogin asks the daemon for a one-time login URL of its web UI,
 // starting the web UI if it does not run (POST /v1/web).
 func (c *Client) WebLogin(ctx context.Context) (WebLogin, error) {
@@ -349,7 +354,13 @@ func (r roomInfoJSON) info() (RoomInfo, error) {
 		if err != nil {
 			return RoomInfo{}, err
 		}
-		ri.Members = append(ri.Members, room.Member{Peer: p, Nick: m.Nick, Fingerprint: fp, Verified: m.Verified, Mismatch: m.Mismatch})
+		mb := room.Member{Peer: p, Nick: m.Nick, Fingerprint: fp, Verified: m.Verified, Mismatch: m.Mismatch, Away: m.Away}
+		if m.LastSeen != "" {
+			if mb.LastSeen, err = time.Parse(time.RFC3339, m.LastSeen); err != nil {
+				return RoomInfo{}, fmt.Errorf("%w: last_seen %q: %v", ErrBadObject, m.LastSeen, err)
+			}
+		}
+		ri.Members = append(ri.Members, mb)
 	}
 	return ri, nil
 }

@@ -70,6 +70,7 @@ var errorCodes = []errorCode{
 	{"unknown_room", http.StatusNotFound, room.ErrNotJoined},
 	{"bad_room_name", http.StatusBadRequest, room.ErrBadName},
 	{"bad_nick", http.StatusBadRequest, room.ErrNick},
+	{"bad_away", http.StatusBadRequest, room.ErrAway},
 	{"too_long", http.StatusBadRequest, room.ErrTooLong},
 	{"unknown_message", http.StatusNotFound, room.ErrUnknownMessage},
 	{"not_author", http.StatusForbidden, room.ErrNotAuthor},

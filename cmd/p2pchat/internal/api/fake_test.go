@@ -39,6 +39,7 @@ type fake struct {
 	noStore  bool
 	closed   bool
 	seq      uint64
+	away     string
 
 	joinPass    []byte // the passphrase slice Join was given (not a copy)
 	joinPassStr string // what it held then
@@ -222,6 +223,16 @@ func (f *fake) SetNick(_ context.Context, nick string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.self.Nick = nick
+	return nil
+}
+
+func (f *fake) SetAway(_ context.Context, text string) error {
+	if strings.ContainsAny(text, "\n\x00") || len(text) > 128 {
+		return fmt.Errorf("away text %q: %w", text, room.ErrAway)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.away = text
 	return nil
 }
 

@@ -95,7 +95,7 @@ func (s *Server) getMembers(_ http.ResponseWriter, r *http.Request) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	return whoJSON{Type: "who", Room: ri.Name, Members: membersJSON(ri.Members)}, nil
+	return whoJSON{Type: "who", Room: ri.Name, Members: MembersJSON(ri.Members)}, nil
 }
 
 func (s *Server) getStored(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -308,6 +308,17 @@ func (s *Server) putNick(w http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, err
 	}
 	return nickJSON{Type: "nick", Nick: req.Nick}, nil
+}
+
+func (s *Server) putAway(w http.ResponseWriter, r *http.Request) (any, error) {
+	var req awayRequest
+	if err := readBody(w, r, &req); err != nil {
+		return nil, err
+	}
+	if err := s.backend.SetAway(r.Context(), req.Text); err != nil {
+		return nil, err
+	}
+	return awayJSON{Type: "away", Text: req.Text}, nil
 }
 
 func (s *Server) postWeb(w http.ResponseWriter, r *http.Request) (any, error) {

@@ -48,6 +48,8 @@ func (e Event) JSON() map[string]any {
 	case room.EventState:
 		m := ev.Message
 		obj["id"], obj["seq"], obj["state"], obj["seen_by"] = m.ID, m.Seq, string(m.State), m.SeenBy
+	case room.EventAway:
+		obj["peer_id"], obj["nick"], obj["fp"], obj["text"] = ev.Peer.String(), ev.Nick, ev.Short, ev.Text
 	case room.EventReaction, room.EventEdit, room.EventDelete:
 		obj["peer_id"], obj["nick"], obj["fp"], obj["target"] = ev.Peer.String(), ev.Nick, ev.Short, ev.Target
 		if ev.Type == room.EventReaction {
@@ -236,6 +238,8 @@ func DecodeEvent(b []byte) (Event, error) {
 		}
 	case room.EventState:
 		e.Message = &room.Message{ID: w.ID, Seq: w.Seq, State: w.State, SeenBy: w.SeenBy, Self: true}
+	case room.EventAway:
+		e.Nick, e.Short, e.Text = w.Nick, w.FP, w.Text
 	case room.EventReaction, room.EventEdit, room.EventDelete:
 		e.Nick, e.Short, e.Target, e.Reaction, e.On = w.Nick, w.FP, w.Target, w.Reaction, w.On
 		if len(w.Message) > 0 && string(w.Message) != "null" {

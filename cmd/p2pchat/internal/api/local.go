@@ -111,6 +111,9 @@ func (l *Local) Join(ctx context.Context, name string, passphrase []byte) (RoomI
 // Leave implements [Backend].
 func (l *Local) Leave(ctx context.Context, name string) error { return l.M.Leave(ctx, name) }
 
+// SetAway implements [Backend].
+func (l *Local) SetAway(ctx context.Context, text string) error { return l.M.SetAway(ctx, text) }
+
 // SetNick implements [Backend].
 func (l *Local) SetNick(ctx context.Context, nick string) error { return l.M.SetNick(ctx, nick) }
 

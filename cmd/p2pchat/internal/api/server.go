@@ -258,6 +258,7 @@ func (s *Server) routes() {
 	s.route("GET /v1/peers/{peer}", noQuery(s.getPeer))
 	s.route("POST /v1/verify", noQuery(s.postVerify))
 	s.route("PUT /v1/nick", noQuery(s.putNick))
+	s.route("PUT /v1/away", noQuery(s.putAway))
 	s.route("POST /v1/web", noQuery(s.postWeb))
 	s.mux.HandleFunc("GET /v1/events", s.getEvents)
 }

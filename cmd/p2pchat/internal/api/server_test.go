@@ -120,7 +120,7 @@ func checkLobby(t *testing.T, w world, obj map[string]any) {
 	for _, m := range ms {
 		hasKeys(t, "member", m, memberKeys...)
 	}
-	want(t, "member_list[0]", ms[0], map[string]any{"peer_id": w.bob.id.String(), "nick": "bob", "fp": w.bob.fp.Short(), "fingerprint": w.bob.fp.String(), "verified": false, "mismatch": true})
+	want(t, "member_list[0]", ms[0], map[string]any{"peer_id": w.bob.id.String(), "nick": "bob", "fp": w.bob.fp.Short(), "fingerprint": w.bob.fp.String(), "verified": false, "mismatch": true, "away": ""})
 	want(t, "member_list[1].verified", ms[1]["verified"], true)
 }
 
@@ -199,7 +199,7 @@ func TestEndpoints(t *testing.T) {
 			if len(ms) != 2 {
 				t.Fatalf("%d members, want 2", len(ms))
 			}
-			want(t, "members[1]", ms[1], map[string]any{"peer_id": w.carol.id.String(), "nick": "carol", "fp": w.carol.fp.Short(), "fingerprint": w.carol.fp.String(), "verified": true, "mismatch": false})
+			want(t, "members[1]", ms[1], map[string]any{"peer_id": w.carol.id.String(), "nick": "carol", "fp": w.carol.fp.Short(), "fingerprint": w.carol.fp.String(), "verified": true, "mismatch": false, "away": ""})
 		}},
 		{"stored kind", "GET", "/v1/rooms/OLD/stored", "", func(t *testing.T, _ *fake, obj map[string]any) {
 			want(t, "stored", obj, map[string]any{"room": "old", "kind": "passphrase"})
@@ -225,6 +225,12 @@ func TestEndpoints(t *testing.T) {
 			want(t, "text", obj["text"], "x")
 			if _, ok := obj["action"]; ok {
 				t.Error("action present for a plain message")
+			}
+		}},
+		{"away", "PUT", "/v1/away", `{"text":"in a meeting"}`, func(t *testing.T, f *fake, obj map[string]any) {
+			want(t, "away", obj, map[string]any{"type": "away", "text": "in a meeting"})
+			if f.away != "in a meeting" {
+				t.Errorf("fake away %q", f.away)
 			}
 		}},
 		{"reply", "POST", "/v1/rooms/lobby/messages", `{"text":"yes","reply_to":"00000000000000000000000000000001"}`, func(t *testing.T, _ *fake, obj map[string]any) {
@@ -359,6 +365,8 @@ func TestErrors(t *testing.T) {
 		{"number for passphrase", "POST", "/v1/rooms", `{"room":"x","passphrase":5}`, nil, 400, "bad_request"},
 		{"string for bool", "POST", "/v1/rooms/lobby/messages", `{"text":"hi","action":"yes"}`, nil, 400, "bad_request"},
 		{"empty text", "POST", "/v1/rooms/lobby/messages", `{"text":""}`, nil, 400, "bad_request"},
+		{"away with a newline", "PUT", "/v1/away", `{"text":"a\nb"}`, nil, 400, "bad_away"},
+		{"away without text", "PUT", "/v1/away", `{}`, nil, 400, "bad_request"},
 		{"reply as an action", "POST", "/v1/rooms/lobby/messages", `{"text":"x","action":true,"reply_to":"00000000000000000000000000000001"}`, nil, 400, "bad_request"},
 		{"reply to an unknown message", "POST", "/v1/rooms/lobby/messages", `{"text":"x","reply_to":"ff"}`, nil, 404, "unknown_message"},
 		{"reaction to an unknown message", "POST", "/v1/rooms/lobby/messages/00000000000000000000000000000009/reactions", `{"reaction":"x"}`, nil, 404, "unknown_message"},

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"time"
+
 	"github.com/p2pchat/p2pchat/room"
 )
 
@@ -51,6 +53,8 @@ type (
 		Fingerprint string `json:"fingerprint"`
 		Verified    bool   `json:"verified"`
 		Mismatch    bool   `json:"mismatch"`
+		Away        string `json:"away"`                // its away text, "" while available
+		LastSeen    string `json:"last_seen,omitempty"` // RFC 3339, UTC: when this node last heard from it
 	}
 	whoJSON struct {
 		Type    string       `json:"type"`
@@ -90,6 +94,10 @@ type (
 		Type string `json:"type"`
 		Nick string `json:"nick"`
 	}
+	awayJSON struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
 	historyJSON struct {
 		Room     string           `json:"room"`
 		Messages []map[string]any `json:"messages"`
@@ -122,6 +130,9 @@ type (
 		PeerID      string `json:"peer_id" api:"required"`
 		Fingerprint string `json:"fingerprint" api:"required"`
 	}
+	awayRequest struct {
+		Text string `json:"text" api:"required"`
+	}
 	nickRequest struct {
 		Nick string `json:"nick" api:"required"`
 	}
@@ -146,14 +157,19 @@ func roomStatusJSON(rs room.RoomStatus) RoomJSON {
 }
 
 func roomInfoToJSON(ri RoomInfo) roomInfoJSON {
-	return roomInfoJSON{RoomJSON: roomStatusJSON(ri.RoomStatus), MemberList: membersJSON(ri.Members)}
+	return roomInfoJSON{RoomJSON: roomStatusJSON(ri.RoomStatus), MemberList: MembersJSON(ri.Members)}
 }
 
-func membersJSON(ms []room.Member) []MemberJSON {
+// MembersJSON is the member objects of ms, as who and member_list have them.
+func MembersJSON(ms []room.Member) []MemberJSON {
 	out := make([]MemberJSON, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, MemberJSON{PeerID: m.Peer.String(), Nick: m.Nick, FP: m.Fingerprint.Short(),
-			Fingerprint: m.Fingerprint.String(), Verified: m.Verified, Mismatch: m.Mismatch})
+		mj := MemberJSON{PeerID: m.Peer.String(), Nick: m.Nick, FP: m.Fingerprint.Short(),
+			Fingerprint: m.Fingerprint.String(), Verified: m.Verified, Mismatch: m.Mismatch, Away: m.Away}
+		if !m.LastSeen.IsZero() {
+			mj.LastSeen = m.LastSeen.UTC().Format(time.RFC3339)
+		}
+		out = append(out, mj)
 	}
 	return out
 }

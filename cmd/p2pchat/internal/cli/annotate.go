@@ -32,6 +32,23 @@ func (s *commands) annotate(ctx context.Context, c slash.Call) {
 	}
 }
 
+// away runs /away [TEXT] and /back.
+func (s *commands) away(ctx context.Context, c slash.Call) {
+	text := ""
+	if c.Name == "away" {
+		text = c.Text
+	}
+	if err := s.b.SetAway(ctx, text); err != nil {
+		s.out.errorf("/%s: %v", c.Name, err)
+		return
+	}
+	line := "you are back"
+	if text != "" {
+		line = "you are away: " + clean(text)
+	}
+	s.out.info("away", map[string]any{"text": text}, "* "+line)
+}
+
 // nthBack returns the nth latest stored message of the current room not
 // deleted (only ours if own).
 func (s *commands) nthBack(ctx context.Context, n int, own bool) (*room.Message, error) {

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -37,6 +38,7 @@ type options struct {
 	plain     bool
 	json      bool
 	notify    bool
+	awayAfter time.Duration
 	logLevel  string
 	logFormat string
 	args      []string
@@ -167,6 +169,7 @@ func newRootCmd(o *options, stdin io.Reader, stdout, stderr io.Writer) *cobra.Co
 	f.StringVar(&o.passFile, "passphrase-file", "", "join the ROOMs as passphrase rooms, with the passphrase in `FILE` (default $P2PCHAT_PASSPHRASE)")
 	f.BoolVar(&o.plain, "plain", false, "line mode with one human-readable line per event")
 	f.BoolVar(&o.notify, "notify", false, "in the full-screen UI, show a desktop notification when someone mentions your nick")
+	f.DurationVar(&o.awayAfter, "away-after", 10*time.Minute, "in the full-screen UI, tell the members you are away after `D` without a key press (0: never)")
 
 	root.AddCommand(
 		newIDCmd(o, stdout),

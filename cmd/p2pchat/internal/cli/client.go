@@ -79,6 +79,7 @@ func clientCmds(o *options, stdin io.Reader, stdout, stderr io.Writer) []*cobra.
 		newReactCmd(o, stdout),
 		newEditCmd(o, stdin, stdout),
 		newDeleteCmd(o, stdout),
+		newAwayCmd(o, stdout),
 		newTailCmd(o, stdout),
 		newPeersCmd(o, stdout),
 		newVerifyCmd(o, stdout),

@@ -167,3 +167,38 @@ func annotateRun(o *options, wait *time.Duration, of func(a []string) room.Annot
 		return printSent(o, out, a[0], m)
 	}
 }
+
+// newAwayCmd is p2pchat away: mark the daemon's node away, or back.
+func newAwayCmd(o *options, stdout io.Writer) *cobra.Command {
+	var back bool
+	var text string
+	cmd := newClientCmd(o, stdout, clientCmd{use: "away [TEXT ...] | away --back",
+		short: "tell the members of every room you are away (TEXT, default away), or back",
+		long: `Mark the daemon's node away in every room, with TEXT (the arguments joined
+by spaces; default "away"; at most 128 bytes): members see
+"alice#gms2w is away: TEXT" and /who says so until you are back. --back
+marks it available again. With --json it prints the away object.`,
+		args: args(0, -1, "[TEXT ...] | --back"),
+		check: func(_ *cobra.Command, a []string) error {
+			text = strings.Join(a, " ")
+			switch {
+			case back && text != "":
+				return usageError{errors.New("--back takes no TEXT")}
+			case back:
+			case text == "":
+				text = "away"
+			}
+			return nil
+		},
+		run: func(ctx context.Context, c *api.Client, _ []string, out *printer) error {
+			if err := c.SetAway(ctx, text); err != nil {
+				return err
+			}
+			if o.json {
+				return writeJSON(out.w, map[string]any{"type": "away", "text": text})
+			}
+			return nil
+		}})
+	cmd.Flags().BoolVar(&back, "back", false, "mark the node available again")
+	return cmd
+}

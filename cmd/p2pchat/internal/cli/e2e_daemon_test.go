@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -159,8 +160,22 @@ func TestNetnsDaemon(t *testing.T) {
 		return replied && reacted
 	})
 	ui.waitScreen(20*time.Second, "the attached UI shows the reply's quote and the reaction", func(s string) bool {
-		return strings.Contains(s, "↪ alice: "+text[:20]) && strings.Contains(s, answer) && strings.Contains(s, "🎉 1")
+		return strings.Contains(s, "↪ reply to alice: "+text[:20]) && strings.Contains(s, answer) && strings.Contains(s, "🎉 1")
 	})
+	// bob steps away: alice's stream and her members column say so.
+	if _, err := cli(hosts[1], "away", "lunch, back at 2"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, lab.ctx, 20*time.Second, "alice's tail shows bob away", func() bool {
+		for _, ln := range aliceTail.stdoutLines() {
+			var ev struct{ Type, Text string }
+			if json.Unmarshal([]byte(ln.Text), &ev) == nil && ev.Type == "away" && ev.Text == "lunch, back at 2" {
+				return true
+			}
+		}
+		return false
+	})
+	ui.waitScreen(20*time.Second, "the attached UI marks bob away", func(s string) bool { return regexp.MustCompile(`bob#[a-z2-7]{5} ·away`).MatchString(s) })
 	typed := "typed in the attached UI " + randHex(4)
 	ui.keys(typed)
 	ui.key("Enter")

@@ -230,6 +230,8 @@ func (s *commands) handle(ctx context.Context, line string) bool {
 		s.send(ctx, c.Text, true)
 	case "reply", "react", "edit", "delete":
 		s.annotate(ctx, c)
+	case "away", "back":
+		s.away(ctx, c)
 	case "who":
 		s.who(ctx)
 	case "verify":
@@ -414,11 +416,17 @@ func (s *commands) who(ctx context.Context) {
 	}
 	ms := r.Members
 	lines := []string{fmt.Sprintf("[%s] %d other member(s)", r.Name, len(ms))}
-	var list []api.MemberJSON
+	var list []api.MemberJSON // null when empty, as line mode has always printed it
+	if len(ms) > 0 {
+		list = api.MembersJSON(ms)
+	}
 	for _, mb := range ms {
 		mark := trustMark(mb.Verified, mb.Mismatch)
-		lines = append(lines, fmt.Sprintf("  %s#%s%s  %s", clean(mb.Nick), mb.Fingerprint.Short(), mark, mb.Peer))
-		list = append(list, api.MemberJSON{PeerID: mb.Peer.String(), Nick: mb.Nick, FP: mb.Fingerprint.Short(), Fingerprint: mb.Fingerprint.String(), Verified: mb.Verified, Mismatch: mb.Mismatch})
+		away := ""
+		if mb.Away != "" {
+			away = "  (away: " + clean(mb.Away) + ")"
+		}
+		lines = append(lines, fmt.Sprintf("  %s#%s%s  %s%s", clean(mb.Nick), mb.Fingerprint.Short(), mark, mb.Peer, away))
 	}
 	s.out.info("who", map[string]any{"room": r.Name, "members": list}, strings.Join(lines, "\n"))
 }

@@ -125,6 +125,11 @@ func plainLine(e api.Event) string {
 	case room.EventState:
 		m := ev.Message
 		return fmt.Sprintf("* %syour message %.8s is %s by %d member(s)", prefix, m.ID, m.State, m.SeenBy)
+	case room.EventAway:
+		if ev.Text == "" {
+			return fmt.Sprintf("* %s%s#%s is back", prefix, clean(ev.Nick), ev.Short)
+		}
+		return fmt.Sprintf("* %s%s#%s is away: %s", prefix, clean(ev.Nick), ev.Short, clean(ev.Text))
 	case room.EventReaction:
 		verb := "reacted " + clean(ev.Reaction) + " to"
 		if !ev.On {

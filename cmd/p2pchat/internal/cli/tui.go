@@ -30,7 +30,8 @@ import (
 type tuiFace struct {
 	in, out *os.File
 	notify  bool
-	log     *heldLog // stderr while the screen is taken
+	away    time.Duration // --away-after
+	log     *heldLog      // stderr while the screen is taken
 	queue   *msgQueue
 	core    atomic.Pointer[tuiCore] // set while run runs; told of events
 }
@@ -46,7 +47,7 @@ func newTUIFace(o *options, stdin io.Reader, stdout, stderr io.Writer) *tuiFace 
 	if in == nil || out == nil {
 		return nil
 	}
-	return &tuiFace{in: in, out: out, notify: o.notify, log: newHeldLog(stderr, isTerminal(stderr) != nil), queue: &msgQueue{}}
+	return &tuiFace{in: in, out: out, notify: o.notify, away: o.awayAfter, log: newHeldLog(stderr, isTerminal(stderr) != nil), queue: &msgQueue{}}
 }
 
 // isTerminal returns v as a file if it is a terminal, else nil.
@@ -100,9 +101,10 @@ func (f *tuiFace) run(ctx context.Context, b api.Backend, rooms []string, pass [
 		}
 	}
 	cfg := tui.Config{
-		Core:    core,
-		Current: current,
-		Order:   order,
+		Core:      core,
+		Current:   current,
+		Order:     order,
+		AwayAfter: f.away,
 		Intro: []string{
 			fmt.Sprintf("you are %s#%s, fingerprint %s", self.Nick, fp.Short(), fp),
 			"listening on " + strings.Join(self.Addrs, " "),

@@ -63,7 +63,7 @@ type Call struct {
 	N           int    // history: N, 0 when not given; reply, react, edit, delete: which message, counting back from 1
 	Who         string // verify: WHO
 	Fingerprint string // verify: FINGERPRINT; "" to show WHO's
-	Text        string // nick: the name; me: the action; search: the query; reply, edit: the text; react: the reaction
+	Text        string // nick: the name; me: the action; search: the query; reply, edit: the text; react: the reaction; away: the text
 }
 
 // UnknownError is what [Parse] returns for a line that starts with "/"
@@ -252,6 +252,15 @@ func parseVerify(c *Call, args string) error {
 
 // MaxBack bounds the N of reply, react, edit and delete.
 const MaxBack = 1000
+
+// parseAway parses "[TEXT]": "away" when none is given.
+func parseAway(c *Call, args string) error {
+	c.Text = args
+	if c.Text == "" {
+		c.Text = "away"
+	}
+	return nil
+}
 
 // parseN parses "N": a message counted back from the latest, 1 to MaxBack.
 func parseN(c *Call, args string) error {

@@ -2,6 +2,7 @@ package slash
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -47,6 +48,9 @@ func TestParse(t *testing.T) {
 		{"edit", "/edit 1 fixed", Line, Call{Name: "edit", N: 1, Text: "fixed"}, ""},
 		{"delete", "/delete 3", Line, Call{Name: "delete", N: 3}, ""},
 		{"delete too far", "/delete 1001", Line, Call{Name: "delete"}, "usage: /delete N (N: 1 is the latest message, up to 1000)"},
+		{"away", "/away", Line, Call{Name: "away", Text: "away"}, ""},
+		{"away text", "/away  lunch, back at 2", UI, Call{Name: "away", Text: "lunch, back at 2"}, ""},
+		{"back", "/back", Line, Call{Name: "back"}, ""},
 		{"no arguments", "/who", Line, Call{Name: "who"}, ""},
 		{"alias", "/exit", Line, Call{Name: "quit"}, ""},
 		{"tab after the name", "/join\tlobby", Line, Call{Name: "join", Room: "lobby"}, ""},
@@ -153,7 +157,7 @@ func TestTable(t *testing.T) {
 		}
 	}
 	names := Names(UI)
-	if len(names) != len(Commands(UI)) || names[0] != "/clear" {
+	if len(names) != len(Commands(UI)) || names[0] != "/away" || !slices.IsSorted(names) {
 		t.Errorf("Names(UI) = %q", names)
 	}
 }

@@ -44,11 +44,12 @@ func (m *Model) command(line string) tea.Cmd {
 		return m.send(c.Text, true)
 	case "search", "history":
 		return m.historyCommand(v, c)
+	case "away":
+		m.userAway, m.idleAway = true, false
+	case "back":
+		m.userAway, m.idleAway = false, false
 	}
-	ctx, core, current, ask := m.ctx, m.core, m.current, m.ask
-	return func() tea.Msg {
-		return commandDoneMsg{core.Command(ctx, current, line, ask)}
-	}
+	return m.coreCommand(line)
 }
 
 // historyCommand runs /history [N] and /search TEXT.

@@ -37,6 +37,10 @@ type Config struct {
 	// Notify, if set, shows a desktop notification (--notify). It is
 	// called from a command's goroutine. Nil: no notifications.
 	Notify func(title, body string) error
+	// AwayAfter, if not 0, marks this node away ("/away idle") after that
+	// long without a key press, and back at the next one (--away-after).
+	// An /away typed by the user is left alone.
+	AwayAfter time.Duration
 	// Now returns the time; nil: time.Now.
 	Now func() time.Time
 	// Location is the time zone of timestamps; nil: time.Local.
@@ -57,6 +61,9 @@ type Model struct {
 
 	width, height int
 	focused       bool
+	lastKey       time.Time // the last key press (AwayAfter)
+	idleAway      bool      // this model marked the node away for idleness
+	userAway      bool      // the user typed /away (and not /back since)
 	snap          Snapshot
 	verified      map[peer.ID]bool // peers seen verified (verification is sticky)
 	keyChanged    map[peer.ID]bool // keys that took over a known nick, or failed a /verify, until verified
@@ -193,7 +200,7 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case tickMsg:
 		m.refresh()
-		return m, tick()
+		return m, tea.Batch(tick(), m.checkIdle())
 	case SnapshotMsg:
 		m.refresh()
 		return m, nil
@@ -229,7 +236,7 @@ func (m *Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.PasteMsg:
 		return m, m.onPaste(msg.Content)
 	case tea.KeyPressMsg:
-		return m, m.onKey(msg)
+		return m, tea.Batch(m.active(), m.onKey(msg))
 	case tea.MouseWheelMsg:
 		switch msg.Button {
 		case tea.MouseWheelUp:
@@ -308,4 +315,43 @@ func (m *Model) allViews() []*roomView {
 		vs = append(vs, m.views[n])
 	}
 	return vs
+}
+
+// idleText is the away text of a node idle for AwayAfter.
+const idleText = "idle"
+
+// checkIdle marks the node away once no key was pressed for AwayAfter.
+func (m *Model) checkIdle() tea.Cmd {
+	if m.cfg.AwayAfter <= 0 || m.idleAway || m.userAway {
+		return nil
+	}
+	if m.lastKey.IsZero() {
+		m.lastKey = m.cfg.Now()
+	}
+	if m.cfg.Now().Sub(m.lastKey) < m.cfg.AwayAfter {
+		return nil
+	}
+	m.idleAway = true
+	return m.coreCommand("/away " + idleText)
+}
+
+// active notes a key press: a node marked away for idleness is back.
+func (m *Model) active() tea.Cmd {
+	if m.cfg.AwayAfter <= 0 {
+		return nil
+	}
+	m.lastKey = m.cfg.Now()
+	if !m.idleAway {
+		return nil
+	}
+	m.idleAway = false
+	return m.coreCommand("/back")
+}
+
+// coreCommand runs line through the core, as a command the user typed.
+func (m *Model) coreCommand(line string) tea.Cmd {
+	ctx, core, current, ask := m.ctx, m.core, m.current, m.ask
+	return func() tea.Msg {
+		return commandDoneMsg{core.Command(ctx, current, line, ask)}
+	}
 }

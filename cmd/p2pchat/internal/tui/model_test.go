@@ -809,3 +809,46 @@ func TestHelpPanelListsEachCommandOnce(t *testing.T) {
 		t.Errorf("the panel lacks the keys or has line mode's /history:\n%s", help)
 	}
 }
+
+// TestIdleAway: with AwayAfter, the UI marks the node away once no key was
+// pressed for that long, once, and back at the next key; an /away the
+// user typed is not undone by a key press nor replaced by idleness.
+func TestIdleAway(t *testing.T) {
+	core := newFakeCore(t)
+	core.setRooms(RoomState{Name: "lobby", Kind: room.KindOpen, Ready: true})
+	now := testTime
+	m := New(context.Background(), Config{Core: core, Current: "lobby", Now: func() time.Time { return now }, Location: time.UTC, AwayAfter: 10 * time.Minute})
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	lines := func() []string {
+		core.mu.Lock()
+		defer core.mu.Unlock()
+		return slices.Clone(core.lines)
+	}
+	// What the second's tick runs (the tick itself chains the next one).
+	tickAt := func(d time.Duration) {
+		now = now.Add(d)
+		runCmd(t, m, m.checkIdle())
+	}
+	tickAt(time.Second)
+	tickAt(9 * time.Minute)
+	if l := lines(); len(l) != 0 {
+		t.Fatalf("away before 10 minutes: %q", l)
+	}
+	tickAt(time.Minute)
+	tickAt(time.Minute)
+	if l := lines(); !slices.Equal(l, []string{"/away idle"}) {
+		t.Fatalf("after 10 idle minutes the core got %q", l)
+	}
+	run(t, m, press('x'))
+	if l := lines(); !slices.Equal(l, []string{"/away idle", "/back"}) {
+		t.Fatalf("after a key the core got %q", l)
+	}
+	run(t, m, press(tea.KeyBackspace))
+	send(m, typed("/away lunch")...)
+	run(t, m, press(tea.KeyEnter))
+	tickAt(time.Hour)
+	run(t, m, press('y'))
+	if l := lines(); !slices.Equal(l, []string{"/away idle", "/back", "/away lunch"}) {
+		t.Errorf("after the user's /away the core got %q", l)
+	}
+}

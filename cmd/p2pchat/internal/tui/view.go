@@ -236,11 +236,6 @@ func (m *Model) renderEntry(e *entry, width int) []string {
 		suffix += styleDim.Render(" · edited")
 	}
 	var rows []string
-	if e.replyTo != "" {
-		// The line it answers, above it, under the time.
-		in := min(ansi.StringWidth(ts), width/2)
-		rows = append(rows, strings.Repeat(" ", in)+styleDim.Render(ansi.Truncate("↪ "+sanitize(oneLine(e.quote), false), width-in, "…")))
-	}
 	if first < max(8, width/4) {
 		// Too little room after a long nick: the text starts below.
 		rows = append(rows, ansi.Truncate(prefix, width, "…"))
@@ -279,6 +274,10 @@ func (m *Model) renderEntry(e *entry, width int) []string {
 			in := min(indent, 6)
 			rows = append(rows, strings.Repeat(" ", in)+ansi.Truncate(strings.TrimPrefix(suffix, " "), width-in, "…"))
 		}
+	}
+	if e.replyTo != "" {
+		// What it answers, under its text.
+		rows = append(rows, pad+styleDim.Render(ansi.Truncate("↪ reply to "+sanitize(oneLine(e.quote), false), width-indent, "…")))
 	}
 	if e.reactions != "" && !e.deleted {
 		rows = append(rows, pad+styleDim.Render(ansi.Truncate(sanitize(e.reactions, false), width-indent, "…")))
@@ -383,7 +382,17 @@ func (m *Model) memberLines(l layout) []string {
 		}
 		out = append(out, self)
 		for _, mb := range rs.Members {
-			out = append(out, m.mark(mb.Peer)+" "+m.who(mb.Peer, mb.Nick, mb.Fingerprint.Short(), false, false))
+			line := m.mark(mb.Peer) + " " + m.who(mb.Peer, mb.Nick, mb.Fingerprint.Short(), false, false)
+			if mb.Away != "" {
+				// As much of "(away)" as fits: "(away)", "·away", else "·".
+				for _, away := range []string{" (away)", " ·away", "·"} {
+					if ansi.StringWidth(line+away) <= l.membersW {
+						line += styleDim.Render(away)
+						break
+					}
+				}
+			}
+			out = append(out, line)
 		}
 		if !rs.Ready {
 			out = append(out, styleDim.Render("(waiting for the room key)"))

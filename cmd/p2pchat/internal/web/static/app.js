@@ -218,8 +218,13 @@ function renderMembers() {
   }
   for (const m of r.info.member_list) {
     const b = el('button', 'member-button', el('span', 'who', shortName(m)), markOf(m.peer_id));
+    if (m.away) {
+      const a = el('span', 'away', ' (away)');
+      a.title = m.away;
+      b.append(a);
+    }
     b.type = 'button';
-    b.setAttribute('aria-label', shortName(m) + ', ' + verifyWord(m.peer_id) + '; verify');
+    b.setAttribute('aria-label', shortName(m) + ', ' + verifyWord(m.peer_id) + (m.away ? ', away: ' + m.away : '') + '; verify');
     b.addEventListener('click', () => openVerify(m));
     ul.append(el('li', 'member', b));
   }
@@ -543,6 +548,12 @@ function handle(ev) {
     }
     case 'message':
       addMessage(ev);
+      break;
+    case 'away':
+      if (ev.room) {
+        addSystem(ev.room, shortName(ev) + (ev.text ? ' is away: ' + ev.text : ' is back'));
+        refreshSoon(ev.room);
+      }
       break;
     case 'reaction':
     case 'edit':

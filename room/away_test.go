@@ -52,3 +52,34 @@ func TestAway(t *testing.T) {
 		}
 	})
 }
+
+// TestAbsent: a member that left is listed as absent, with its last nick
+// and when it was last heard from; a present one is not.
+func TestAbsent(t *testing.T) {
+	t.Parallel()
+	inBubble(t, func(t *testing.T) {
+		ctx := context.Background()
+		dir := t.TempDir()
+		a, _, c := newHomeTrio(t, dir, 0)
+		if err := c.m.Leave(ctx, "lobby"); err != nil {
+			t.Fatal(err)
+		}
+		a.waitEvent("carol left", func(ev room.Event) bool { return ev.Type == room.EventMemberLeft && ev.Peer == c.id.PeerID() })
+		r, err := a.m.Room("lobby")
+		if err != nil {
+			t.Fatal(err)
+		}
+		abs, err := r.Absent(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(abs) != 1 || abs[0].Peer != c.id.PeerID() || abs[0].Nick != "carol" || abs[0].LastSeen.IsZero() {
+			t.Errorf("alice's absent members %+v, want carol", abs)
+		}
+		for _, mb := range r.Members() {
+			if mb.Peer == c.id.PeerID() {
+				t.Error("carol is still listed present")
+			}
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -69,8 +70,59 @@ func (r *Room) removeMember(p peer.ID, reason Reason) {
 	}
 	r.mu.Unlock()
 	if mb != nil {
+		if r.m.store != nil {
+			if err := r.m.store.NoteSeen(context.Background(), p.String(), mb.lastSeen); err != nil {
+				r.m.log.Warn("remembering when a member was last seen", "room", r.name, "err", err)
+			}
+		}
 		r.m.emit(Event{Type: EventMemberLeft, Room: r.name, Peer: p, Nick: mb.nick, Short: mb.short, Reason: reason})
 	}
+}
+
+// maxAbsent bounds the members Absent lists.
+const maxAbsent = 100
+
+// Absent returns the peers that were members of the room (in a roster of
+// an epoch this node recorded) and are not now, the last seen first (at
+// most maxAbsent). Their Nick is the last one seen, LastSeen when this
+// node last heard from them (zero if never).
+func (r *Room) Absent(ctx context.Context) ([]Member, error) {
+	if r.m.store == nil {
+		return nil, nil
+	}
+	keys, err := r.m.store.RosterMembers(ctx, r.name)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	present := make(map[peer.ID]bool, len(r.members))
+	for p := range r.members {
+		present[p] = true
+	}
+	r.mu.Unlock()
+	var out []Member
+	for _, k := range keys {
+		p, err := peerOf(k)
+		if err != nil || present[p] || p == r.m.net.ID() {
+			continue
+		}
+		fp, _ := identity.PeerFingerprint(p)
+		mb := Member{Peer: p, Fingerprint: fp}
+		if rec, ok, err := r.m.store.Peer(ctx, p.String()); err == nil && ok {
+			mb.Nick, mb.LastSeen, mb.Verified, mb.Mismatch = rec.LastNick, rec.LastSeen, rec.Verified, rec.Mismatch
+		}
+		out = append(out, mb)
+	}
+	slices.SortFunc(out, func(a, b Member) int {
+		if c := b.LastSeen.Compare(a.LastSeen); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.Peer), string(b.Peer))
+	})
+	if len(out) > maxAbsent {
+		out = out[:maxAbsent]
+	}
+	return out, nil
 }
 
 // peerLoop follows the topic's subscribers: a member that disconnects or

@@ -180,3 +180,13 @@ func (s *Store) noteNick(ctx context.Context, peerID, fingerprint, nick string, 
 }
 
 var errZeroTime = errors.New("zero time")
+
+// NoteSeen records that peerID was heard from at at, if it is known: the
+// latest such time is its LastSeen.
+func (s *Store) NoteSeen(ctx context.Context, peerID string, at time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE peers SET last_seen = max(coalesce(last_seen, 0), ?) WHERE peer_id = ?`,
+		at.UnixNano(), peerID); err != nil {
+		return fmt.Errorf("store: note %s seen: %w", peerID, s.diskFull(err))
+	}
+	return nil
+}

@@ -92,3 +92,22 @@ const messagesForQuery = `SELECT ` + messageColumns + ` FROM messages
 	AND EXISTS (SELECT 1 FROM epoch_members e
 		WHERE e.room = ?1 AND e.key_id = substr(messages.record, ?6, 16) AND e.member = ?7)
 	ORDER BY seq LIMIT ?8`
+
+// RosterMembers returns every member key (32 bytes) recorded in a roster
+// of room: who was ever a member, as far as this node knows.
+func (s *Store) RosterMembers(ctx context.Context, room string) ([][]byte, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT member FROM epoch_members WHERE room = ?`, room)
+	if err != nil {
+		return nil, fmt.Errorf("store: members of room %q: %w", room, err)
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var m []byte
+		if err := rows.Scan(&m); err != nil {
+			return nil, fmt.Errorf("store: members of room %q: %w", room, err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}

@@ -77,6 +77,7 @@ type Status struct {
 type RoomInfo struct {
 	room.RoomStatus
 	Members []room.Member // other members, sorted by nick then peer ID
+	Absent  []room.Member // members before, not now: the last seen first (room.Room.Absent)
 }
 
 // PeerInfo is a connected peer, as the room manager describes it.

@@ -349,20 +349,33 @@ func (r RoomJSON) status() room.RoomStatus {
 
 func (r roomInfoJSON) info() (RoomInfo, error) {
 	ri := RoomInfo{RoomStatus: r.status()}
-	for _, m := range r.MemberList {
+	var err error
+	if ri.Members, err = decodeMembers(r.MemberList); err != nil {
+		return RoomInfo{}, err
+	}
+	if ri.Absent, err = decodeMembers(r.AbsentList); err != nil {
+		return RoomInfo{}, err
+	}
+	return ri, nil
+}
+
+// decodeMembers decodes member objects (nil for none).
+func decodeMembers(ms []MemberJSON) ([]room.Member, error) {
+	var out []room.Member
+	for _, m := range ms {
 		p, fp, err := decodePeer(m.PeerID)
 		if err != nil {
-			return RoomInfo{}, err
+			return nil, err
 		}
 		mb := room.Member{Peer: p, Nick: m.Nick, Fingerprint: fp, Verified: m.Verified, Mismatch: m.Mismatch, Away: m.Away}
 		if m.LastSeen != "" {
 			if mb.LastSeen, err = time.Parse(time.RFC3339, m.LastSeen); err != nil {
-				return RoomInfo{}, fmt.Errorf("%w: last_seen %q: %v", ErrBadObject, m.LastSeen, err)
+				return nil, fmt.Errorf("%w: last_seen %q: %v", ErrBadObject, m.LastSeen, err)
 			}
 		}
-		ri.Members = append(ri.Members, mb)
+		out = append(out, mb)
 	}
-	return ri, nil
+	return out, nil
 }
 
 // decodePeer decodes a peer ID from the daemon and computes its

@@ -95,7 +95,7 @@ func (s *Server) getMembers(_ http.ResponseWriter, r *http.Request) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	return whoJSON{Type: "who", Room: ri.Name, Members: MembersJSON(ri.Members)}, nil
+	return whoJSON{Type: "who", Room: ri.Name, Members: MembersJSON(ri.Members), Absent: MembersJSON(ri.Absent)}, nil
 }
 
 func (s *Server) getStored(_ http.ResponseWriter, r *http.Request) (any, error) {

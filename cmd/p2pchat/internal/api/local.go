@@ -86,12 +86,16 @@ func (l *Local) Rooms(ctx context.Context) ([]RoomInfo, error) {
 }
 
 // Room implements [Backend].
-func (l *Local) Room(_ context.Context, name string) (RoomInfo, error) {
+func (l *Local) Room(ctx context.Context, name string) (RoomInfo, error) {
 	r, err := l.M.Room(name)
 	if err != nil {
 		return RoomInfo{}, err
 	}
-	return RoomInfo{RoomStatus: r.Status(), Members: r.Members()}, nil
+	absent, err := r.Absent(ctx)
+	if err != nil {
+		return RoomInfo{}, err
+	}
+	return RoomInfo{RoomStatus: r.Status(), Members: r.Members(), Absent: absent}, nil
 }
 
 // StoredKind implements [Backend].

@@ -41,6 +41,7 @@ type (
 	roomInfoJSON struct {
 		RoomJSON
 		MemberList []MemberJSON `json:"member_list"`
+		AbsentList []MemberJSON `json:"absent_list"` // members before, not now
 	}
 	roomsJSON struct {
 		Rooms []roomInfoJSON `json:"rooms"`
@@ -60,6 +61,7 @@ type (
 		Type    string       `json:"type"`
 		Room    string       `json:"room"`
 		Members []MemberJSON `json:"members"`
+		Absent  []MemberJSON `json:"absent"`
 	}
 	storedJSON struct {
 		Room string    `json:"room"`
@@ -157,7 +159,7 @@ func roomStatusJSON(rs room.RoomStatus) RoomJSON {
 }
 
 func roomInfoToJSON(ri RoomInfo) roomInfoJSON {
-	return roomInfoJSON{RoomJSON: roomStatusJSON(ri.RoomStatus), MemberList: MembersJSON(ri.Members)}
+	return roomInfoJSON{RoomJSON: roomStatusJSON(ri.RoomStatus), MemberList: MembersJSON(ri.Members), AbsentList: MembersJSON(ri.Absent)}
 }
 
 // MembersJSON is the member objects of ms, as who and member_list have them.

@@ -8,7 +8,7 @@ import (
 
 // TestAnnotateLineMode: /reply, /react, /edit and /delete in line mode
 // name messages counting back (own ones for /edit and /delete) and reach
-// the other node as events.
+// the other node as events; /who lists a member that left as not here.
 func TestAnnotateLineMode(t *testing.T) {
 	a := startChat(t, context.Background(), "--json", "--no-mdns", "--home", t.TempDir(), "--nick", "alice", "--listen", "/ip4/127.0.0.1/tcp/0", "lobby")
 	ready := a.wait("ready", isEvent("ready"))
@@ -46,8 +46,16 @@ func TestAnnotateLineMode(t *testing.T) {
 	if h["text"] != "" || h["deleted"] != true {
 		t.Errorf("history shows %v", h)
 	}
-	a.stdin.Close()
+	// bob goes: alice's /who lists him as not here, with when he was seen.
 	b.stdin.Close()
-	a.exit()
 	b.exit()
+	a.wait("bob leaves", isEvent("member_left", "peer_id", bID))
+	a.send("/who")
+	who := a.wait("who", isEvent("who"))
+	abs, _ := who["absent"].([]any)
+	if len(abs) != 1 || abs[0].(map[string]any)["peer_id"] != bID || abs[0].(map[string]any)["nick"] != "bob" || abs[0].(map[string]any)["last_seen"] == nil {
+		t.Errorf("who after bob left: %v", who)
+	}
+	a.stdin.Close()
+	a.exit()
 }

@@ -428,7 +428,19 @@ func (s *commands) who(ctx context.Context) {
 		}
 		lines = append(lines, fmt.Sprintf("  %s#%s%s  %s%s", clean(mb.Nick), mb.Fingerprint.Short(), mark, mb.Peer, away))
 	}
-	s.out.info("who", map[string]any{"room": r.Name, "members": list}, strings.Join(lines, "\n"))
+	var absent []api.MemberJSON // null when empty, as members
+	if len(r.Absent) > 0 {
+		absent = api.MembersJSON(r.Absent)
+		lines = append(lines, "  not here now:")
+	}
+	for _, mb := range r.Absent {
+		seen := "never heard from"
+		if !mb.LastSeen.IsZero() {
+			seen = "last seen " + mb.LastSeen.Local().Format("2006-01-02 15:04")
+		}
+		lines = append(lines, fmt.Sprintf("    %s#%s%s  (%s)", clean(mb.Nick), mb.Fingerprint.Short(), trustMark(mb.Verified, mb.Mismatch), seen))
+	}
+	s.out.info("who", map[string]any{"room": r.Name, "members": list, "absent": absent}, strings.Join(lines, "\n"))
 }
 
 // verify runs "/verify WHO [FINGERPRINT]": without a fingerprint it shows

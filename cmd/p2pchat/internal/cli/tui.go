@@ -258,7 +258,7 @@ func (t *tuiCore) fetch(ctx context.Context) (tui.Snapshot, error) {
 	}
 	s := tui.Snapshot{ID: st.PeerID, Nick: st.Nick, Short: st.Fingerprint.Short(), Peers: st.Peers}
 	for _, r := range rooms {
-		s.Rooms = append(s.Rooms, tui.RoomState{Name: r.Name, Kind: r.Kind, Ready: r.Ready, Members: r.Members})
+		s.Rooms = append(s.Rooms, tui.RoomState{Name: r.Name, Kind: r.Kind, Ready: r.Ready, Members: r.Members, Absent: r.Absent})
 	}
 	return s, nil
 }

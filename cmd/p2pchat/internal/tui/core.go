@@ -63,6 +63,7 @@ type RoomState struct {
 	Kind    room.Kind     // room.KindOpen or room.KindPassphrase
 	Ready   bool          // this node holds the room key
 	Members []room.Member // other members, sorted by nick
+	Absent  []room.Member // members before, not now, the last seen first
 }
 
 // room returns the state of the joined room name.

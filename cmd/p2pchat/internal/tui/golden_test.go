@@ -190,14 +190,16 @@ func TestGoldenLobby(t *testing.T) {
 	}
 }
 
-// TestGoldenConversation: a reply shows what it answers above it, an
+// TestGoldenConversation: a reply shows what it answers under it, an
 // edited message says so, reactions follow a message, a deleted one says
 // "message deleted" (and the reply to it says whose it was); reaction,
-// edit and delete events change what is on screen.
+// edit and delete events change what is on screen. The members column
+// marks carol away and lists dave, a member before, as not here.
 func TestGoldenConversation(t *testing.T) {
 	core := newFakeCore(t)
-	bob, carol := member(t, 1, "bob", true), member(t, 2, "carol", false)
-	core.setRooms(RoomState{Name: "lobby", Kind: room.KindOpen, Ready: true, Members: []room.Member{bob, carol}})
+	bob, carol, dave := member(t, 1, "bob", true), member(t, 2, "carol", false), member(t, 4, "dave", false)
+	carol.Away = "lunch"
+	core.setRooms(RoomState{Name: "lobby", Kind: room.KindOpen, Ready: true, Members: []room.Member{bob, carol}, Absent: []room.Member{dave}})
 	m := newTestModel(t, core, "lobby", 80, 14)
 	at := func(min int) time.Time { return testTime.Add(time.Duration(min) * time.Minute) }
 	q := msgEvent("lobby", bob, "lunch today?", at(1))

@@ -397,6 +397,12 @@ func (m *Model) memberLines(l layout) []string {
 		if !rs.Ready {
 			out = append(out, styleDim.Render("(waiting for the room key)"))
 		}
+		if len(rs.Absent) > 0 {
+			out = append(out, styleDim.Render("not here now"))
+			for _, mb := range rs.Absent {
+				out = append(out, styleDim.Render("  "+sanitize(mb.Nick, false)+"#"+mb.Fingerprint.Short()))
+			}
+		}
 	}
 	for len(out) < l.paneH {
 		out = append(out, "")

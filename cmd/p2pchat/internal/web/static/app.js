@@ -228,6 +228,13 @@ function renderMembers() {
     b.addEventListener('click', () => openVerify(m));
     ul.append(el('li', 'member', b));
   }
+  const absent = r.info.absent_list || [];
+  if (absent.length) ul.append(el('li', 'member none', 'Not here now:'));
+  for (const m of absent) {
+    const li = el('li', 'member absent', shortName(m));
+    if (m.last_seen) li.title = 'last seen ' + new Date(m.last_seen).toLocaleString();
+    ul.append(li);
+  }
 }
 
 function verifyWord(peerID) {

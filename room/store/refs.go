@@ -47,14 +47,11 @@ func (s *Store) Annotations(ctx context.Context, room string, ids [][16]byte) ([
 
 // Forget honours author's delete of its message seq, stored under id in
 // room: the message's text and record, and those of its author's edits of
-// it, are removed from the file (the rows stay, state StateDeleted, so that
-// their numbers still count as held and no member's copy is fetched again).
-// A message not stored yet gets such a row at once, so that its copy is
-// never stored. The text leaves the file itself too: the freed space is
-// zeroed (secure_delete), the full-text index is rebuilt without its words
-// (FTS5 "optimize": as long as the index is big, deletes being rare), and
-// the WAL is checkpointed and truncated (if another process is reading,
-// the idle checkpoint does it later).
+// it, are removed from its rows (the rows stay, state StateDeleted, so
+// that their numbers still count as held and no member's copy is fetched
+// again). A message not stored yet gets such a row at once, so that its
+// copy is never stored. The text leaves the files within scrubDelay
+// (see Scrub), and before Close returns.
 func (s *Store) Forget(ctx context.Context, room string, id [16]byte, author []byte, seq uint64, now time.Time) error {
 	if len(author) != 32 || seq == 0 || seq >= 1<<63 {
 		return fmt.Errorf("store: forget in room %q: impossible author or seq %d", room, seq)
@@ -78,11 +75,47 @@ func (s *Store) Forget(ctx context.Context, room string, id [16]byte, author []b
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: forget in room %q: %w", room, s.diskFull(err))
 	}
+	s.scrubSoon()
+	return nil
+}
+
+// scrubDelay is how long after a Forget the files are scrubbed: one
+// Scrub for every delete of that time, so that a member that sends many
+// deletes cannot make this node rebuild its index for each.
+var scrubDelay = 10 * time.Second
+
+// scrubSoon schedules a Scrub scrubDelay from now unless one is due.
+func (s *Store) scrubSoon() {
+	s.scrubMu.Lock()
+	defer s.scrubMu.Unlock()
+	if s.scrubTimer != nil || s.scrubClosed {
+		return
+	}
+	s.scrubTimer = time.AfterFunc(scrubDelay, func() {
+		s.scrubMu.Lock()
+		s.scrubTimer = nil
+		closed := s.scrubClosed
+		s.scrubMu.Unlock()
+		if closed {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), busyTimeout)
+		defer cancel()
+		_ = s.Scrub(ctx) // a failure leaves it to the next delete, or Close
+	})
+}
+
+// Scrub takes what deletes removed from the rows out of the files too:
+// freed pages are zeroed as they are freed (secure_delete), so it rebuilds
+// the full-text index without the deleted words (FTS5 "optimize": as long
+// as the index is big) and checkpoints and truncates the WAL (if another
+// process is reading, the idle checkpoint does it later).
+func (s *Store) Scrub(ctx context.Context) error {
 	if err := s.Index(ctx); err != nil {
 		return err
 	}
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO messages_fts (messages_fts) VALUES ('optimize')`); err != nil {
-		return fmt.Errorf("store: forget in room %q: rebuilding the search index: %w", room, s.diskFull(err))
+		return fmt.Errorf("store: rebuilding the search index: %w", s.diskFull(err))
 	}
 	if err := s.Checkpoint(ctx, true); err != nil && !errors.Is(err, ErrCheckpointBusy) {
 		return err

@@ -51,17 +51,12 @@ func TestForget(t *testing.T) {
 	if m, _, _ := s.Message(ctx, "lobby", other.ID); m.Text != other.Text {
 		t.Errorf("another author's row changed: %q", m.Text)
 	}
-	// Nothing of the text is left in the files (the row, the index, the
-	// freed pages, the WAL).
-	for _, name := range []string{FileName, FileName + "-wal"} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			t.Fatal(err)
-		}
-		if bytes.Contains(b, []byte("plans")) {
-			t.Errorf("%s still holds the deleted text", name)
-		}
+	// Once scrubbed, nothing of the text is left in the files (the row,
+	// the index, the freed pages, the WAL).
+	if err := s.Scrub(ctx); err != nil {
+		t.Fatal(err)
 	}
+	checkGone(t, dir, "plans")
 	hits, err := s.Search(ctx, "secret", "lobby", 10)
 	if err != nil || len(hits) != 1 || hits[0].ID != other.ID {
 		t.Errorf("after the delete, search finds %+v, %v", hits, err)
@@ -84,4 +79,49 @@ func TestForget(t *testing.T) {
 	if h, _ := s.History(ctx, "lobby", 0, time.Time{}); len(h) != 1 || h[0].ID != target.ID {
 		t.Errorf("history shows %+v, want the deleted message only", h)
 	}
+}
+
+// checkGone fails t if the files of the store in dir hold text.
+func checkGone(t *testing.T, dir, text string) {
+	t.Helper()
+	for _, name := range []string{FileName, FileName + "-wal"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(text)) {
+			t.Errorf("%s still holds the deleted text", name)
+		}
+	}
+}
+
+// TestForgetScrubsByClose: a delete whose scrub is not due yet is
+// scrubbed when the store closes: the text does not outlive the process
+// in the files.
+func TestForgetScrubsByClose(t *testing.T) {
+	defer func(d time.Duration) { scrubDelay = d }(scrubDelay)
+	scrubDelay = time.Hour
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := testMessage("lobby", 1, 1, 1, "a secret rendezvous")
+	if _, err := s.AddMessage(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Index(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Checkpoint(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Forget(ctx, "lobby", m.ID, m.Author, m.Seq, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkGone(t, dir, "rendezvous")
 }

@@ -55,6 +55,10 @@ type Store struct {
 
 	forMu   sync.Mutex // guards forStmt
 	forStmt *sql.Stmt  // MessagesFor's query, prepared once: history sync runs it per gap
+
+	scrubMu     sync.Mutex  // guards the two below
+	scrubTimer  *time.Timer // a Scrub is due (after a Forget); nil if none
+	scrubClosed bool        // Close ran: no more timers
 }
 
 // Open opens the database dir/[FileName], creating dir (mode 0700) and the
@@ -253,6 +257,16 @@ func (s *Store) Close() error {
 		close(s.stop)
 		<-s.idleDone
 		<-s.indexDone
+	}
+	s.scrubMu.Lock()
+	due := s.scrubTimer != nil && s.scrubTimer.Stop()
+	s.scrubClosed = true
+	s.scrubMu.Unlock()
+	if due {
+		// What a delete took out leaves the files before they are closed.
+		ctx, cancel := context.WithTimeout(context.Background(), busyTimeout)
+		_ = s.Scrub(ctx)
+		cancel()
 	}
 	s.forMu.Lock()
 	if s.forStmt != nil {

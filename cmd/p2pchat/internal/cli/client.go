@@ -80,6 +80,7 @@ func clientCmds(o *options, stdin io.Reader, stdout, stderr io.Writer) []*cobra.
 		newEditCmd(o, stdin, stdout),
 		newDeleteCmd(o, stdout),
 		newAwayCmd(o, stdout),
+		newWhoCmd(o, stdout),
 		newTailCmd(o, stdout),
 		newPeersCmd(o, stdout),
 		newVerifyCmd(o, stdout),

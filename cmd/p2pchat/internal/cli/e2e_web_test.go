@@ -589,6 +589,19 @@ func TestNetnsWeb(t *testing.T) {
 		return err == nil && strings.Contains(out, `"deleted":true`) && !strings.Contains(out, fixed) && !strings.Contains(out, ours)
 	})
 
+	// /away in the page: bob's node lists alice away, then back.
+	run("away", chromedp.SendKeys(chromedp.ID("input"), "/away in a meeting"), enter)
+	waitFor(t, lab.ctx, 20*time.Second, "bob's node lists alice away", func() bool {
+		out, err := cli(bob, "who", roomName, "--json")
+		return err == nil && strings.Contains(out, `"away":"in a meeting"`)
+	})
+	waitJS("the page says so", `[...document.querySelectorAll('#messages li.system')].some(li => li.textContent.startsWith('you are away: in a meeting'))`)
+	run("back", chromedp.SendKeys(chromedp.ID("input"), "/back"), enter)
+	waitFor(t, lab.ctx, 20*time.Second, "bob's node lists alice back", func() bool {
+		out, err := cli(bob, "who", roomName, "--json")
+		return err == nil && strings.Contains(out, `"nick":"alice"`) && !strings.Contains(out, `"away":"in a meeting"`)
+	})
+
 	// Your own fingerprint, to read to others.
 	run("own fingerprint", chromedp.Click(chromedp.ID("me-fp-button")), chromedp.WaitVisible(chromedp.ID("verify-dialog")))
 	var ownFP string

@@ -3,9 +3,13 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/p2pchat/p2pchat/cmd/p2pchat/internal/api"
+	"github.com/p2pchat/p2pchat/room"
 )
 
 // who runs /who: the members of the current room, then those that are not
@@ -16,6 +20,36 @@ func (s *commands) who(ctx context.Context) {
 		s.out.errorf("%v", err)
 		return
 	}
+	s.out.info(whoAnswer(r))
+}
+
+// newWhoCmd is p2pchat who: the members of one of the daemon's rooms.
+func newWhoCmd(o *options, stdout io.Writer) *cobra.Command {
+	var name string
+	return newClientCmd(o, stdout, clientCmd{use: "who ROOM", short: "list the members of ROOM, and those not here now",
+		long: `List the members of ROOM, which the daemon must have joined, as /who
+does: nick#fp, ✓ for verified ones, (away: TEXT) for those away; then,
+under "not here now:", those that were members before, with when they
+were last seen. With --json it prints the who object of docs/CLI.md.`,
+		args: args(1, 1, "ROOM"),
+		check: func(_ *cobra.Command, a []string) (err error) {
+			if name, err = room.Normalize(a[0]); err != nil {
+				return usageError{fmt.Errorf("room %q: %v", a[0], err)}
+			}
+			return nil
+		},
+		run: func(ctx context.Context, c *api.Client, _ []string, out *printer) error {
+			r, err := c.Room(ctx, name)
+			if err != nil {
+				return err
+			}
+			out.info(whoAnswer(r))
+			return nil
+		}})
+}
+
+// whoAnswer is the who object of room r and its --plain text.
+func whoAnswer(r api.RoomInfo) (typ string, fields map[string]any, text string) {
 	ms := r.Members
 	lines := []string{fmt.Sprintf("[%s] %d other member(s)", r.Name, len(ms))}
 	var list []api.MemberJSON // null when empty, as line mode has always printed it
@@ -42,5 +76,5 @@ func (s *commands) who(ctx context.Context) {
 		}
 		lines = append(lines, fmt.Sprintf("    %s#%s%s  (%s)", clean(mb.Nick), mb.Fingerprint.Short(), trustMark(mb.Verified, mb.Mismatch), seen))
 	}
-	s.out.info("who", map[string]any{"room": r.Name, "members": list, "absent": absent}, strings.Join(lines, "\n"))
+	return "who", map[string]any{"room": r.Name, "members": list, "absent": absent}, strings.Join(lines, "\n")
 }

@@ -721,8 +721,13 @@ async function command(line) {
     case '/join': return join(args[0] || '', '');
     case '/leave': return leave(args[0] || state.current);
     case '/nick': return api('PUT', '/v1/nick', { nick: args[0] || '' }).then(() => { state.self.nick = args[0]; renderSelf(); });
+    case '/away': {
+      const text = line.slice(cmd.length).trim() || 'away';
+      return api('PUT', '/v1/away', { text }).then(() => addSystem(state.current, 'you are away: ' + text + ' (/back when you are back)'));
+    }
+    case '/back': return api('PUT', '/v1/away', { text: '' }).then(() => addSystem(state.current, 'you are back'));
     default:
-      throw new Error('unknown command ' + cmd + ': the page knows /me, /join, /leave and /nick; type //' + line.slice(1) + ' to send it as text');
+      throw new Error('unknown command ' + cmd + ': the page knows /me, /join, /leave, /nick, /away and /back; type //' + line.slice(1) + ' to send it as text');
   }
 }
 

@@ -1,6 +1,7 @@
 package room
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -118,7 +119,11 @@ func (r *Room) annotated(from peer.ID, b *wire.Body) *Message {
 	switch b.Kind {
 	case wire.KindReact:
 		ev.Type, ev.Reaction = EventReaction, b.Text
-		ev.On = msg != nil && slices.Contains(msg.Reactions[b.Text], from)
+		if msg != nil {
+			ev.On = slices.Contains(msg.Reactions[b.Text], from)
+		} else {
+			ev.On = r.m.reactionOn(ctx, r.name, t, b.Author, b.Text)
+		}
 	case wire.KindEdit:
 		ev.Type = EventEdit
 	case wire.KindDelete:
@@ -186,6 +191,26 @@ func (v view) message(ctx context.Context, room string, id wire.MessageRef) (*Me
 		return nil, nil
 	}
 	return msg, v.fold(ctx, room, []*Message{msg})
+}
+
+// reactionOn reports whether author's reaction to the message id (not
+// held) is on: it sent it an odd number of times.
+func (m *Manager) reactionOn(ctx context.Context, room string, id wire.MessageRef, author []byte, reaction string) bool {
+	if m.store == nil {
+		return true // without a store, only this one is known
+	}
+	anns, err := m.store.Annotations(ctx, room, [][16]byte{id})
+	if err != nil {
+		m.log.Warn("reading reactions", "room", room, "err", err)
+		return true
+	}
+	n := 0
+	for _, a := range anns {
+		if a.Kind == store.KindReact && bytes.Equal(a.Author, author) && a.Text == reaction {
+			n++
+		}
+	}
+	return n%2 == 1
 }
 
 // maxPending bounds the ids of messages not held that an annotation named.

@@ -212,6 +212,9 @@ func TestReactionBeforeItsMessage(t *testing.T) {
 		if ev.Message != nil {
 			t.Fatalf("carol holds alice's message already: %+v", ev.Message)
 		}
+		if !ev.On {
+			t.Error("a reaction to a message not held yet is reported taken back")
+		}
 		if r := c.waitMessage("lobby", "yes"); r.ReplyTo != q.ID || r.ReplyNick != "" {
 			t.Errorf("carol's reply before its message: %+v", r)
 		}

@@ -49,6 +49,12 @@ func (a *Archive) Close() error { return a.st.Close() }
 // History returns the last n messages of the room (all if n <= 0) sent at
 // or after since (any time if zero), in room order.
 func (a *Archive) History(ctx context.Context, roomName string, n int, since time.Time) ([]*Message, error) {
+	return a.history(ctx, roomName, n, since, true)
+}
+
+// history is History; with fold false each message is as its author
+// signed it (no edit, reaction or quote applied).
+func (a *Archive) history(ctx context.Context, roomName string, n int, since time.Time, fold bool) ([]*Message, error) {
 	norm, err := Normalize(roomName)
 	if err != nil {
 		return nil, err
@@ -63,15 +69,21 @@ func (a *Archive) History(ctx context.Context, roomName string, n int, since tim
 			out = append(out, m)
 		}
 	}
+	if !fold {
+		return out, nil
+	}
 	return out, a.view().fold(ctx, norm, out)
 }
 
 func (a *Archive) view() view { return view{st: a.st, self: a.self} }
 
-// Export returns every message of the room in room order, each with its
-// record ([Message.Record]), which anyone can check with [VerifyRecord].
+// Export returns every message of the room in room order, each as its
+// author signed it, with its record ([Message.Record]), which anyone can
+// check with [VerifyRecord]: an edited message has its original text (the
+// edit is a record of its own, not exported), a deleted one (Deleted) no
+// text and no record.
 func (a *Archive) Export(ctx context.Context, roomName string) ([]*Message, error) {
-	return a.History(ctx, roomName, 0, time.Time{})
+	return a.history(ctx, roomName, 0, time.Time{}, false)
 }
 
 // Search returns up to n messages containing every word of query, best

@@ -145,10 +145,11 @@ func (h *historyCmd) export(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := h.print(name, m, map[string]any{
-			"record":     base64.StdEncoding.EncodeToString(m.Record),
-			"author_key": base64.StdEncoding.EncodeToString(pub),
-		}); err != nil {
+		extra := map[string]any{"author_key": base64.StdEncoding.EncodeToString(pub)}
+		if !m.Deleted {
+			extra["record"] = base64.StdEncoding.EncodeToString(m.Record)
+		}
+		if err := h.print(name, m, extra); err != nil {
 			return err
 		}
 	}

@@ -196,6 +196,13 @@ func TestReactionBeforeItsMessage(t *testing.T) {
 	inBubble(t, func(t *testing.T) {
 		ctx := context.Background()
 		a, b, c := newHomeTrio(t, t.TempDir(), 0)
+		// bob's first send waits for a sync with a member (room.Room.Send):
+		// done here, so that his reaction below goes out at once, before
+		// carol's next sync could fetch alice's message from him.
+		if _, err := b.m.Send(ctx, "lobby", "hi"); err != nil {
+			t.Fatal(err)
+		}
+		c.waitMessage("lobby", "hi")
 		c.mem.SetLinkDelay(a.id.PeerID(), c.id.PeerID(), 5*time.Second)
 		q, err := a.m.Send(ctx, "lobby", "lunch today?")
 		if err != nil {

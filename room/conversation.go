@@ -76,19 +76,18 @@ func refOf(room wire.RoomID, b *wire.Body) []byte {
 // (then reported with the message it names) or a kind a later version
 // defines (counted, never shown).
 func (r *Room) keep(from peer.ID, b *wire.Body) {
-	if !b.Kind.Known() {
-		r.count(DropUnknownKind)
+	if stored(b) {
+		if !r.recordReceived(b) {
+			return // a copy (counted a replay), or not stored (reported)
+		}
+		r.mu.Lock()
+		r.clock = max(r.clock, b.Clock)
+		r.mu.Unlock()
 	}
-	if !stored(b) {
-		return
-	}
-	if !r.recordReceived(b) {
-		return
-	}
-	r.mu.Lock()
-	r.clock = max(r.clock, b.Clock)
-	r.mu.Unlock()
-	if annotates(b.Kind) {
+	switch {
+	case !b.Kind.Known():
+		r.count(DropUnknownKind) // once per message
+	case annotates(b.Kind) && stored(b):
 		r.annotated(from, b)
 	}
 }

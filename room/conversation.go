@@ -64,6 +64,14 @@ func target(room wire.RoomID, b *wire.Body) (wire.MessageRef, bool) {
 	return wire.MessageRef{}, false
 }
 
+// replyTo is Message.ReplyTo of a body: the id a reply answers, else "".
+func replyTo(b *wire.Body) string {
+	if b.Kind != wire.KindReply {
+		return ""
+	}
+	return hex.EncodeToString(b.Ref[:])
+}
+
 // refOf is what the store keeps as the message b names (nil: none).
 func refOf(room wire.RoomID, b *wire.Body) []byte {
 	if t, ok := target(room, b); ok {

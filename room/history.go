@@ -382,9 +382,7 @@ func VerifyRecord(rec []byte) (*Message, error) {
 	fp, _ := identity.PeerFingerprint(from)
 	id := wire.MessageID(h.Room, b.Author, b.Seq)
 	msg := &Message{ID: hex.EncodeToString(id[:]), From: from, Short: fp.Short(), Nick: b.Nick, Text: b.Text,
-		Action: b.Kind == wire.KindAction, Time: time.Unix(0, b.Time), Seq: b.Seq, Clock: b.Clock, Record: rec, kind: b.Kind}
-	if b.Kind == wire.KindReply {
-		msg.ReplyTo = hex.EncodeToString(b.Ref[:])
-	}
+		Action: b.Kind == wire.KindAction, Time: time.Unix(0, b.Time), Seq: b.Seq, Clock: b.Clock, Record: rec, kind: b.Kind,
+		ReplyTo: replyTo(b)}
 	return msg, nil
 }

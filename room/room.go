@@ -419,9 +419,7 @@ func (r *Room) message(from peer.ID, b *wire.Body, self bool) *Message {
 		Self:   self,
 		kind:   b.Kind,
 	}
-	if b.Kind == wire.KindReply {
-		msg.ReplyTo = hex.EncodeToString(b.Ref[:])
-	}
+	msg.ReplyTo = replyTo(b)
 	return msg
 }
 

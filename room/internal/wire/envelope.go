@@ -233,12 +233,18 @@ func validReaction(s string) bool {
 		return false
 	}
 	for _, r := range s {
-		if r <= 0x20 || r == 0x7f || (r >= 0x80 && r <= 0xa0) || r == 0x2028 || r == 0x2029 || r == 0xfeff ||
-			unicode.Is(unicode.Bidi_Control, r) {
+		if unsafeRune(r) || r == ' ' || r == 0xa0 || r == 0xfeff {
 			return false
 		}
 	}
 	return true
+}
+
+// unsafeRune reports whether r may not be shown as it is: a control
+// character (C0, DEL, C1), a line or paragraph separator, or a
+// bidirectional control.
+func unsafeRune(r rune) bool {
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == 0x2028 || r == 0x2029 || unicode.Is(unicode.Bidi_Control, r)
 }
 
 // ValidStatus reports whether s may be a presence body's status: at most
@@ -249,7 +255,7 @@ func ValidStatus(s string) bool {
 		return false
 	}
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == 0x2028 || r == 0x2029 || unicode.Is(unicode.Bidi_Control, r) {
+		if unsafeRune(r) {
 			return false
 		}
 	}

@@ -31,14 +31,9 @@ of history --json, tail --json or send --json). It waits up to --wait for
 the room key. With --json it prints the message object; otherwise nothing
 on success.`,
 		args: args(1, -1, "ROOM [TEXT ...]"),
-		check: func(_ *cobra.Command, a []string) error {
-			text = strings.Join(a[1:], " ")
-			if len(a) == 1 {
-				b, err := io.ReadAll(io.LimitReader(stdin, room.MaxText+3))
-				if err != nil {
-					return fmt.Errorf("reading the message from stdin: %w", err)
-				}
-				text = string(trimLineEnd(b))
+		check: func(_ *cobra.Command, a []string) (err error) {
+			if text, err = textArgs(a[1:], stdin, "the message"); err != nil {
+				return err
 			}
 			switch {
 			case text == "":
@@ -69,6 +64,20 @@ on success.`,
 	cmd.Flags().BoolVar(&action, "action", false, "send an action, as /me does")
 	cmd.Flags().StringVar(&replyTo, "reply-to", "", "answer the message with this `ID`")
 	return cmd
+}
+
+// textArgs is a command's TEXT: the arguments joined by spaces, or, with
+// none, all of stdin (at most a little over a message, one trailing line
+// end removed).
+func textArgs(words []string, stdin io.Reader, what string) (string, error) {
+	if len(words) > 0 {
+		return strings.Join(words, " "), nil
+	}
+	b, err := io.ReadAll(io.LimitReader(stdin, room.MaxText+3))
+	if err != nil {
+		return "", fmt.Errorf("reading %s from stdin: %w", what, err)
+	}
+	return string(trimLineEnd(b)), nil
 }
 
 // printSent prints, with --json, the message object a send answered.
@@ -110,14 +119,9 @@ text, marked edited; search finds it, not the text it replaced. Only a
 message's author can edit it. With --json it prints the message as it is
 now.`,
 		args: args(2, -1, "ROOM ID [TEXT ...]"),
-		check: func(_ *cobra.Command, a []string) error {
-			text = strings.Join(a[2:], " ")
-			if len(a) == 2 {
-				b, err := io.ReadAll(io.LimitReader(stdin, room.MaxText+3))
-				if err != nil {
-					return fmt.Errorf("reading the new text from stdin: %w", err)
-				}
-				text = string(trimLineEnd(b))
+		check: func(_ *cobra.Command, a []string) (err error) {
+			if text, err = textArgs(a[2:], stdin, "the new text"); err != nil {
+				return err
 			}
 			switch {
 			case text == "":

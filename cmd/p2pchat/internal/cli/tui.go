@@ -213,7 +213,7 @@ func (t *tuiCore) event(ev room.Event) {
 // snapshot shows (rooms, their readiness and members, nicks, verification).
 func changesSnapshot(typ room.EventType) bool {
 	switch typ {
-	case room.EventMessage, room.EventState:
+	case room.EventMessage, room.EventState, room.EventReaction, room.EventEdit, room.EventDelete:
 		return false
 	}
 	return true

@@ -118,13 +118,19 @@ func (e *entry) annotate(msg *room.Message) {
 	switch {
 	case msg.ReplyTo == "":
 		e.quote = ""
-	case msg.ReplyDeleted:
-		e.quote = msg.ReplyNick + "'s deleted message"
 	case msg.ReplyNick == "":
 		e.quote = "a message not received yet"
 	default:
-		e.quote = msg.ReplyNick + ": " + msg.ReplyText
+		e.quote = quoteOf(msg.ReplyNick, msg.ReplyText, msg.ReplyDeleted)
 	}
+}
+
+// quoteOf is what a reply shows of the message it answers.
+func quoteOf(nick, text string, deleted bool) string {
+	if deleted {
+		return nick + "'s deleted message"
+	}
+	return nick + ": " + text
 }
 
 // reactionSummary is a message's reactions as "👍 2  🎉 1", most first.

@@ -231,11 +231,7 @@ func (m *Model) onChanged(v *roomView, ev room.Event) {
 			e.text = msg.Text
 			e.annotate(msg)
 		case e.replyTo == ev.Target && ev.Type != room.EventReaction:
-			if msg.Deleted {
-				e.quote = msg.Nick + "'s deleted message"
-			} else {
-				e.quote = msg.Nick + ": " + msg.Text
-			}
+			e.quote = quoteOf(msg.Nick, msg.Text, msg.Deleted)
 		}
 	}
 }

@@ -53,6 +53,17 @@
 //
 //	fts_pending  id INT PK (a messages rowid not yet in messages_fts)
 //
+// Version 7 adds what a reply, reaction, edit or delete names (protocol
+// v4), and keeps the full-text index right when a delete blanks a text:
+//
+//	messages.ref  BLOB (16 bytes: the id of the message named; NULL for others)
+//	              index messages_ref(room, ref) WHERE ref IS NOT NULL
+//	              trigger messages_au: an updated text leaves the index and is queued again
+//
+// A message its author deleted keeps its row (state "deleted", empty text
+// and record; [Store.Forget]); one deleted before it arrived has a row of
+// kind 0 holding its number.
+//
 // room_members (version 2) is no longer read or written: visibility no
 // longer depends on when a member was first seen.
 //
